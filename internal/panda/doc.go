@@ -1,0 +1,21 @@
+// Package panda is the client for the Panda remote system: the accounts and
+// operator-management APIs modelled on WatchGuard Cloud, where Panda's
+// products live today (see DESIGN.md section 4).
+//
+// [API] is the interface the Panda adapter depends on; [*Client] implements
+// it over HTTP and a mockgen mock lives in package pandamock. The client
+// obtains OAuth2 client-credentials tokens, caches and refreshes them, sends
+// the WatchGuard-API-Key header on every call, retries what is safe to retry
+// and paces itself after a 429.
+//
+// Every failure from the remote side is an [*Error] whose Kind is one of the
+// sentinel errors ([ErrNotFound], [ErrConflict], [ErrInvalid],
+// [ErrUnauthorized], [ErrRateLimited], [ErrUnavailable]) so the adapter can
+// map it to a gRPC code with errors.Is.
+//
+// What this package must not do: it never retries a create (POST) once the
+// request may have reached the server, because the write may have been
+// committed; it reports a retryable [ErrUnavailable] instead and leaves the
+// find-prior-work decision to the adapter. It never puts a credential,
+// token or API key into an error message or a log record.
+package panda
