@@ -1,0 +1,251 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cloudbss/provisioning/internal/hclogslog"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+// DebugEnv, set to 1 (or the --debug flag), runs a plugin in debug mode: it
+// serves on a local address without a host and prints the reattach
+// configuration for provctl or a host (see [ReattachEnv]).
+const DebugEnv = "PROVISIONING_PLUGIN_DEBUG"
+
+// ServeOption configures [Serve].
+type ServeOption func(*serveOptions)
+
+type serveOptions struct {
+	logger      *slog.Logger
+	grace       time.Duration
+	parentPoll  time.Duration
+	args        []string
+	stdout      io.Writer
+	stderr      io.Writer
+	debugCtx    context.Context
+	debugAttach func(ReattachInfo)
+}
+
+// WithLogger sets the logger Serve and go-plugin log to. Default: [Logger].
+func WithLogger(l *slog.Logger) ServeOption { return func(o *serveOptions) { o.logger = l } }
+
+// WithGracePeriod bounds how long a stopping plugin waits for in-flight RPCs
+// before it cuts them. Default 10s; a host that drains its own calls first
+// rarely needs more.
+func WithGracePeriod(d time.Duration) ServeOption { return func(o *serveOptions) { o.grace = d } }
+
+// WithParentPollInterval sets how often the plugin checks that its host process
+// is still alive. Default 500ms. go-plugin itself never notices a dead host,
+// which leaves orphan plugins behind.
+func WithParentPollInterval(d time.Duration) ServeOption {
+	return func(o *serveOptions) { o.parentPoll = d }
+}
+
+// Serve runs adapter as a provisioning plugin and exits the process when the
+// plugin stops. Call it from main; it never returns.
+//
+// Started by a host (the go-plugin handshake environment is set), it serves
+// gRPC with AutoMTLS on a unix socket and stops gracefully, letting in-flight
+// RPCs finish, on SIGTERM, SIGINT, the host's shutdown request or the death of
+// the host process. Started by hand, it prints how to run it in debug mode and
+// exits with status 1. With --debug (or PROVISIONING_PLUGIN_DEBUG=1) it serves
+// in debug mode; see [ReattachInfo].
+func Serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption) {
+	os.Exit(serve(adapter, opts...))
+}
+
+func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption) int {
+	o := serveOptions{
+		grace:      10 * time.Second,
+		parentPoll: 500 * time.Millisecond,
+		args:       os.Args[1:],
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = NewLogger(o.stderr, levelFromEnv())
+	}
+	if isDebug(o.args) {
+		return serveDebug(adapter, &o)
+	}
+	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+		name := filepath.Base(os.Args[0])
+		fmt.Fprintf(o.stderr, "%s is a provisioning plugin: a provisioning host starts it, it is not a command.\n"+
+			"To try it by hand, run it in debug mode and attach provctl to it:\n\n"+
+			"  %s --debug        (or %s=1)\n\n"+
+			"It then prints a %s value for provctl or a host.\n",
+			name, name, DebugEnv, ReattachEnv)
+		return 1
+	}
+
+	d := newDrainer(o.logger)
+	stop := make(chan string, 1)
+	go watchSignals(stop)
+	go watchParent(stop, o.parentPoll)
+	go func() {
+		reason := <-stop
+		o.logger.Info("plugin stopping", "reason", reason)
+		d.drainAndStop(o.grace)
+	}()
+
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         PluginSet(adapter),
+		GRPCServer:      d.newServer,
+		Logger:          hclogslog.New(o.logger, hclog.Info),
+	})
+	return 0
+}
+
+func isDebug(args []string) bool {
+	if v := os.Getenv(DebugEnv); v == "1" || strings.EqualFold(v, "true") {
+		return true
+	}
+	for _, a := range args {
+		if a == "--debug" || a == "-debug" {
+			return true
+		}
+	}
+	return false
+}
+
+func watchSignals(stop chan<- string) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
+	sig := <-ch
+	select {
+	case stop <- "signal " + sig.String():
+	default:
+	}
+}
+
+// watchParent notices the death of the host: the process is then re-parented
+// (to init or a subreaper), so its parent pid changes.
+func watchParent(stop chan<- string, every time.Duration) {
+	ppid := os.Getppid()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != ppid {
+			select {
+			case stop <- fmt.Sprintf("host process %d exited", ppid):
+			default:
+			}
+			return
+		}
+	}
+}
+
+// drainer lets in-flight adapter RPCs finish before the gRPC server stops.
+// grpc.Server.GracefulStop cannot be used: go-plugin's stdio stream never ends
+// while the host is attached, so GracefulStop would always wait out the grace
+// period.
+type drainer struct {
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	srv      *grpc.Server
+	draining bool
+	inflight int
+	idle     chan struct{} // closed when draining and inflight reaches 0
+	stopped  bool
+}
+
+func newDrainer(l *slog.Logger) *drainer {
+	return &drainer{logger: l, idle: make(chan struct{})}
+}
+
+const adapterPrefix = "/" + "provisioning.v1.ProvisioningAdapter/"
+
+func (d *drainer) newServer(opts []grpc.ServerOption) *grpc.Server {
+	opts = append(opts, grpc.ChainUnaryInterceptor(d.intercept))
+	srv := grpc.NewServer(opts...)
+	d.mu.Lock()
+	d.srv = srv
+	d.mu.Unlock()
+	return srv
+}
+
+func (d *drainer) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if !strings.HasPrefix(info.FullMethod, adapterPrefix) {
+		return h(ctx, req)
+	}
+	d.mu.Lock()
+	if d.draining {
+		d.mu.Unlock()
+		return nil, status.Error(codes.Unavailable, "plugin is shutting down; retry on the restarted plugin")
+	}
+	d.inflight++
+	d.mu.Unlock()
+	defer func() {
+		d.mu.Lock()
+		d.inflight--
+		if d.draining && d.inflight == 0 {
+			close(d.idle)
+		}
+		d.mu.Unlock()
+	}()
+	return h(ctx, req)
+}
+
+// drainAndStop drains, then stops the server (which makes go-plugin's Serve
+// return).
+func (d *drainer) drainAndStop(grace time.Duration) {
+	srv, first := d.drain(grace)
+	if !first {
+		return
+	}
+	if srv == nil {
+		// Stopped before go-plugin built its server: nothing to drain.
+		os.Exit(0)
+	}
+	srv.Stop()
+}
+
+// drain refuses new adapter calls and waits up to grace for the in-flight
+// ones. It reports the server and whether this was the first call.
+func (d *drainer) drain(grace time.Duration) (*grpc.Server, bool) {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return nil, false
+	}
+	d.stopped = true
+	d.draining = true
+	n := d.inflight
+	if n == 0 {
+		close(d.idle)
+	}
+	srv := d.srv
+	d.mu.Unlock()
+	if n > 0 {
+		d.logger.Info("waiting for in-flight calls", "count", n, "grace", grace)
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-d.idle:
+	case <-t.C:
+		d.logger.Warn("grace period over; cutting in-flight calls", "grace", grace)
+	}
+	return srv, true
+}
