@@ -43,12 +43,12 @@ func main() {
 
 type config struct {
 	listen, accessID, password, apiKey, root string
-	tokenTTL, txDelay, saveInterval        time.Duration
-	statePath, logFormat, logLevel         string
-	maxTiers                               int
-	seed                                   uint64
-	faults                                 pandasim.Faults
-	latency, latencyJitter                 time.Duration
+	tokenTTL, txDelay, saveInterval          time.Duration
+	statePath, logFormat, logLevel           string
+	maxTiers                                 int
+	seed                                     uint64
+	faults                                   pandasim.Faults
+	latency, latencyJitter                   time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (config, error) {

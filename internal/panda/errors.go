@@ -48,6 +48,9 @@ type Error struct {
 	// MayHaveCommitted is true when a non-idempotent request reached the
 	// server but its answer was lost or was a 5xx: the write may exist.
 	MayHaveCommitted bool
+	// Err is the underlying cause when there is one: a transport error, or
+	// the caller's context error when it ended the call.
+	Err error
 }
 
 // Error returns "panda: Op: kind (HTTP nnn): message".
@@ -65,8 +68,15 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Unwrap returns the sentinel kind.
-func (e *Error) Unwrap() error { return e.Kind }
+// Unwrap returns the sentinel kind and, if any, the cause, so both
+// errors.Is(err, panda.ErrUnavailable) and errors.Is(err,
+// context.DeadlineExceeded) work.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{e.Kind, e.Err}
+	}
+	return []error{e.Kind}
+}
 
 // Retryable reports whether sending the same request again later may
 // succeed: rate limiting and unavailability are, everything else is not.
