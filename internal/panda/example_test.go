@@ -1,0 +1,70 @@
+package panda_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http/httptest"
+	"time"
+
+	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandasim"
+)
+
+// Create a Panda Reseller, a Panda User under it and the user's
+// administrator, against a simulator.
+func Example() {
+	sim, err := pandasim.New() // seeded: the ids below are stable
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+
+	c, err := panda.New(panda.Config{
+		BaseURL:  srv.URL,
+		AccessID: pandasim.DefaultAccessID,
+		Password: pandasim.DefaultPassword,
+		APIKey:   pandasim.DefaultAPIKey,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	reseller, err := c.CreateAccount(ctx, pandasim.DefaultRootAccountID, panda.CreateAccountRequest{
+		Type: panda.AccountTypeServiceProvider, Name: "Reseller Ltd", Email: "ops@reseller.example",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	user, err := c.CreateAccount(ctx, reseller.ID, panda.CreateAccountRequest{
+		Type: panda.AccountTypeSubscriber, Name: "Acme", Email: "it@acme.example",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tx, err := c.CreateOperator(ctx, panda.CreateOperatorRequest{
+		Username: "acme.admin", AccountID: user.ID, Email: "it@acme.example", Role: panda.RoleAdministrator,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("POST answered", tx.Status)
+	tx, err = panda.AwaitTransaction(ctx, c, tx.ID, 10*time.Millisecond)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("transaction", tx.Status)
+
+	// A subscriber cannot have children.
+	_, err = c.CreateAccount(ctx, user.ID, panda.CreateAccountRequest{Type: panda.AccountTypeSubscriber, Name: "x", Email: "x@x.example"})
+	fmt.Println("child of a subscriber is a conflict:", errors.Is(err, panda.ErrConflict))
+	fmt.Println(reseller.ID, "→", user.ID)
+	// Output:
+	// POST answered PENDING
+	// transaction SUCCESS
+	// child of a subscriber is a conflict: true
+	// ACC-7693732 → ACC-6164362
+}

@@ -1,0 +1,184 @@
+package panda_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandasim"
+)
+
+const (
+	createAccountRoute = "POST " + pandasim.AccountsPrefix + "/{parentId}"
+	getAccountRoute    = "GET " + pandasim.AccountsPrefix + "/{id}"
+)
+
+// Reads are retried through injected 5xx answers.
+func TestServerErrorsRetried(t *testing.T) {
+	t.Parallel()
+	sim, url := newSim(t, pandasim.WithSeed(7), pandasim.WithFaults(pandasim.Faults{ErrorRate: 0.5}))
+	c := newClient(t, url, panda.WithRetry(12, time.Millisecond, 5*time.Millisecond))
+	for range 20 {
+		if _, err := c.GetAccount(ctxT(t), root); err != nil {
+			t.Fatalf("GetAccount through 50%% errors: %v", err)
+		}
+	}
+	st := sim.Stats()
+	if st.InjectedErrors == 0 || st.ByRoute[getAccountRoute] != 20+st.InjectedErrors {
+		t.Errorf("stats = %+v; want some injected errors, each retried once", st)
+	}
+}
+
+// A create answered 5xx is not resent: the error is retryable and says the
+// write may exist.
+func TestCreateNotResentAfter5xx(t *testing.T) {
+	t.Parallel()
+	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{ErrorRate: 1}))
+	c := newClient(t, url)
+	_, err := c.CreateAccount(ctxT(t), root, panda.CreateAccountRequest{Type: 2, Name: "x", Email: "x@y.z"})
+	var pe *panda.Error
+	if !errors.As(err, &pe) || !errors.Is(err, panda.ErrUnavailable) || !pe.Retryable() || !pe.MayHaveCommitted || pe.StatusCode != 503 {
+		t.Fatalf("err = %#v; want a retryable 503 ErrUnavailable with MayHaveCommitted", err)
+	}
+	if n := sim.Stats().ByRoute[createAccountRoute]; n != 1 {
+		t.Errorf("create sent %d times, want 1", n)
+	}
+}
+
+// Commit-then-fail: the write is applied, the answer lost. The client
+// surfaces a retryable error and does not resend; the write is in the
+// simulator's state.
+func TestCommitThenFail(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{pandasim.CommitThenFailStatus, pandasim.CommitThenFailCut} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{CommitThenFailRate: 1, CommitThenFailMode: mode}))
+			c := newClient(t, url)
+			ctx := ctxT(t)
+			_, err := c.CreateAccount(ctx, root, panda.CreateAccountRequest{Type: 2, Name: "lost-answer", Email: "x@y.z"})
+			var pe *panda.Error
+			if !errors.As(err, &pe) || !panda.IsRetryable(err) || !pe.MayHaveCommitted || !errors.Is(err, panda.ErrUnavailable) {
+				t.Fatalf("CreateAccount err = %#v; want retryable ErrUnavailable, MayHaveCommitted", err)
+			}
+			state := simState(t, url)
+			if len(state.Accounts) != 2 || state.Accounts[1].Name != "lost-answer" {
+				t.Fatalf("state accounts = %+v; want the write applied once", state.Accounts)
+			}
+			if n := sim.Stats().ByRoute[createAccountRoute]; n != 1 {
+				t.Errorf("create sent %d times, want 1", n)
+			}
+			// Find prior work, as the adapter will.
+			page, err := c.ListChildren(ctx, root, panda.ListChildrenOptions{Name: "lost-answer"})
+			if err != nil || page.Total != 1 {
+				t.Fatalf("ListChildren = %+v, %v", page, err)
+			}
+
+			_, err = c.CreateOperator(ctx, panda.CreateOperatorRequest{Username: "lost.op", AccountID: page.Accounts[0].ID, Email: "o@y.z", Role: panda.RoleAdministrator})
+			if !errors.As(err, &pe) || !pe.MayHaveCommitted {
+				t.Fatalf("CreateOperator err = %v; want MayHaveCommitted", err)
+			}
+			if op, err := c.GetOperator(ctx, "lost.op"); err != nil || op.AccountID != page.Accounts[0].ID {
+				t.Fatalf("operator after lost answer = %+v, %v", op, err)
+			}
+
+			// A DELETE is resent; finding the account gone proves the
+			// lost attempt worked.
+			if err := c.DeleteAccount(ctx, page.Accounts[0].ID); err != nil {
+				t.Fatalf("DeleteAccount through commit-then-fail: %v", err)
+			}
+			if n := len(simState(t, url).Accounts); n != 1 {
+				t.Errorf("accounts after delete = %d, want 1", n)
+			}
+		})
+	}
+}
+
+// A refused connection happens before anything is sent, so even a create
+// is retried; once the budget is spent the error is retryable and says
+// nothing was written.
+func TestConnectionRefusedRetried(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	c := newClient(t, "http://"+addr, panda.WithRetry(3, time.Millisecond, time.Millisecond))
+	_, err = c.CreateAccount(ctxT(t), root, panda.CreateAccountRequest{Type: 2, Name: "x", Email: "x@y.z"})
+	var pe *panda.Error
+	if !errors.As(err, &pe) || !pe.Retryable() || pe.MayHaveCommitted {
+		t.Fatalf("err = %#v; want retryable, not MayHaveCommitted", err)
+	}
+}
+
+// The caller's deadline bounds the call, retries included.
+func TestContextBoundsTheCall(t *testing.T) {
+	t.Parallel()
+	_, url := newSim(t, pandasim.WithFaults(pandasim.Faults{Latency: pandasim.Duration(time.Second)}))
+	c := newClient(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.GetAccount(ctx, root)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("err = %v after %v; want DeadlineExceeded quickly", err, time.Since(start))
+	}
+}
+
+// A 429 is waited out for its Retry-After, then the call succeeds.
+func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{RateLimit: 1, RateBurst: 1}))
+	c := newClient(t, url)
+	ctx := ctxT(t)
+	if _, err := c.GetAccount(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.GetAccount(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	st := sim.Stats()
+	// Retry-After is 1s (whole seconds, rounded up): the client must not
+	// come back sooner, or it gets another 429.
+	if el := time.Since(start); el < time.Second {
+		t.Errorf("second call took %v; Retry-After was 1s", el)
+	}
+	if st.RateLimited != 1 {
+		t.Errorf("429s = %d, want exactly 1", st.RateLimited)
+	}
+}
+
+// Many goroutines against a rate limit: the pacer keeps the 429s few and
+// every call succeeds.
+func TestPacerAvoids429Storm(t *testing.T) {
+	t.Parallel()
+	const rate, workers, perWorker = 100, 16, 10
+	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{RateLimit: rate}))
+	c := newClient(t, url, panda.WithRetry(10, time.Millisecond, 50*time.Millisecond))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range perWorker {
+				if _, err := c.GetAccount(ctxT(t), root); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := sim.Stats()
+	t.Logf("%d calls, %d requests, %d answered 429", workers*perWorker, st.APIRequests, st.RateLimited)
+	// Without pacing, every 429 window would end in all 16 workers
+	// retrying at once.
+	if st.RateLimited > workers*2 {
+		t.Errorf("%d 429s for %d calls; the pacer should keep them few", st.RateLimited, workers*perWorker)
+	}
+}
