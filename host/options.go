@@ -1,0 +1,98 @@
+package host
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudbss/provisioning/host/store"
+)
+
+// Option configures [New].
+type Option func(*options)
+
+type options struct {
+	logger         *slog.Logger
+	store          store.Store
+	dataDir        string
+	callTimeout    time.Duration
+	registerer     prometheus.Registerer
+	startTimeout   time.Duration
+	healthInterval time.Duration
+	drainTimeout   time.Duration
+	killTimeout    time.Duration
+	settleInterval time.Duration
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	maxRestarts    int
+}
+
+func defaultOptions() options {
+	return options{
+		logger:         slog.Default(),
+		callTimeout:    30 * time.Second,
+		startTimeout:   30 * time.Second,
+		healthInterval: 5 * time.Second,
+		drainTimeout:   15 * time.Second,
+		killTimeout:    5 * time.Second,
+		settleInterval: 10 * time.Second,
+		backoffMin:     100 * time.Millisecond,
+		backoffMax:     30 * time.Second,
+		maxRestarts:    10,
+	}
+}
+
+// WithLogger sets the host's logger. Plugin log lines and go-plugin's own
+// messages are re-logged through it with a "plugin" attribute. Default:
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithStore gives the host the sync-record store, so a background loop can
+// settle PENDING records through GetSyncStatus. Pass the same store to
+// host/server. Without it no settling happens. The host does not close it.
+func WithStore(s store.Store) Option { return func(o *options) { o.store = s } }
+
+// WithDataDir sets the host's data directory. Plugins get it, one folder
+// per plugin, in PROVISIONING_PLUGIN_DATA_DIR. Default: none.
+func WithDataDir(dir string) Option { return func(o *options) { o.dataDir = dir } }
+
+// WithCallTimeout bounds every call made through [Host.Plugin] whose
+// context has no earlier deadline. Default 30s. It includes the wait for a
+// restarting plugin.
+func WithCallTimeout(d time.Duration) Option { return func(o *options) { o.callTimeout = d } }
+
+// WithMetrics registers the host's Prometheus collectors (calls, errors by
+// code, latency per plugin and RPC, restarts) with r. Default: no metrics.
+func WithMetrics(r prometheus.Registerer) Option { return func(o *options) { o.registerer = r } }
+
+// WithStartTimeout bounds one plugin start: launch, handshake,
+// GetPluginInfo and Configure. Default 30s.
+func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.startTimeout = d } }
+
+// WithHealthInterval sets how often a running plugin is health-checked
+// (besides the immediate notice of its process exiting). Default 5s.
+func WithHealthInterval(d time.Duration) Option { return func(o *options) { o.healthInterval = d } }
+
+// WithDrainTimeout bounds how long [Host.Close] waits for in-flight calls
+// before it stops the plugins anyway. Default 15s.
+func WithDrainTimeout(d time.Duration) Option { return func(o *options) { o.drainTimeout = d } }
+
+// WithKillTimeout bounds how long a plugin has to exit after SIGTERM before
+// its whole process group is killed. Default 5s.
+func WithKillTimeout(d time.Duration) Option { return func(o *options) { o.killTimeout = d } }
+
+// WithSettleInterval sets how often PENDING records are refreshed through
+// GetSyncStatus (needs [WithStore]). Default 10s.
+func WithSettleInterval(d time.Duration) Option { return func(o *options) { o.settleInterval = d } }
+
+// WithRestartBackoff sets the first and the longest wait before restarting
+// a crashed plugin; the wait doubles after each failed restart. Defaults
+// 100ms and 30s.
+func WithRestartBackoff(min, max time.Duration) Option {
+	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
+}
+
+// WithMaxRestarts sets how many restarts in a row may fail before a plugin
+// is marked FAILED for good. Default 10.
+func WithMaxRestarts(n int) Option { return func(o *options) { o.maxRestarts = n } }

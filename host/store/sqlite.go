@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"google.golang.org/protobuf/proto"
+
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+
+	// The pure-Go SQLite driver: the host must build without cgo.
+	_ "modernc.org/sqlite"
+)
+
+// DatabaseFile is the name of the SQLite database inside the data directory.
+const DatabaseFile = "sync-records.db"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS sync_records (
+	plugin     TEXT    NOT NULL,
+	account_id TEXT    NOT NULL,
+	status     INTEGER NOT NULL,
+	record     BLOB    NOT NULL,
+	account    BLOB,
+	updated_ns INTEGER NOT NULL,
+	PRIMARY KEY (plugin, account_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sync_records_status ON sync_records (status, plugin, account_id);
+`
+
+type sqliteStore struct {
+	db *sql.DB
+	// SQLite has one writer at a time; serializing writes here avoids
+	// SQLITE_BUSY retries between the pool's connections.
+	wmu sync.Mutex
+}
+
+// OpenSQLite opens (creating if needed) the sync-record database in dir,
+// which is created with mode 0700 if missing. The database uses the WAL
+// journal with synchronous=FULL, so a Put that returned survives a crash of
+// the process or the machine.
+func OpenSQLite(dir string) (Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open sync-record store: %w", err)
+	}
+	path := filepath.Join(dir, DatabaseFile)
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
+	return &sqliteStore{db: db}, nil
+}
+
+func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {
+	if err := validate(rec); err != nil {
+		return err
+	}
+	rb, err := proto.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("store sync record: %w", err)
+	}
+	var ab []byte
+	if acct != nil {
+		if ab, err = proto.Marshal(acct); err != nil {
+			return fmt.Errorf("store sync record: %w", err)
+		}
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_, err = s.db.ExecContext(ctx, `
+INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (plugin, account_id) DO UPDATE SET
+	status = excluded.status,
+	record = excluded.record,
+	account = COALESCE(excluded.account, sync_records.account),
+	updated_ns = excluded.updated_ns`,
+		rec.GetPlugin(), rec.GetAccountId(), int32(rec.GetStatus()), rb, nullBytes(ab), rec.GetUpdatedAt().AsTime().UnixNano())
+	if err != nil {
+		return fmt.Errorf("store sync record %s/%s: %w", rec.GetPlugin(), rec.GetAccountId(), err)
+	}
+	return nil
+}
+
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+func (s *sqliteStore) Get(ctx context.Context, plugin, accountID string) (Entry, error) {
+	var rb, ab []byte
+	err := s.db.QueryRowContext(ctx, `SELECT record, account FROM sync_records WHERE plugin = ? AND account_id = ?`,
+		plugin, accountID).Scan(&rb, &ab)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, fmt.Errorf("%s/%s: %w", plugin, accountID, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("read sync record %s/%s: %w", plugin, accountID, err)
+	}
+	return decodeEntry(rb, ab)
+}
+
+func decodeEntry(rb, ab []byte) (Entry, error) {
+	e := Entry{Record: &provisioningv1.SyncRecord{}}
+	if err := proto.Unmarshal(rb, e.Record); err != nil {
+		return Entry{}, fmt.Errorf("decode stored sync record: %w", err)
+	}
+	if ab != nil {
+		e.Account = &provisioningv1.Account{}
+		if err := proto.Unmarshal(ab, e.Account); err != nil {
+			return Entry{}, fmt.Errorf("decode stored account: %w", err)
+		}
+	}
+	return e, nil
+}
+
+func (s *sqliteStore) List(ctx context.Context, q Query) (Page, error) {
+	afterPlugin, afterAccount, err := decodeToken(q)
+	if err != nil {
+		return Page{}, fmt.Errorf("list sync records: %w", err)
+	}
+	n := pageSize(q.PageSize)
+	// Fetch one more than a page to know whether another page follows.
+	rows, err := s.db.QueryContext(ctx, `
+SELECT plugin, account_id, record, account FROM sync_records
+WHERE (? = '' OR plugin = ?)
+  AND (? = 0 OR status = ?)
+  AND (? = 0 OR (plugin, account_id) > (?, ?))
+ORDER BY plugin, account_id
+LIMIT ?`,
+		q.Plugin, q.Plugin, int32(q.Status), int32(q.Status),
+		len(q.PageToken), afterPlugin, afterAccount, n+1)
+	if err != nil {
+		return Page{}, fmt.Errorf("list sync records: %w", err)
+	}
+	defer rows.Close()
+	var p Page
+	var lastPlugin, lastAccount string
+	for rows.Next() {
+		if len(p.Entries) == n {
+			p.NextPageToken = encodeToken(q, lastPlugin, lastAccount)
+			break
+		}
+		var rb, ab []byte
+		if err := rows.Scan(&lastPlugin, &lastAccount, &rb, &ab); err != nil {
+			return Page{}, fmt.Errorf("list sync records: %w", err)
+		}
+		e, err := decodeEntry(rb, ab)
+		if err != nil {
+			return Page{}, err
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("list sync records: %w", err)
+	}
+	return p, nil
+}
+
+func (s *sqliteStore) Close() error { return s.db.Close() }
