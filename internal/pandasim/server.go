@@ -184,21 +184,38 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /_sim/activate", s.handleActivate)
 	m.HandleFunc("POST /_sim/reset", s.handleReset)
 	m.HandleFunc("POST /_sim/revoke-tokens", s.handleRevokeTokens)
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, errorf(http.StatusNotFound, CodeNotFound, "no route for %s %s", r.Method, r.URL.Path))
-	})
 	s.mux = m
+}
+
+// serveUnrouted answers a request no pattern matched with the mux's status
+// (404, or 405 with its Allow header) in the JSON error shape.
+func (s *Server) serveUnrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	probe := &bufferedResponse{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	if allow := probe.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	status := probe.status
+	if status == 0 || status < 400 {
+		status = http.StatusNotFound
+	}
+	code := CodeNotFound
+	if status == http.StatusMethodNotAllowed {
+		code = CodeInvalidRequest
+	}
+	writeError(w, errorf(status, code, "no route for %s %s", r.Method, r.URL.Path))
 }
 
 // ServeHTTP logs and counts every request, then routes it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
-	s.mux.ServeHTTP(rec, r)
-	// The mux stored the matched pattern in r; "" is the catch-all.
-	route := r.Pattern
-	if route == "/" {
-		route = "unmatched"
+	route := "unmatched"
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.serveUnrouted(rec, r, h)
+	} else {
+		s.mux.ServeHTTP(rec, r)
+		route = pattern
 	}
 	status := rec.status
 	if rec.hijacked {
