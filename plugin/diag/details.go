@@ -3,6 +3,7 @@ package diag
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -34,7 +35,7 @@ type Details struct {
 	Code       codes.Code
 	Message    string
 	Reason     string        // ErrorInfo.reason, if any
-	Violations []Violation   // BadRequest and PreconditionFailure violations
+	Violations []Violation   // BadRequest and PreconditionFailure violations, each once
 	RetryAfter time.Duration // RetryInfo.retry_delay, if any
 }
 
@@ -65,7 +66,11 @@ func Parse(err error) Details {
 			}
 		case *errdetails.PreconditionFailure:
 			for _, pv := range v.GetViolations() {
-				d.Violations = append(d.Violations, Violation{Field: pv.GetSubject(), Reason: pv.GetType(), Description: pv.GetDescription()})
+				vi := Violation{Field: pv.GetSubject(), Reason: pv.GetType(), Description: pv.GetDescription()}
+				// ToError lists a state problem in both details; show it once.
+				if !slices.Contains(d.Violations, vi) {
+					d.Violations = append(d.Violations, vi)
+				}
 			}
 		case *errdetails.RetryInfo:
 			d.RetryAfter = v.GetRetryDelay().AsDuration()

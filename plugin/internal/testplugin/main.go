@@ -1,0 +1,43 @@
+// Command testplugin is a minimal provisioning plugin for the SDK's own tests:
+// it serves through plugin.Serve and does almost nothing else.
+//
+// Probe sleeps for TESTPLUGIN_PROBE_DELAY (a Go duration) so tests can catch
+// an RPC in flight, and logs one warning so tests can see plugin logs reach
+// the host.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/cloudbss/provisioning/plugin"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+type adapter struct {
+	provisioningv1.UnimplementedProvisioningAdapterServer
+	log *slog.Logger
+}
+
+func (a *adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRequest) (*provisioningv1.GetPluginInfoResponse, error) {
+	return &provisioningv1.GetPluginInfoResponse{Name: "testplugin", DisplayName: "Test plugin", Version: "0.1.0"}, nil
+}
+
+func (a *adapter) Probe(ctx context.Context, _ *provisioningv1.ProbeRequest) (*provisioningv1.ProbeResponse, error) {
+	a.log.Warn("probe called", "pid", os.Getpid())
+	if d, err := time.ParseDuration(os.Getenv("TESTPLUGIN_PROBE_DELAY")); err == nil {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return &provisioningv1.ProbeResponse{Ready: true, Message: "probed"}, nil
+}
+
+func main() {
+	log := plugin.Logger()
+	plugin.Serve(&adapter{log: log}, plugin.WithLogger(log), plugin.WithParentPollInterval(100*time.Millisecond))
+}
