@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/panda/pandamock"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -72,3 +73,6 @@ func kindOf(err error) string {
 	}
 	return ""
 }
+
+// The generated mock must keep up with the interface.
+var _ panda.API = (*pandamock.MockAPI)(nil)
