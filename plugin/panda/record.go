@@ -1,0 +1,99 @@
+package panda
+
+import (
+	"encoding/json"
+	"maps"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+// privateState is SyncRecord.private: what a later call needs to resume work
+// this plugin started. The caller stores it unread, possibly across plugin
+// versions, so it is versioned JSON and unknown content is ignored rather
+// than fatal.
+type privateState struct {
+	V int `json:"v"`
+	// TxID is the pending operator transaction of a PENDING record.
+	TxID string `json:"tx,omitempty"`
+	// Since is when the transaction started.
+	Since time.Time `json:"since,omitzero"`
+}
+
+const privateVersion = 1
+
+func encodePrivate(p privateState) []byte {
+	p.V = privateVersion
+	b, _ := json.Marshal(p) // a struct of strings and a time cannot fail
+	return b
+}
+
+// decodePrivate reads SyncRecord.private; ok is false when it is empty or
+// not something this plugin wrote.
+func decodePrivate(b []byte) (privateState, bool) {
+	var p privateState
+	if len(b) == 0 || json.Unmarshal(b, &p) != nil || p.V != privateVersion {
+		return privateState{}, false
+	}
+	return p, true
+}
+
+// newRecord builds a record of this plugin.
+func newRecord(accountID string, status provisioningv1.SyncStatus, remoteID, remoteParent string, values map[string]string, message string, now time.Time) *provisioningv1.SyncRecord {
+	return &provisioningv1.SyncRecord{
+		Plugin:         Name,
+		AccountId:      accountID,
+		Status:         status,
+		RemoteId:       remoteID,
+		RemoteParentId: remoteParent,
+		Values:         maps.Clone(values),
+		Message:        message,
+		UpdatedAt:      timestamppb.New(now),
+	}
+}
+
+// updated returns rec with a new status and message, or rec itself when
+// neither changed, so that updated_at only moves when the record does.
+func updated(rec *provisioningv1.SyncRecord, status provisioningv1.SyncStatus, message string, private []byte, now time.Time) *provisioningv1.SyncRecord {
+	if rec.GetStatus() == status && rec.GetMessage() == message && string(rec.GetPrivate()) == string(private) {
+		return rec
+	}
+	out := proto.CloneOf(rec)
+	out.Plugin = Name
+	out.Status = status
+	out.Message = message
+	out.Private = private
+	out.UpdatedAt = timestamppb.New(now)
+	return out
+}
+
+// Messages of settled records.
+func syncedMessage(username string) string {
+	return "operator " + username + " created; waiting for the customer to activate it from the emailed instructions"
+}
+
+func activeMessage(username string) string {
+	return "operator " + username + " is active"
+}
+
+func pendingMessage(username string) string {
+	return "Panda is still creating operator " + username
+}
+
+// statusOf is SYNCED or ACTIVE, from the operator's activation.
+func statusOf(activated bool) provisioningv1.SyncStatus {
+	if activated {
+		return provisioningv1.SyncStatus_SYNC_STATUS_ACTIVE
+	}
+	return provisioningv1.SyncStatus_SYNC_STATUS_SYNCED
+}
+
+func settledMessage(username string, activated bool) string {
+	if activated {
+		return activeMessage(username)
+	}
+	return syncedMessage(username)
+}

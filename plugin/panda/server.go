@@ -1,0 +1,136 @@
+package panda
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/plugin/diag"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+// Name is the plugin name reported by GetPluginInfo and stamped on every
+// SyncRecord.
+const Name = "panda"
+
+// DisplayName is what a person sees.
+const DisplayName = "Panda Antivirus"
+
+// Version is the adapter's semantic version.
+const Version = "0.1.0"
+
+// Adapter implements provisioningv1.ProvisioningAdapterServer for Panda.
+// Create it with [New]; it is safe for concurrent use.
+type Adapter struct {
+	provisioningv1.UnimplementedProvisioningAdapterServer
+
+	logger *slog.Logger
+	newAPI func(Config) (pandaapi.API, error)
+	now    func() time.Time
+
+	// state is nil until Configure; replaced whole so that a call sees one
+	// consistent configuration and client from start to end.
+	state atomic.Pointer[configured]
+	// locks serializes Synchronize per BSS account id.
+	locks keyedLocks
+}
+
+// configured is one configuration and the client built from it.
+type configured struct {
+	cfg Config
+	api pandaapi.API
+}
+
+var _ provisioningv1.ProvisioningAdapterServer = (*Adapter)(nil)
+
+// Option configures an [Adapter].
+type Option func(*Adapter)
+
+// WithLogger sets the logger. Default: discard. In a plugin binary pass
+// plugin.Logger(), which writes to stderr in the form the host re-logs.
+// Nothing the adapter logs holds a secret.
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Adapter) {
+		if l != nil {
+			a.logger = l
+		}
+	}
+}
+
+// WithRemote replaces how the adapter builds its Panda client from the
+// settings Configure accepted. Default: the HTTP client of
+// internal/panda with cfg's request timeout. Tests use it to hand in a mock;
+// the function runs on every successful Configure.
+func WithRemote(newAPI func(cfg Config) (pandaapi.API, error)) Option {
+	return func(a *Adapter) {
+		if newAPI != nil {
+			a.newAPI = newAPI
+		}
+	}
+}
+
+// WithClock replaces time.Now for SyncRecord.updated_at and the transaction
+// deadline.
+func WithClock(now func() time.Time) Option {
+	return func(a *Adapter) {
+		if now != nil {
+			a.now = now
+		}
+	}
+}
+
+// New returns an unconfigured adapter: every business RPC fails
+// FAILED_PRECONDITION until Configure succeeds.
+func New(opts ...Option) *Adapter {
+	a := &Adapter{
+		logger: slog.New(slog.DiscardHandler),
+		now:    time.Now,
+	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	if a.newAPI == nil {
+		logger := a.logger
+		a.newAPI = func(cfg Config) (pandaapi.API, error) {
+			return pandaapi.New(pandaapi.Config{
+				BaseURL:  cfg.APIURL,
+				AccessID: cfg.AccessID,
+				Password: cfg.Password,
+				APIKey:   cfg.APIKey,
+			}, pandaapi.WithTimeout(cfg.RequestTimeout), pandaapi.WithLogger(logger))
+		}
+	}
+	return a
+}
+
+// configured returns the current configuration, or the NOT_CONFIGURED
+// error every business RPC answers before Configure.
+func (a *Adapter) configured() (*configured, error) {
+	st := a.state.Load()
+	if st == nil {
+		return nil, diag.NotConfigured()
+	}
+	return st, nil
+}
+
+// GetPluginInfo describes the adapter. It works before Configure: a host
+// reads config_fields to know what to configure.
+func (a *Adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRequest) (*provisioningv1.GetPluginInfoResponse, error) {
+	return &provisioningv1.GetPluginInfoResponse{
+		Name:        Name,
+		DisplayName: DisplayName,
+		Version:     Version,
+		Capabilities: []provisioningv1.Capability{
+			provisioningv1.Capability_CAPABILITY_SYNC_OPTIONS,
+			provisioningv1.Capability_CAPABILITY_VALIDATE,
+			provisioningv1.Capability_CAPABILITY_SYNCHRONIZE,
+			provisioningv1.Capability_CAPABILITY_SYNC_STATUS,
+			provisioningv1.Capability_CAPABILITY_AUTO_FILL,
+			provisioningv1.Capability_CAPABILITY_PROBE,
+			provisioningv1.Capability_CAPABILITY_ASYNC,
+		},
+		ConfigFields: configFields(),
+	}, nil
+}

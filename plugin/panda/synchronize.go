@@ -1,0 +1,418 @@
+package panda
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/plugin/diag"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+// Synchronize registers the account in Panda: a Panda account under the
+// resolved parent and its operator. It is idempotent, keyed by account.id:
+//
+//  1. The rules of ValidateSyncOptions; an error diagnostic fails the call
+//     with its code (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS).
+//  2. Prior work is looked for before anything is written. The username
+//     check of step 1 already read the operator: on the expected account
+//     (the record's, or one matching this BSS account under the parent) it
+//     is a replay, answered created=false. Otherwise an account under the
+//     parent with this company name and email and no operator is an
+//     earlier attempt's, and is reused.
+//  3. Create the account if needed, then the operator, then poll the
+//     transaction until it settles or tx_deadline (or the caller's deadline)
+//     is near: still pending is a PENDING record whose private holds the
+//     transaction for GetSyncStatus.
+//
+// Calls for one account are serialized in the process, so concurrent calls
+// do these steps one after the other and the later ones find the earlier
+// one's work. The happy path of a new account costs five requests:
+// GetOperator (free?), ListChildren (prior account?), CreateAccount,
+// CreateOperator and one GetTransaction; a replay costs one GetOperator.
+func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
+	st, err := a.configured()
+	if err != nil {
+		return nil, err
+	}
+	acc := req.GetAccount()
+	if err := checkAccount(acc, req.GetRecord()); err != nil {
+		return nil, err
+	}
+	lk, err := a.locks.lock(ctx, acc.GetId())
+	if err != nil {
+		return nil, contextError(ctx, "waiting for another Synchronize of the same account")
+	}
+	defer a.locks.unlock(acc.GetId(), lk)
+
+	rec := req.GetRecord()
+	if boundRecord(rec) == nil && lk.last != nil {
+		// A call we queued behind has just synchronized this account; its
+		// caller has the record, ours could not.
+		rec = lk.last
+	}
+	r := &syncRun{
+		a: a, st: st, log: a.logger.With("rpc", "Synchronize", "account_id", acc.GetId()),
+		s: subject{account: acc, ancestors: req.GetAncestors(), record: rec, values: req.GetValues(), autoFill: req.GetAutoFill()},
+	}
+	resp, err := r.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if boundRecord(resp.GetRecord()) != nil {
+		lk.last = resp.GetRecord()
+	}
+	return resp, nil
+}
+
+// syncRun is one Synchronize call.
+type syncRun struct {
+	a   *Adapter
+	st  *configured
+	log *slog.Logger
+	s   subject
+	ev  *evaluation
+	// createdAccount: this call created the Panda account, so it may delete
+	// it again when the username turns out to be taken.
+	createdAccount bool
+}
+
+func (r *syncRun) run(ctx context.Context) (*provisioningv1.SynchronizeResponse, error) {
+	ev, err := r.a.evaluate(ctx, r.st, forSynchronize, r.s)
+	if err != nil {
+		return nil, err
+	}
+	if err := diag.ToError(ev.diags); err != nil {
+		return nil, err
+	}
+	r.ev = ev
+
+	if ev.owner != nil {
+		return r.replay(ev.owner)
+	}
+	if b := ev.bound; b != nil && b.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_PENDING {
+		if p, ok := decodePrivate(b.GetPrivate()); ok && p.TxID != "" {
+			resp, err := r.resume(ctx, b, p)
+			if resp != nil || err != nil {
+				return resp, err
+			}
+		}
+	}
+
+	pacc, err := r.findAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pacc == nil {
+		if pacc, err = r.createAccount(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r.createOperator(ctx, pacc)
+}
+
+// replay answers the work already done: the operator exists on our account.
+func (r *syncRun) replay(owner *ownedOperator) (*provisioningv1.SynchronizeResponse, error) {
+	status := statusOf(owner.op.Activated)
+	msg := settledMessage(r.ev.username, owner.op.Activated)
+	if b := r.ev.bound; b != nil && b.GetRemoteId() == owner.op.AccountID {
+		r.log.Debug("already synchronized", "remote_id", b.GetRemoteId())
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, nil, r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
+	}
+	r.log.Info("found the work of an earlier attempt", "remote_id", owner.op.AccountID, "username", r.ev.username)
+	return r.answer(status, owner.op.AccountID, msg, nil, false), nil
+}
+
+// answer builds the response for the subject's account.
+func (r *syncRun) answer(status provisioningv1.SyncStatus, remoteID, message string, private []byte, created bool) *provisioningv1.SynchronizeResponse {
+	rec := newRecord(r.s.account.GetId(), status, remoteID, r.ev.remoteParent, r.ev.values, message, r.a.now())
+	rec.Private = private
+	return &provisioningv1.SynchronizeResponse{Record: rec, Created: created, Diagnostics: diag.Warnings(r.ev.diags)}
+}
+
+// resume settles the transaction of a PENDING record. A nil response and
+// error mean the record's work is gone and Synchronize starts afresh.
+func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p privateState) (*provisioningv1.SynchronizeResponse, error) {
+	tx, err := r.await(ctx, p.TxID)
+	switch {
+	case errors.Is(err, pandaapi.ErrNotFound):
+		return nil, nil // Panda forgot the transaction; look for the work itself
+	case err != nil:
+		return nil, remoteError(ctx, "reading operator transaction "+p.TxID, err)
+	}
+	accountID := b.GetRemoteId()
+	switch tx.Status {
+	case pandaapi.TransactionPending:
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pendingMessage(r.ev.username), b.GetPrivate(), r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
+	case pandaapi.TransactionSuccess:
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, syncedMessage(r.ev.username), nil, r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
+	}
+	switch tx.ErrorCode {
+	case pandaapi.TxErrUsernameTaken:
+		if owner, err := r.ownOperator(ctx, r.ev.username, accountID); err != nil || owner != nil {
+			if err != nil {
+				return nil, err
+			}
+			return r.replay(owner)
+		}
+		return nil, diag.AlreadyExists(FieldUsername, diag.CodeUsernameTaken,
+			"username "+strconv.Quote(r.ev.username)+" was taken by another Panda account before the operator could be created; choose another")
+	case pandaapi.TxErrAccountGone:
+		return nil, nil // the account was deleted: start afresh
+	default:
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, "Panda refused the operator: "+tx.Error, nil, r.a.now())}, nil
+	}
+}
+
+// findAccount looks under the parent for an account an earlier attempt
+// created for this BSS account (same type, company name and email) that has
+// no operator yet. One ListChildren; one ListOperators per match.
+func (r *syncRun) findAccount(ctx context.Context) (*pandaapi.Account, error) {
+	name := strings.TrimSpace(r.s.account.GetName())
+	typ := accountTypeFor(r.ev.role)
+	const limit = 100
+	for offset := 0; offset < 10*limit; offset += limit {
+		page, err := r.st.api.ListChildren(ctx, r.ev.remoteParent, pandaapi.ListChildrenOptions{Name: name, Type: typ, Offset: offset, Limit: limit})
+		if err != nil {
+			return nil, r.parentError(ctx, "looking for an earlier attempt's account", err)
+		}
+		for i := range page.Accounts {
+			pa := &page.Accounts[i]
+			if !matchesSubject(pa, r.s.account, r.ev.remoteParent, r.ev.role) {
+				continue
+			}
+			ops, err := r.st.api.ListOperators(ctx, pa.ID)
+			switch {
+			case errors.Is(err, pandaapi.ErrNotFound):
+				continue // deleted since the listing
+			case err != nil:
+				return nil, remoteError(ctx, "listing the operators of Panda account "+pa.ID, err)
+			}
+			if len(ops) == 0 {
+				r.log.Info("reusing the account of an earlier attempt", "remote_id", pa.ID)
+				return pa, nil
+			}
+		}
+		if offset+len(page.Accounts) >= page.Total || len(page.Accounts) == 0 {
+			break
+		}
+	}
+	return nil, nil
+}
+
+// createAccount creates the Panda account. When the answer is lost
+// (commit-then-fail) it looks for the account before trying once more.
+func (r *syncRun) createAccount(ctx context.Context) (*pandaapi.Account, error) {
+	acc := r.s.account
+	req := pandaapi.CreateAccountRequest{
+		Type:      accountTypeFor(r.ev.role),
+		Name:      strings.TrimSpace(acc.GetName()),
+		FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
+		LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
+		Email:     acc.GetCorporateEmail(),
+	}
+	for attempt := 1; ; attempt++ {
+		pa, err := r.st.api.CreateAccount(ctx, r.ev.remoteParent, req)
+		if err == nil {
+			r.createdAccount = true
+			r.log.Info("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.ev.remoteParent, "type", req.Type.String())
+			return pa, nil
+		}
+		if !mayHaveCommitted(err) || ctx.Err() != nil || attempt == 2 {
+			return nil, r.parentError(ctx, "creating the Panda account", err)
+		}
+		r.log.Warn("lost the answer to CreateAccount; looking for the account", "err", err)
+		found, ferr := r.findAccount(ctx)
+		if ferr != nil {
+			return nil, ferr
+		}
+		if found != nil {
+			r.createdAccount = true
+			return found, nil
+		}
+	}
+}
+
+// parentError maps a failure of a call about the parent account: a parent
+// that is gone, a subscriber or too deep are state problems of the parent,
+// not remote failures.
+func (r *syncRun) parentError(ctx context.Context, doing string, err error) error {
+	if ctx.Err() != nil {
+		return contextError(ctx, doing)
+	}
+	parent := r.ev.remoteParent
+	switch {
+	case errors.Is(err, pandaapi.ErrNotFound) && r.s.account.GetParentId() == "":
+		return diag.FailedPrecondition(CodeRootAccountMissing, settingsSubject,
+			"the root account "+parent+" does not exist in Panda: check root_account_id and call Configure")
+	case errors.Is(err, pandaapi.ErrNotFound):
+		return diag.FailedPrecondition(diag.CodeParentNotSynced, FieldParentAccount,
+			"the reseller's Panda account "+parent+" no longer exists: synchronize the reseller again")
+	case errors.Is(err, pandaapi.ErrConflict) && remoteCode(err) == "TIER_LIMIT":
+		return diag.FailedPrecondition(diag.CodeTierLimit, FieldParentAccount,
+			"Panda refused the account: its parent "+parent+" is at the deepest tier allowed")
+	case errors.Is(err, pandaapi.ErrConflict) && remoteCode(err) == "PARENT_IS_SUBSCRIBER":
+		return diag.FailedPrecondition(diag.CodeParentNotReseller, FieldParentAccount,
+			"Panda refused the account: its parent "+parent+" is a Panda User, not a Reseller")
+	case errors.Is(err, pandaapi.ErrInvalid):
+		return diag.InvalidArgument(fieldAccount, CodeRemoteRejected, "Panda refused the account: "+err.Error())
+	}
+	return remoteError(ctx, doing, err)
+}
+
+// createOperator creates the operator on pacc and waits for its transaction.
+func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*provisioningv1.SynchronizeResponse, error) {
+	acc := r.s.account
+	lostAnswers := 0
+	for {
+		username := r.ev.username
+		req := pandaapi.CreateOperatorRequest{
+			Username:  username,
+			AccountID: pacc.ID,
+			FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
+			LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
+			Email:     acc.GetCorporateEmail(),
+			Role:      operatorRoleFor(r.ev.role),
+		}
+		started := r.a.now()
+		tx, err := r.st.api.CreateOperator(ctx, req)
+		switch {
+		case err == nil:
+		case mayHaveCommitted(err) && ctx.Err() == nil && lostAnswers == 0:
+			// Send it again: if the first one was applied, the second's
+			// transaction fails USERNAME_TAKEN and the check below finds
+			// the operator on our account.
+			lostAnswers++
+			r.log.Warn("lost the answer to CreateOperator; sending it again", "err", err)
+			continue
+		case errors.Is(err, pandaapi.ErrInvalid) && remoteCode(err) == "INVALID_USERNAME":
+			return nil, diag.InvalidArgument(FieldUsername, CodeInvalidUsername, "Panda refused the username: "+err.Error())
+		case errors.Is(err, pandaapi.ErrInvalid):
+			return nil, diag.InvalidArgument(fieldAccount, CodeRemoteRejected, "Panda refused the operator: "+err.Error())
+		case errors.Is(err, pandaapi.ErrNotFound) && ctx.Err() == nil:
+			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" vanished while its operator was being created; retry", time.Second)
+		default:
+			return nil, remoteError(ctx, "creating operator "+strconv.Quote(username), err)
+		}
+
+		settled, err := r.await(ctx, tx.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, contextError(ctx, "waiting for operator transaction "+tx.ID)
+			}
+			// The operator is on its way; only our view of it failed.
+			settled = tx
+		}
+		switch settled.Status {
+		case pandaapi.TransactionSuccess:
+			r.log.Info("synchronized", "remote_id", pacc.ID, "username", username)
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, syncedMessage(username), nil, true), nil
+		case pandaapi.TransactionFailed:
+		default:
+			r.log.Info("operator transaction still pending", "remote_id", pacc.ID, "tx", tx.ID)
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pacc.ID, pendingMessage(username),
+				encodePrivate(privateState{TxID: tx.ID, Since: started}), true), nil
+		}
+
+		switch settled.ErrorCode {
+		case pandaapi.TxErrUsernameTaken:
+		case pandaapi.TxErrAccountGone:
+			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" was deleted while its operator was being created; retry", time.Second)
+		default:
+			r.log.Warn("Panda refused the operator", "remote_id", pacc.ID, "code", settled.ErrorCode)
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, "Panda refused the operator: "+settled.Error, nil, r.createdAccount), nil
+		}
+		owner, err := r.ownOperator(ctx, username, pacc.ID)
+		if err != nil {
+			return nil, err
+		}
+		if owner != nil {
+			// Our own earlier request (whose answer was lost) created it.
+			return r.answer(statusOf(owner.op.Activated), pacc.ID, settledMessage(username, owner.op.Activated), nil, true), nil
+		}
+		if r.ev.suggested {
+			// auto_fill: the suggestion was free a moment ago; take the
+			// next free variant instead of failing the storefront order.
+			e := &evaluator{st: r.st, p: forSynchronize, s: r.s, ev: r.ev}
+			next, n, _, err := e.firstFree(ctx, r.ev.suggestion, r.ev.variant+1)
+			if err != nil {
+				return nil, err
+			}
+			if next != "" {
+				r.log.Info("suggested username was taken meanwhile; trying the next variant", "username", next)
+				r.ev.username, r.ev.variant = next, n
+				r.ev.values[FieldUsername] = next
+				continue
+			}
+		}
+		if r.createdAccount {
+			// Leave nothing behind for a username the caller must change.
+			if err := r.st.api.DeleteAccount(ctx, pacc.ID); err != nil && !errors.Is(err, pandaapi.ErrNotFound) {
+				r.log.Warn("could not delete the account created for a taken username; a retry reuses it", "remote_id", pacc.ID, "err", err)
+			}
+		}
+		return nil, diag.AlreadyExists(FieldUsername, diag.CodeUsernameTaken,
+			"username "+strconv.Quote(username)+" is taken by another Panda account; choose another")
+	}
+}
+
+// ownOperator returns the operator named username when it is on accountID.
+func (r *syncRun) ownOperator(ctx context.Context, username, accountID string) (*ownedOperator, error) {
+	op, err := r.st.api.GetOperator(ctx, username)
+	switch {
+	case errors.Is(err, pandaapi.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, remoteError(ctx, "reading operator "+strconv.Quote(username), err)
+	case op.AccountID == accountID:
+		return &ownedOperator{op: op}, nil
+	}
+	return nil, nil
+}
+
+// await polls a transaction until it settles or the wait is over: at
+// tx_deadline, or shortly before the caller's deadline so that the caller
+// gets a PENDING record to resume instead of DEADLINE_EXCEEDED. The first
+// read is immediate.
+func (r *syncRun) await(ctx context.Context, txID string) (*pandaapi.Transaction, error) {
+	// Real time, not the adapter's clock: this bounds real waiting.
+	until := time.Now().Add(r.st.cfg.TxDeadline)
+	if dl, ok := ctx.Deadline(); ok {
+		margin := min(time.Until(dl)/5, 2*time.Second)
+		if cut := dl.Add(-margin); cut.Before(until) {
+			until = cut
+		}
+	}
+	for {
+		tx, err := r.st.api.GetTransaction(ctx, txID)
+		if err != nil {
+			return nil, err
+		}
+		if tx.Status.Done() || !time.Now().Add(r.st.cfg.TxPollInterval).Before(until) {
+			return tx, nil
+		}
+		t := time.NewTimer(r.st.cfg.TxPollInterval)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return tx, nil
+		}
+	}
+}
+
+// clipRunes cuts s to at most n runes.
+func clipRunes(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
