@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/cloudbss/provisioning/host/catalog"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
@@ -23,6 +25,13 @@ type Host struct {
 	cfg     *catalog.Config
 	plugins map[string]*supervisor
 	order   []string
+	metrics *metrics
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+	bg      sync.WaitGroup
 }
 
 // New returns a host for the plugins of cfg. It starts nothing: see
@@ -35,7 +44,11 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &Host{opts: o, cfg: cfg, plugins: map[string]*supervisor{}}
+	m, err := newMetrics(o.registerer)
+	if err != nil {
+		return nil, fmt.Errorf("new host: register metrics: %w", err)
+	}
+	h := &Host{opts: o, cfg: cfg, plugins: map[string]*supervisor{}, metrics: m}
 	for _, e := range cfg.Plugins {
 		if _, dup := h.plugins[e.Name]; dup {
 			return nil, fmt.Errorf("new host: plugin %q is listed twice", e.Name)
@@ -51,7 +64,49 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 // FAILED (see [Host.Plugins]) without stopping the others; the returned error
 // joins every such failure. Start returns early when ctx ends.
 func (h *Host) Start(ctx context.Context) error {
-	return errors.ErrUnsupported
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	if h.started {
+		h.mu.Unlock()
+		return errors.New("host already started")
+	}
+	h.started = true
+	// The plugins outlive Start's ctx: they run until Close.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.cancel = cancel
+	h.mu.Unlock()
+
+	results := make(chan error, len(h.order))
+	for _, name := range h.order {
+		s := h.plugins[name]
+		h.bg.Add(1)
+		go func() {
+			defer h.bg.Done()
+			s.run(runCtx, results)
+		}()
+	}
+	if h.opts.store != nil {
+		h.bg.Add(1)
+		go func() {
+			defer h.bg.Done()
+			h.settleLoop(runCtx)
+		}()
+	}
+	var errs []error
+	for range h.order {
+		select {
+		case err := <-results:
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("start plugins: %w", ctx.Err())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Close stops the host: new calls are refused with UNAVAILABLE, in-flight
@@ -59,7 +114,53 @@ func (h *Host) Start(ctx context.Context) error {
 // to stop (SIGTERM) and its whole process group is killed if it has not
 // exited within [WithKillTimeout]. ctx bounds the whole shutdown.
 func (h *Host) Close(ctx context.Context) error {
-	return nil
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	cancel := h.cancel
+	h.mu.Unlock()
+
+	// Refuse new calls and wait for the in-flight ones: go-plugin's Kill
+	// (and the plugin's stop) would cut them.
+	drainCtx, stopDrain := context.WithTimeout(ctx, h.opts.drainTimeout)
+	defer stopDrain()
+	var drained sync.WaitGroup
+	for _, s := range h.plugins {
+		drained.Add(1)
+		go func() {
+			defer drained.Done()
+			s.drain(drainCtx)
+		}()
+	}
+	drained.Wait()
+
+	if cancel == nil {
+		return nil // never started
+	}
+	cancel() // each run loop now stops its process
+	done := make(chan struct{})
+	go func() {
+		h.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		// Out of time: kill what is left without waiting for it.
+		for _, s := range h.plugins {
+			s.killNow()
+		}
+		select {
+		case <-done:
+			return nil
+		case <-time.After(time.Second):
+			return fmt.Errorf("stop plugins: %w", ctx.Err())
+		}
+	}
 }
 
 // Plugin returns the typed client of the plugin named name. Its calls get
@@ -73,7 +174,7 @@ func (h *Host) Plugin(name string) (provisioningv1.ProvisioningAdapterClient, er
 	if !ok {
 		return nil, fmt.Errorf("plugin %q: %w", name, ErrUnknownPlugin)
 	}
-	return provisioningv1.NewProvisioningAdapterClient(s.conn()), nil
+	return provisioningv1.NewProvisioningAdapterClient(pluginConn{s}), nil
 }
 
 // Plugins describes every catalog entry and its process, ordered by name.
@@ -84,3 +185,16 @@ func (h *Host) Plugins() []*hostv1.Plugin {
 	}
 	return out
 }
+
+// PluginInfo returns the last GetPluginInfo answer of the plugin named name,
+// from its latest start, or nil if it never started.
+func (h *Host) PluginInfo(name string) *provisioningv1.GetPluginInfoResponse {
+	s, ok := h.plugins[name]
+	if !ok {
+		return nil
+	}
+	return s.pluginInfo()
+}
+
+// Catalog returns the catalog the host runs. Callers must not modify it.
+func (h *Host) Catalog() *catalog.Config { return h.cfg }

@@ -1,20 +1,454 @@
 package host
 
 import (
-	"github.com/cloudbss/provisioning/host/catalog"
-	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cloudbss/provisioning/host/catalog"
+	"github.com/cloudbss/provisioning/plugin"
+	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
+// DataDirEnv is the environment variable through which a plugin learns its
+// own data folder (see [WithDataDir]).
+const DataDirEnv = "PROVISIONING_PLUGIN_DATA_DIR"
+
+// ErrChecksumMismatch is wrapped when a plugin binary's SHA-256 is not the
+// one its catalog entry pins. The plugin is then never started.
+var ErrChecksumMismatch = errors.New("plugin binary checksum mismatch")
+
+// ErrNameMismatch is wrapped when a plugin reports, in GetPluginInfo, another
+// name than its catalog entry's.
+var ErrNameMismatch = errors.New("plugin reports another name than its catalog entry")
+
+// permanentError marks a start failure that a retry cannot fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// instance is one run of a plugin process.
+type instance struct {
+	client  *goplugin.Client
+	conn    *grpc.ClientConn
+	pid     int
+	started time.Time
+	// exited is closed once the process is gone (crash, kill or stop).
+	exited   chan struct{}
+	exitOnce sync.Once
+}
+
+func (in *instance) markExited() { in.exitOnce.Do(func() { close(in.exited) }) }
+
+func (in *instance) isExited() bool {
+	select {
+	case <-in.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// supervisor keeps one plugin of the catalog running.
 type supervisor struct {
 	h     *Host
 	entry catalog.Entry
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	state    hostv1.PluginState
+	restarts int32
+	lastErr  string
+	info     *provisioningv1.GetPluginInfoResponse
+	digest   string // the binary's SHA-256 as last started
+	cur      *instance
+	changed  chan struct{} // closed and replaced on every state change
+	closing  bool
+	inflight int
+	idle     chan struct{} // closed when closing and inflight reaches 0
+
+	done chan struct{} // closed when run returns
 }
 
-func newSupervisor(h *Host, e catalog.Entry) *supervisor { return &supervisor{h: h, entry: e} }
+func newSupervisor(h *Host, e catalog.Entry) *supervisor {
+	return &supervisor{
+		h:       h,
+		entry:   e,
+		log:     h.opts.logger.With("plugin", e.Name),
+		digest:  e.SHA256,
+		changed: make(chan struct{}),
+		idle:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+}
 
-func (s *supervisor) conn() grpc.ClientConnInterface { return nil }
+// setState records a state change and wakes every waiter. Callers hold mu.
+func (s *supervisor) setStateLocked(st hostv1.PluginState, cur *instance, lastErr string) {
+	s.state = st
+	s.cur = cur
+	if lastErr != "" {
+		s.lastErr = lastErr
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.h.metrics.up(s.entry.Name, st == hostv1.PluginState_PLUGIN_STATE_RUNNING)
+}
 
+func (s *supervisor) setState(st hostv1.PluginState, cur *instance, lastErr string) {
+	s.mu.Lock()
+	s.setStateLocked(st, cur, lastErr)
+	s.mu.Unlock()
+}
+
+// run starts the plugin and keeps it running until ctx ends. The first
+// start's outcome is sent on started.
+func (s *supervisor) run(ctx context.Context, started chan<- error) {
+	defer close(s.done)
+	s.setState(hostv1.PluginState_PLUGIN_STATE_STARTING, nil, "")
+
+	inst, err := s.launch(ctx)
+	if err != nil {
+		s.fail(err)
+		started <- err
+		return
+	}
+	s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
+	started <- nil
+
+	failures := 0 // consecutive failed restarts
+	for {
+		reason := s.watch(ctx, inst)
+		if ctx.Err() != nil {
+			s.stopInstance(inst)
+			s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
+			return
+		}
+		s.killInstance(inst)
+		// A plugin that ran a while is not crash-looping: start again fast.
+		if time.Since(inst.started) > time.Minute {
+			failures = 0
+		}
+		s.log.Warn("plugin crashed; restarting", "reason", reason, "pid", inst.pid)
+		for {
+			s.mu.Lock()
+			s.restarts++
+			s.setStateLocked(hostv1.PluginState_PLUGIN_STATE_RESTARTING, nil, reason)
+			s.mu.Unlock()
+			s.h.metrics.restarted(s.entry.Name)
+			if !sleep(ctx, backoff(s.h.opts.backoffMin, s.h.opts.backoffMax, failures)) {
+				s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
+				return
+			}
+			inst, err = s.launch(ctx)
+			if err == nil {
+				break
+			}
+			failures++
+			var pe permanentError
+			if errors.As(err, &pe) || failures >= s.h.opts.maxRestarts || ctx.Err() != nil {
+				s.fail(err)
+				return
+			}
+			reason = err.Error()
+			s.log.Warn("plugin restart failed", "error", err, "attempt", failures)
+		}
+		s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
+	}
+}
+
+func (s *supervisor) fail(err error) {
+	if errors.Is(err, context.Canceled) {
+		s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
+		return
+	}
+	s.log.Error("plugin failed", "error", err)
+	s.setState(hostv1.PluginState_PLUGIN_STATE_FAILED, nil, err.Error())
+}
+
+func backoff(min, max time.Duration, failures int) time.Duration {
+	d := min
+	for range failures {
+		d *= 2
+		if d >= max {
+			return max
+		}
+	}
+	return d
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// launch starts a fresh process (an exec.Cmd runs only once), checks the
+// handshake and the plugin's name, and configures it.
+func (s *supervisor) launch(ctx context.Context) (*instance, error) {
+	start := time.Now()
+	e := s.entry
+	cmd := exec.Command(e.Path, e.Args...)
+	cmd.Env = os.Environ()
+	for k, v := range e.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if dir := s.h.opts.dataDir; dir != "" {
+		pdir := filepath.Join(dir, "plugins", e.Name)
+		if err := os.MkdirAll(pdir, 0o700); err != nil {
+			return nil, permanentError{fmt.Errorf("plugin %q: data folder: %w", e.Name, err)}
+		}
+		cmd.Env = append(cmd.Env, DataDirEnv+"="+pdir)
+	}
+	// Its own process group, so that stopping the plugin also stops whatever
+	// it spawned.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+
+	opts := []plugin.ClientOption{
+		plugin.WithClientLogger(s.log),
+		plugin.WithStartTimeout(s.h.opts.startTimeout),
+	}
+	if e.SHA256 != "" {
+		sum, err := hex.DecodeString(e.SHA256)
+		if err != nil {
+			return nil, permanentError{fmt.Errorf("plugin %q: sha256 in the catalog is not hex", e.Name)}
+		}
+		opts = append(opts, plugin.WithChecksum(sum))
+	}
+	if _, err := os.Stat(e.Path); err != nil {
+		return nil, permanentError{fmt.Errorf("plugin %q: binary: %w", e.Name, err)}
+	}
+
+	c := plugin.NewClient(cmd, opts...)
+	inst := &instance{client: c, started: start, exited: make(chan struct{})}
+	rpc, err := c.Client()
+	if err != nil {
+		s.killInstance(inst)
+		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
+			actual, herr := fileSHA256(e.Path)
+			if herr != nil {
+				actual = "unreadable (" + herr.Error() + ")"
+			}
+			return nil, permanentError{fmt.Errorf("plugin %q: %w: %s has sha256 %s, the catalog requires %s",
+				e.Name, ErrChecksumMismatch, e.Path, actual, e.SHA256)}
+		}
+		return nil, fmt.Errorf("plugin %q: start %s: %w", e.Name, e.Path, err)
+	}
+	if rc := c.ReattachConfig(); rc != nil {
+		inst.pid = rc.Pid
+	}
+	gc, ok := rpc.(*goplugin.GRPCClient)
+	if !ok {
+		s.killInstance(inst)
+		return nil, permanentError{fmt.Errorf("plugin %q: speaks %T, want gRPC", e.Name, rpc)}
+	}
+	inst.conn = gc.Conn
+	go s.watchExit(inst)
+
+	cctx, cancel := context.WithTimeout(ctx, s.h.opts.startTimeout)
+	defer cancel()
+	ac := provisioningv1.NewProvisioningAdapterClient(inst.conn)
+	info, err := ac.GetPluginInfo(cctx, &provisioningv1.GetPluginInfoRequest{})
+	if err != nil {
+		s.killInstance(inst)
+		return nil, fmt.Errorf("plugin %q: GetPluginInfo: %w", e.Name, err)
+	}
+	if info.GetName() != e.Name {
+		s.killInstance(inst)
+		return nil, permanentError{fmt.Errorf("plugin %q: %w: it says %q", e.Name, ErrNameMismatch, info.GetName())}
+	}
+	// Settings are secrets: never log them or put them in an error.
+	if _, err := ac.Configure(cctx, &provisioningv1.ConfigureRequest{Settings: e.Settings}); err != nil {
+		s.killInstance(inst)
+		return nil, permanentError{fmt.Errorf("plugin %q: Configure: %w", e.Name, err)}
+	}
+	digest := e.SHA256
+	if digest == "" {
+		digest, _ = fileSHA256(e.Path)
+	}
+	s.mu.Lock()
+	s.info = info
+	s.digest = digest
+	s.mu.Unlock()
+	s.log.Info("plugin running", "pid", inst.pid, "version", info.GetVersion(), "startup", time.Since(start).Round(time.Millisecond))
+	return inst, nil
+}
+
+// watchExit notices the process exiting. go-plugin offers no channel for it,
+// only a flag, so poll it; 50ms is cheap and makes a crash visible before a
+// caller's retry would give up.
+func (s *supervisor) watchExit(inst *instance) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-inst.exited:
+			return
+		case <-t.C:
+			if inst.client.Exited() {
+				inst.markExited()
+				return
+			}
+		}
+	}
+}
+
+// watch returns why the running instance must be replaced, or "" when ctx
+// ends.
+func (s *supervisor) watch(ctx context.Context, inst *instance) string {
+	t := time.NewTicker(s.h.opts.healthInterval)
+	defer t.Stop()
+	hc := healthpb.NewHealthClient(inst.conn)
+	misses := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-inst.exited:
+			return "plugin process exited"
+		case <-t.C:
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			resp, err := hc.Check(cctx, &healthpb.HealthCheckRequest{Service: goplugin.GRPCServiceName})
+			cancel()
+			if ctx.Err() != nil {
+				return ""
+			}
+			if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+				misses = 0
+				continue
+			}
+			misses++
+			s.log.Warn("plugin health check failed", "error", err, "misses", misses)
+			if misses >= 2 {
+				return "plugin failed two health checks"
+			}
+		}
+	}
+}
+
+// stopInstance stops a healthy plugin gracefully: SIGTERM lets the plugin
+// SDK drain its own calls; after the kill timeout the whole process group is
+// killed.
+func (s *supervisor) stopInstance(inst *instance) {
+	if inst.pid > 0 && !inst.isExited() {
+		_ = syscall.Kill(inst.pid, syscall.SIGTERM)
+		t := time.NewTimer(s.h.opts.killTimeout)
+		select {
+		case <-inst.exited:
+		case <-t.C:
+			s.log.Warn("plugin did not stop in time; killing it", "pid", inst.pid, "timeout", s.h.opts.killTimeout)
+		}
+		t.Stop()
+	}
+	s.killInstance(inst)
+}
+
+// killInstance kills the process group at once and releases go-plugin's
+// resources. go-plugin's Kill alone would leave the plugin's children behind.
+func (s *supervisor) killInstance(inst *instance) {
+	if inst.pid > 0 {
+		_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
+	}
+	inst.client.Kill()
+	inst.markExited()
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// describe is the ListPlugins view of the plugin.
 func (s *supervisor) describe() *hostv1.Plugin {
-	return &hostv1.Plugin{Name: s.entry.Name, Path: s.entry.Path, Sha256: s.entry.SHA256}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := &hostv1.Plugin{
+		Name:      s.entry.Name,
+		Path:      s.entry.Path,
+		Sha256:    s.digest,
+		State:     s.state,
+		Restarts:  s.restarts,
+		LastError: s.lastErr,
+	}
+	if s.state == hostv1.PluginState_PLUGIN_STATE_UNSPECIFIED {
+		p.State = hostv1.PluginState_PLUGIN_STATE_STOPPED
+	}
+	if s.info != nil {
+		p.DisplayName = s.info.GetDisplayName()
+		p.Version = s.info.GetVersion()
+		p.Capabilities = append(p.Capabilities, s.info.GetCapabilities()...)
+	}
+	return p
+}
+
+// Info returns the plugin's last GetPluginInfo answer, or nil.
+func (s *supervisor) pluginInfo() *provisioningv1.GetPluginInfoResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.info == nil {
+		return nil
+	}
+	return proto.Clone(s.info).(*provisioningv1.GetPluginInfoResponse)
+}
+
+// drain refuses new calls and waits, until ctx ends, for the in-flight ones.
+func (s *supervisor) drain(ctx context.Context) {
+	s.mu.Lock()
+	s.closing = true
+	n := s.inflight
+	if n == 0 {
+		select {
+		case <-s.idle:
+		default:
+			close(s.idle)
+		}
+	}
+	s.mu.Unlock()
+	if n > 0 {
+		s.log.Info("waiting for in-flight calls", "count", n)
+	}
+	select {
+	case <-s.idle:
+	case <-ctx.Done():
+		s.log.Warn("drain timeout; stopping the plugin with calls in flight")
+	}
+}
+
+// killNow kills the current process group without waiting.
+func (s *supervisor) killNow() {
+	s.mu.Lock()
+	inst := s.cur
+	s.mu.Unlock()
+	if inst != nil && inst.pid > 0 {
+		_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
+	}
 }

@@ -1,0 +1,344 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cloudbss/provisioning/host"
+	"github.com/cloudbss/provisioning/host/catalog"
+	"github.com/cloudbss/provisioning/host/store"
+	"github.com/cloudbss/provisioning/plugin/plugintest"
+	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+func TestMain(m *testing.M) { plugintest.Main(m) }
+
+const testPluginPkg = "github.com/cloudbss/provisioning/host/internal/testplugin"
+
+// syncBuffer is a log sink safe for the host's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type fixture struct {
+	h      *host.Host
+	pidDir string
+	logs   *syncBuffer
+	reg    *prometheus.Registry
+}
+
+func start(t *testing.T, entry catalog.Entry, opts ...host.Option) *fixture {
+	t.Helper()
+	f := &fixture{pidDir: t.TempDir(), logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	if entry.Name == "" {
+		entry.Name = "testplugin"
+	}
+	if entry.Path == "" {
+		entry.Path = plugintest.Build(t, testPluginPkg)
+	}
+	if entry.Env == nil {
+		entry.Env = map[string]string{}
+	}
+	entry.Env["TESTPLUGIN_PID_DIR"] = f.pidDir
+	cfg := &catalog.Config{Plugins: []catalog.Entry{entry}}
+	opts = append([]host.Option{
+		host.WithLogger(slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		host.WithMetrics(f.reg),
+		host.WithRestartBackoff(20*time.Millisecond, time.Second),
+		host.WithKillTimeout(2 * time.Second),
+	}, opts...)
+	h, err := host.New(cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h = h
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return f
+}
+
+func (f *fixture) pids(t *testing.T, prefix string) []int {
+	t.Helper()
+	des, err := os.ReadDir(f.pidDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, de := range des {
+		if s, ok := strings.CutPrefix(de.Name(), prefix+"-"); ok {
+			pid, _ := strconv.Atoi(strings.TrimSuffix(s, ".pid"))
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	// A zombie still answers signal 0; read its state instead.
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b))
+	return len(fields) > 2 && fields[2] != "Z"
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d is still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func account(id string) *provisioningv1.Account {
+	return &provisioningv1.Account{Id: id, Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme " + id, CorporateEmail: id + "@example.com"}
+}
+
+func TestStartCallAndClose(t *testing.T) {
+	f := start(t, catalog.Entry{Settings: map[string]string{"token": "s3cret-value"}, Env: map[string]string{"TESTPLUGIN_SPAWN_CHILD": "1"}})
+	ctx := context.Background()
+	if err := f.h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.h.Plugin("testplugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: account("A1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.GetCreated() || resp.GetRecord().GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_SYNCED {
+		t.Errorf("Synchronize = %v", resp)
+	}
+	ps := f.h.Plugins()
+	if len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_RUNNING || ps[0].GetVersion() != "0.0.1" || len(ps[0].GetSha256()) != 64 {
+		t.Errorf("Plugins = %v", ps)
+	}
+	if _, err := f.h.Plugin("nope"); !errors.Is(err, host.ErrUnknownPlugin) {
+		t.Errorf("Plugin(nope) error = %v, want ErrUnknownPlugin", err)
+	}
+	if got := metricSum(t, f.reg, "provisioning_host_plugin_calls_total"); got == 0 {
+		t.Error("no call metrics")
+	}
+
+	plugins, children := f.pids(t, "plugin"), f.pids(t, "child")
+	if len(plugins) != 1 || len(children) != 1 {
+		t.Fatalf("pids: plugins %v children %v", plugins, children)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := f.h.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, plugins[0])
+	waitGone(t, children[0]) // same process group
+	if got := f.h.Plugins()[0].GetState(); got != hostv1.PluginState_PLUGIN_STATE_STOPPED {
+		t.Errorf("state after Close = %v", got)
+	}
+	if _, err := c.Probe(ctx, &provisioningv1.ProbeRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("Probe after Close: %v, want UNAVAILABLE", err)
+	}
+	if strings.Contains(f.logs.String(), "s3cret-value") {
+		t.Error("a setting value reached the log")
+	}
+	if !strings.Contains(f.logs.String(), "plugin=testplugin") {
+		t.Error("log lines do not carry the plugin name")
+	}
+}
+
+func TestChecksumMismatchRefused(t *testing.T) {
+	bad := strings.Repeat("ab", 32)
+	path := plugintest.Build(t, testPluginPkg)
+	f := start(t, catalog.Entry{Path: path, SHA256: bad})
+	err := f.h.Start(context.Background())
+	if !errors.Is(err, host.ErrChecksumMismatch) {
+		t.Fatalf("Start error = %v, want ErrChecksumMismatch", err)
+	}
+	for _, want := range []string{path, bad} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if len(f.pids(t, "plugin")) != 0 {
+		t.Error("the plugin process was started")
+	}
+	p := f.h.Plugins()[0]
+	if p.GetState() != hostv1.PluginState_PLUGIN_STATE_FAILED || !strings.Contains(p.GetLastError(), bad) {
+		t.Errorf("plugin = %v", p)
+	}
+	c, _ := f.h.Plugin("testplugin")
+	if _, err := c.Probe(context.Background(), &provisioningv1.ProbeRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("Probe on a failed plugin: %v, want UNAVAILABLE", err)
+	}
+}
+
+func TestNameMismatchAndConfigureFailure(t *testing.T) {
+	t.Parallel()
+	for name, e := range map[string]catalog.Entry{
+		"name":      {Name: "other"},
+		"configure": {Settings: map[string]string{"reject": "true"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := start(t, e)
+			err := f.h.Start(context.Background())
+			if err == nil {
+				t.Fatal("Start succeeded")
+			}
+			if name == "name" && !errors.Is(err, host.ErrNameMismatch) {
+				t.Errorf("error = %v", err)
+			}
+			if got := f.h.Plugins()[0].GetState(); got != hostv1.PluginState_PLUGIN_STATE_FAILED {
+				t.Errorf("state = %v", got)
+			}
+			for _, pid := range f.pids(t, "plugin") {
+				waitGone(t, pid)
+			}
+		})
+	}
+}
+
+func TestCrashMidCallIsRestartedAndRetried(t *testing.T) {
+	f := start(t, catalog.Entry{})
+	ctx := context.Background()
+	if err := f.h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.h.Plugin("testplugin")
+	pid := f.pids(t, "plugin")[0]
+
+	// A slow Synchronize is in flight when the plugin is SIGKILLed: it is
+	// idempotent, so the host retries it once on the restarted plugin.
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "S1", Name: "sleep:300ms"}})
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Synchronize across a crash: %v", err)
+	}
+	if _, err := c.Probe(ctx, &provisioningv1.ProbeRequest{}); err != nil {
+		t.Fatalf("Probe after restart: %v", err)
+	}
+	p := f.h.Plugins()[0]
+	if p.GetRestarts() != 1 || p.GetState() != hostv1.PluginState_PLUGIN_STATE_RUNNING {
+		t.Errorf("plugin after restart = %v", p)
+	}
+	if got := metricSum(t, f.reg, "provisioning_host_plugin_restarts_total"); got != 1 {
+		t.Errorf("restarts metric = %v", got)
+	}
+	if n := len(f.pids(t, "plugin")); n != 2 {
+		t.Errorf("%d plugin processes started, want 2", n)
+	}
+}
+
+// metricSum adds up every sample of a counter family.
+func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func TestIdempotentFromDescriptor(t *testing.T) {
+	t.Parallel()
+	for m, want := range map[string]bool{
+		"/provisioning.v1.ProvisioningAdapter/GetPluginInfo":       true,
+		"/provisioning.v1.ProvisioningAdapter/Probe":               true,
+		"/provisioning.v1.ProvisioningAdapter/GetSyncOptions":      true,
+		"/provisioning.v1.ProvisioningAdapter/ValidateSyncOptions": true,
+		"/provisioning.v1.ProvisioningAdapter/GetSyncStatus":       true,
+		"/provisioning.v1.ProvisioningAdapter/Synchronize":         true,
+		"/provisioning.v1.ProvisioningAdapter/Nope":                false,
+		"/grpc.health.v1.Health/Check":                             false, // no idempotency_level declared
+		"garbage":                                                  false,
+	} {
+		if got := host.Idempotent(m); got != want {
+			t.Errorf("Idempotent(%s) = %v, want %v", m, got, want)
+		}
+	}
+}
+
+func TestSettlePending(t *testing.T) {
+	st := store.NewMemory()
+	f := start(t, catalog.Entry{}, host.WithStore(st), host.WithSettleInterval(50*time.Millisecond))
+	ctx := context.Background()
+	if err := f.h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.h.Plugin("testplugin")
+	resp, err := c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "P1", Name: "pending"}})
+	if err != nil || resp.GetRecord().GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_PENDING {
+		t.Fatalf("Synchronize = %v, %v", resp, err)
+	}
+	if err := st.Put(ctx, resp.GetRecord(), &provisioningv1.Account{Id: "P1", Name: "pending"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		e, err := st.Get(ctx, "testplugin", "P1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Record.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_SYNCED {
+			if e.Account.GetName() != "pending" {
+				t.Errorf("account snapshot lost: %v", e.Account)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("record still %v", e.Record.GetStatus())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
