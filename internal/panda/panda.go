@@ -189,8 +189,9 @@ type API interface {
 	// ErrConflict when the parent is a subscriber or the tier limit is
 	// reached, ErrInvalid for a bad request.
 	CreateAccount(ctx context.Context, parentID string, req CreateAccountRequest) (*Account, error)
-	// DeleteAccount deletes the account, its descendants and their
-	// operators. ErrNotFound when there is none.
+	// DeleteAccount deletes a childless account and its operators (their
+	// usernames become free). ErrNotFound when there is none, ErrConflict
+	// when it still has children or is the root. Resending is safe.
 	DeleteAccount(ctx context.Context, id string) error
 	// CreateOperator starts creating an operator and returns the PENDING
 	// transaction. Bad syntax, an unknown account or an unfitting role fail

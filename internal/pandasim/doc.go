@@ -58,9 +58,18 @@
 //
 // # A session with curl
 //
+// The default seed makes the ids below stable on a fresh simulator.
+//
 //	pandasim --listen 127.0.0.1:8085 &
 //	TOKEN=$(curl -s -u demo:demo-password -d 'grant_type=client_credentials&scope=api-access' http://127.0.0.1:8085/oauth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-//	curl -s -H "Authorization: Bearer $TOKEN" -H 'WatchGuard-API-Key: demo-api-key' -d '{"type":2,"name":"Acme","email":"it@acme.example"}' http://127.0.0.1:8085/rest/platform/accounts/v1/accounts/ACC-0000001
+//	H=(-H "Authorization: Bearer $TOKEN" -H 'WatchGuard-API-Key: demo-api-key')
+//	curl -s "${H[@]}" -d '{"type":2,"name":"Acme","email":"it@acme.example"}' http://127.0.0.1:8085/rest/platform/accounts/v1/accounts/ACC-0000001
+//	# {"id":"ACC-7693732","parentId":"ACC-0000001","type":2,"name":"Acme",...}
+//	curl -s "${H[@]}" -d '{"username":"acme.admin","accountId":"ACC-7693732","email":"it@acme.example","role":"ADMINISTRATOR"}' http://127.0.0.1:8085/rest/platform/operator-mgmt/v1/operators
+//	# {"transaction_id":"TX-9dcec3ad077dec6c","status":"PENDING",...}
+//	curl -s "${H[@]}" 'http://127.0.0.1:8085/rest/platform/operator-mgmt/v1/TransactionStatus?transaction_id=TX-9dcec3ad077dec6c'
+//	# {"transaction_id":"TX-9dcec3ad077dec6c","status":"SUCCESS",...}
+//	curl -s -X POST 'http://127.0.0.1:8085/_sim/activate?username=acme.admin'
 //	curl -s http://127.0.0.1:8085/_sim/state
 //
 // What this package must not do: log a credential, token, API key or
