@@ -282,4 +282,3 @@ func TestSameRulesEverywhere(t *testing.T) {
 		})
 	}
 }
-
