@@ -1,0 +1,35 @@
+package ledger_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// tableDump reads the ledger file's table as text: the "remote state" the
+// conformance suite compares before and after calls that must not write.
+func tableDump(path string) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		rows, err := db.QueryContext(ctx, `SELECT seq, account_id, type, parent_id, vals, updated_at FROM accounts ORDER BY seq`)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var seq, typ, at int64
+			var id, parent, vals string
+			if err := rows.Scan(&seq, &id, &typ, &parent, &vals, &at); err != nil {
+				return nil, err
+			}
+			fmt.Fprintln(&b, seq, id, typ, parent, vals, at)
+		}
+		return []byte(b.String()), rows.Err()
+	}
+}
