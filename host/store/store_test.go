@@ -1,0 +1,206 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cloudbss/provisioning/host/store"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+var (
+	synced  = provisioningv1.SyncStatus_SYNC_STATUS_SYNCED
+	pending = provisioningv1.SyncStatus_SYNC_STATUS_PENDING
+)
+
+func rec(plugin, id string, st provisioningv1.SyncStatus) *provisioningv1.SyncRecord {
+	return &provisioningv1.SyncRecord{Plugin: plugin, AccountId: id, Status: st, RemoteId: "R-" + id,
+		Values: map[string]string{"username": id}, Private: []byte{0, 1, 2}, UpdatedAt: timestamppb.Now()}
+}
+
+func impls(t *testing.T) map[string]func(t *testing.T) store.Store {
+	return map[string]func(t *testing.T) store.Store{
+		"memory": func(*testing.T) store.Store { return store.NewMemory() },
+		"sqlite": func(t *testing.T) store.Store {
+			st, err := store.OpenSQLite(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+	}
+}
+
+func TestPutGet(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, open := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := open(t)
+			if _, err := st.Get(ctx, "p", "A"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Get of nothing: %v", err)
+			}
+			acct := &provisioningv1.Account{Id: "A", Name: "Acme"}
+			r := rec("p", "A", pending)
+			if err := st.Put(ctx, r, acct); err != nil {
+				t.Fatal(err)
+			}
+			// A nil account keeps the stored snapshot.
+			r2 := rec("p", "A", synced)
+			if err := st.Put(ctx, r2, nil); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.Get(ctx, "p", "A")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(store.Entry{Record: r2, Account: acct}, got, protocmp.Transform()); diff != "" {
+				t.Errorf("Get (-want +got):\n%s", diff)
+			}
+			if err := st.Put(ctx, &provisioningv1.SyncRecord{Plugin: "p"}, nil); err == nil {
+				t.Error("Put without account id succeeded")
+			}
+		})
+	}
+}
+
+func TestListPaging(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, open := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := open(t)
+			for i := range 25 {
+				s := synced
+				if i%5 == 0 {
+					s = pending
+				}
+				if err := st.Put(ctx, rec("p", fmt.Sprintf("A%03d", i), s), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.Put(ctx, rec("q", "B", synced), nil); err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			q := store.Query{Plugin: "p", PageSize: 10}
+			pages := 0
+			for {
+				p, err := st.List(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages++
+				for _, e := range p.Entries {
+					ids = append(ids, e.Record.GetAccountId())
+				}
+				if p.NextPageToken == "" {
+					break
+				}
+				q.PageToken = p.NextPageToken
+			}
+			if len(ids) != 25 || pages != 3 || ids[0] != "A000" || ids[24] != "A024" {
+				t.Errorf("%d pages, ids %v", pages, ids)
+			}
+			p, err := st.List(ctx, store.Query{Status: pending})
+			if err != nil || len(p.Entries) != 5 || p.NextPageToken != "" {
+				t.Errorf("pending: %d entries, token %q, %v", len(p.Entries), p.NextPageToken, err)
+			}
+			all, err := st.List(ctx, store.Query{})
+			if err != nil || len(all.Entries) != 26 || all.Entries[25].Record.GetPlugin() != "q" {
+				t.Errorf("all: %d entries, %v", len(all.Entries), err)
+			}
+			// A token is bound to its filter.
+			first, _ := st.List(ctx, store.Query{Plugin: "p", PageSize: 1})
+			if _, err := st.List(ctx, store.Query{Plugin: "q", PageToken: first.NextPageToken}); !errors.Is(err, store.ErrBadPageToken) {
+				t.Errorf("foreign token: %v", err)
+			}
+			if _, err := st.List(ctx, store.Query{PageToken: "!!"}); !errors.Is(err, store.ErrBadPageToken) {
+				t.Errorf("garbage token: %v", err)
+			}
+		})
+	}
+}
+
+func TestSQLiteDurableAcrossReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec("p", "A", synced)
+	if err := st.Put(ctx, r, &provisioningv1.Account{Id: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = store.OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.Get(ctx, "p", "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, got.Record, protocmp.Transform()); diff != "" {
+		t.Errorf("after reopen (-want +got):\n%s", diff)
+	}
+}
+
+func TestAncestors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.NewMemory()
+	top := &provisioningv1.Account{Id: "R1", Type: provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER}
+	mid := &provisioningv1.Account{Id: "R2", ParentId: "R1", Type: provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER}
+	for _, a := range []*provisioningv1.Account{top, mid} {
+		if err := st.Put(ctx, rec("p", a.GetId(), synced), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := store.Ancestors(ctx, st, "p", &provisioningv1.Account{Id: "C", ParentId: "R2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].GetAccount().GetId() != "R2" || got[1].GetAccount().GetId() != "R1" || got[0].GetRecord().GetRemoteId() != "R-R2" {
+		t.Errorf("Ancestors = %v", got)
+	}
+	got, _ = store.Ancestors(ctx, st, "p", &provisioningv1.Account{Id: "C", ParentId: "NOPE"})
+	if len(got) != 1 || got[0].GetAccount().GetId() != "NOPE" || got[0].GetRecord() != nil {
+		t.Errorf("Ancestors of an unknown parent = %v", got)
+	}
+	// A corrupt chain (a cycle in stored snapshots) ends.
+	_ = st.Put(ctx, rec("p", "X", synced), &provisioningv1.Account{Id: "X", ParentId: "Y"})
+	_ = st.Put(ctx, rec("p", "Y", synced), &provisioningv1.Account{Id: "Y", ParentId: "X"})
+	if got, err := store.Ancestors(ctx, st, "p", &provisioningv1.Account{Id: "C", ParentId: "X"}); err != nil || len(got) != 2 {
+		t.Errorf("cycle: %v, %v", got, err)
+	}
+}
+
+func BenchmarkSQLitePut(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	acct := &provisioningv1.Account{Id: "A", Name: "Acme"}
+	for i := 0; b.Loop(); i++ {
+		if err := st.Put(ctx, rec("p", fmt.Sprint(i), synced), acct); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
