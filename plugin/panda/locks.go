@@ -65,10 +65,3 @@ func (k *keyedLocks) release(key string, l *keyLock) {
 	}
 	k.mu.Unlock()
 }
-
-// size is the number of keys in flight, for tests.
-func (k *keyedLocks) size() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.m)
-}

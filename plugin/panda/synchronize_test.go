@@ -1,0 +1,552 @@
+package panda_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/mock/gomock"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/panda/pandamock"
+	"github.com/cloudbss/provisioning/plugin/panda"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+const newPanda = "ACC-2000001"
+
+// Expectation builders for the happy path of the direct customer.
+
+func expectFree(m *pandamock.MockAPI, u string) *gomock.Call {
+	return m.EXPECT().GetOperator(gomock.Any(), u).Return(nil, notFound("GetOperator"))
+}
+
+func expectNoPriorAccount(m *pandamock.MockAPI, parent, name string, typ pandaapi.AccountType) *gomock.Call {
+	return m.EXPECT().ListChildren(gomock.Any(), parent, pandaapi.ListChildrenOptions{Name: name, Type: typ, Limit: 100}).
+		Return(&pandaapi.AccountPage{Limit: 100}, nil)
+}
+
+func expectCreateAccount(m *pandamock.MockAPI, parent string, req pandaapi.CreateAccountRequest, id string) *gomock.Call {
+	return m.EXPECT().CreateAccount(gomock.Any(), parent, req).
+		Return(&pandaapi.Account{ID: id, ParentID: parent, Type: req.Type, Name: req.Name, Email: req.Email}, nil)
+}
+
+func expectCreateOperator(m *pandamock.MockAPI, req pandaapi.CreateOperatorRequest, tx string) *gomock.Call {
+	return m.EXPECT().CreateOperator(gomock.Any(), req).
+		Return(&pandaapi.Transaction{ID: tx, Status: pandaapi.TransactionPending, Username: req.Username, AccountID: req.AccountID}, nil)
+}
+
+func expectTx(m *pandamock.MockAPI, tx string, status pandaapi.TransactionStatus, code string) *gomock.Call {
+	return m.EXPECT().GetTransaction(gomock.Any(), tx).Return(&pandaapi.Transaction{ID: tx, Status: status, ErrorCode: code, Error: code}, nil)
+}
+
+var (
+	janeAccount = pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeSubscriber, Name: "Acme Corp", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example"}
+	janeOp      = pandaapi.CreateOperatorRequest{Username: "jane.doe", AccountID: newPanda, FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example", Role: pandaapi.RoleAdministrator}
+	janeValues  = map[string]string{"role": "User", "username": "jane.doe"}
+)
+
+func record(status provisioningv1.SyncStatus, remoteID, parent string, values map[string]string, msg string) *provisioningv1.SyncRecord {
+	return &provisioningv1.SyncRecord{
+		Plugin: "panda", AccountId: "C-100", Status: status, RemoteId: remoteID, RemoteParentId: parent,
+		Values: values, Message: msg, UpdatedAt: timestamppb.New(fixedNow),
+	}
+}
+
+const (
+	stSynced  = provisioningv1.SyncStatus_SYNC_STATUS_SYNCED
+	stActive  = provisioningv1.SyncStatus_SYNC_STATUS_ACTIVE
+	stPending = provisioningv1.SyncStatus_SYNC_STATUS_PENDING
+	stFailed  = provisioningv1.SyncStatus_SYNC_STATUS_FAILED
+	stMissing = provisioningv1.SyncStatus_SYNC_STATUS_MISSING
+)
+
+var (
+	msgSynced = "operator jane.doe created; waiting for the customer to activate it from the emailed instructions"
+	msgActive = "operator jane.doe is active"
+)
+
+func TestSynchronize(t *testing.T) {
+	t.Parallel()
+	oldRecord := syncedRecord(stSynced)
+	oldRecord.UpdatedAt = timestamppb.New(fixedNow.Add(-time.Hour))
+	tests := map[string]struct {
+		req         *provisioningv1.SynchronizeRequest
+		remote      func(m *pandamock.MockAPI)
+		want        *provisioningv1.SyncRecord
+		wantCreated bool
+		wantErr     string
+	}{
+		"direct customer: five requests": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"reseller: a service provider with an OWNER": {
+			req: &provisioningv1.SynchronizeRequest{Account: resellerAccount(), Values: map[string]string{"role": "Reseller", "username": "olga.p"}},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "olga.p"),
+					expectNoPriorAccount(m, root, "Resell Ltd", pandaapi.AccountTypeServiceProvider),
+					expectCreateAccount(m, root, pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeServiceProvider, Name: "Resell Ltd", FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example"}, resellerPanda),
+					expectCreateOperator(m, pandaapi.CreateOperatorRequest{Username: "olga.p", AccountID: resellerPanda, FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example", Role: pandaapi.RoleOwner}, "TX-2"),
+					expectTx(m, "TX-2", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want: func() *provisioningv1.SyncRecord {
+				r := record(stSynced, resellerPanda, root, map[string]string{"role": "Reseller", "username": "olga.p"}, "operator olga.p created; waiting for the customer to activate it from the emailed instructions")
+				r.AccountId = "R-200"
+				return r
+			}(),
+			wantCreated: true,
+		},
+		"end customer: created under the reseller": {
+			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "it.beta-sl"),
+					expectNoPriorAccount(m, resellerPanda, "Beta SL", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, resellerPanda, pandaapi.CreateAccountRequest{Type: 2, Name: "Beta SL", Email: "it@beta.example"}, "ACC-3000003"),
+					expectCreateOperator(m, pandaapi.CreateOperatorRequest{Username: "it.beta-sl", AccountID: "ACC-3000003", Email: "it@beta.example", Role: pandaapi.RoleAdministrator}, "TX-3"),
+					expectTx(m, "TX-3", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want: func() *provisioningv1.SyncRecord {
+				r := record(stSynced, "ACC-3000003", resellerPanda, map[string]string{"role": "User", "username": "it.beta-sl", "parent_account": resellerPanda}, "operator it.beta-sl created; waiting for the customer to activate it from the emailed instructions")
+				r.AccountId = "E-300"
+				return r
+			}(),
+			wantCreated: true,
+		},
+		"transaction polled until it settles": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionPending, ""),
+					expectTx(m, "TX-1", pandaapi.TransactionPending, ""),
+					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"replay of a synchronized record: one request, same record": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord, Values: janeValues},
+			remote: func(m *pandamock.MockAPI) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+			},
+			want: oldRecord,
+		},
+		"replay after activation: ACTIVE": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord, AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda, Activated: true}, nil)
+			},
+			want: record(stActive, newPanda, root, janeValues, msgActive),
+		},
+		"prior work: the operator exists on a matching account": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&pandaapi.Account{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
+			},
+			want: record(stSynced, "ACC-7777777", root, janeValues, msgSynced),
+		},
+		"prior work: an account with no operator is reused": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&pandaapi.AccountPage{Total: 3, Accounts: []pandaapi.Account{
+						{ID: "ACC-6000001", ParentID: root, Type: 2, Name: "Acme Corp", Email: "other@acme.example"},
+						{ID: "ACC-6000002", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+						{ID: "ACC-6000003", ParentID: root, Type: 2, Name: "Acme Corp", Email: "JANE.DOE@acme.example"},
+					}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000002").Return([]pandaapi.Operator{{Username: "someone.else"}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000003").Return(nil, nil),
+					expectCreateOperator(m, withAccount(janeOp, "ACC-6000003"), "TX-4"),
+					expectTx(m, "TX-4", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, "ACC-6000003", root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"commit-then-fail on CreateAccount: the account is found, not duplicated": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&pandaapi.AccountPage{Total: 1, Accounts: []pandaapi.Account{
+						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"commit-then-fail on CreateAccount that did not commit: created once more": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"commit-then-fail on CreateOperator: the resend's USERNAME_TAKEN is our own operator": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					m.EXPECT().CreateOperator(gomock.Any(), janeOp).Return(nil, lostAnswer("CreateOperator")),
+					expectCreateOperator(m, janeOp, "TX-9"),
+					expectTx(m, "TX-9", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"username taken at creation: the new account is deleted": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+					m.EXPECT().DeleteAccount(gomock.Any(), newPanda).Return(nil),
+				)
+			},
+			wantErr: "AlreadyExists USERNAME_TAKEN username",
+		},
+		"username taken at creation of a reused account: the account stays": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&pandaapi.AccountPage{Total: 1, Accounts: []pandaapi.Account{
+						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+				)
+			},
+			wantErr: "AlreadyExists USERNAME_TAKEN username",
+		},
+		"auto_fill: a suggestion taken at creation moves to the next variant": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&pandaapi.Operator{Username: "jane.doe-2", AccountID: "ACC-5555556"}, nil),
+					m.EXPECT().GetAccount(gomock.Any(), "ACC-5555556").Return(&pandaapi.Account{ID: "ACC-5555556", ParentID: root, Type: 2, Name: "Else"}, nil),
+					expectFree(m, "jane.doe-3"),
+					expectCreateOperator(m, withUsername(janeOp, "jane.doe-3"), "TX-2"),
+					expectTx(m, "TX-2", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want: record(stSynced, newPanda, root, map[string]string{"role": "User", "username": "jane.doe-3"},
+				"operator jane.doe-3 created; waiting for the customer to activate it from the emailed instructions"),
+			wantCreated: true,
+		},
+		"transaction still pending at the deadline: PENDING with the transaction": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				expectFree(m, "jane.doe")
+				expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber)
+				expectCreateAccount(m, root, janeAccount, newPanda)
+				expectCreateOperator(m, janeOp, "TX-1")
+				expectTx(m, "TX-1", pandaapi.TransactionPending, "").MinTimes(1)
+			},
+			want:        record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"),
+			wantCreated: true,
+		},
+		"pending record: resumed": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true,
+				Record: withPrivate(record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"), `{"v":1,"tx":"TX-1"}`)},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want: record(stSynced, newPanda, root, janeValues, msgSynced),
+		},
+		"pending record whose operator meanwhile exists": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true,
+				Record: withPrivate(record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"), `{"v":1,"tx":"TX-1"}`)},
+			remote: func(m *pandamock.MockAPI) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+			},
+			want: record(stSynced, newPanda, root, janeValues, msgSynced),
+		},
+		"synchronized record whose Panda account is gone: created again": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, "ACC-2000002"),
+					expectCreateOperator(m, withAccount(janeOp, "ACC-2000002"), "TX-5"),
+					expectTx(m, "TX-5", pandaapi.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, "ACC-2000002", root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"Panda refuses the operator: FAILED record": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", pandaapi.TransactionFailed, "QUOTA"),
+				)
+			},
+			want:        record(stFailed, newPanda, root, janeValues, "Panda refused the operator: QUOTA"),
+			wantCreated: true,
+		},
+		"validation error: no remote write": {
+			req:     &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: map[string]string{"role": "Reseller", "username": "jane.doe"}},
+			wantErr: "InvalidArgument ROLE_NOT_ALLOWED role",
+		},
+		"parent not synchronized: FAILED_PRECONDITION": {
+			req:     &provisioningv1.SynchronizeRequest{Account: endCustomer(), AutoFill: true},
+			wantErr: "FailedPrecondition PARENT_NOT_SYNCED parent_account",
+		},
+		"parent a Panda User: FAILED_PRECONDITION": {
+			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), AutoFill: true,
+				Ancestors: []*provisioningv1.Ancestor{resellerAncestor(stSynced, panda.RoleUser)}},
+			wantErr: "FailedPrecondition PARENT_NOT_RESELLER parent_account",
+		},
+		"username taken before creation: ALREADY_EXISTS": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
+			remote: func(m *pandamock.MockAPI) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(nil, notFound("GetAccount"))
+			},
+			wantErr: "AlreadyExists USERNAME_TAKEN username",
+		},
+		"bad corporate email: INVALID_ARGUMENT": {
+			req: &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "C-1", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme"},
+				AutoFill: true},
+			wantErr: "InvalidArgument INVALID_EMAIL account.corporate_email",
+		},
+		"Panda's tier limit: FAILED_PRECONDITION": {
+			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				expectFree(m, "it.beta-sl")
+				expectNoPriorAccount(m, resellerPanda, "Beta SL", pandaapi.AccountTypeSubscriber)
+				m.EXPECT().CreateAccount(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, &pandaapi.Error{Op: "CreateAccount", StatusCode: 409, Kind: pandaapi.ErrConflict, Code: "TIER_LIMIT"})
+			},
+			wantErr: "FailedPrecondition TIER_LIMIT parent_account",
+		},
+		"reseller's Panda account gone: FAILED_PRECONDITION": {
+			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				expectFree(m, "it.beta-sl")
+				m.EXPECT().ListChildren(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, notFound("ListChildren"))
+			},
+			wantErr: "FailedPrecondition PARENT_NOT_SYNCED parent_account",
+		},
+		"root account gone: FAILED_PRECONDITION": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				expectFree(m, "jane.doe")
+				expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber)
+				m.EXPECT().CreateAccount(gomock.Any(), root, gomock.Any()).Return(nil, notFound("CreateAccount"))
+			},
+			wantErr: "FailedPrecondition ROOT_ACCOUNT_MISSING settings",
+		},
+		"credentials refused": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, unauthorized("GetOperator"))
+			},
+			wantErr: "FailedPrecondition REMOTE_UNAUTHORIZED settings",
+		},
+		"Panda down": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				expectFree(m, "jane.doe")
+				m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(nil, unavailable("ListChildren"))
+			},
+			wantErr: "Unavailable REMOTE_UNAVAILABLE",
+		},
+		"CreateAccount answer lost twice: UNAVAILABLE, nothing more written": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+				)
+			},
+			wantErr: "Unavailable REMOTE_UNAVAILABLE",
+		},
+		"rate limited": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *pandamock.MockAPI) {
+				expectFree(m, "jane.doe")
+				expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber)
+				m.EXPECT().CreateAccount(gomock.Any(), root, gomock.Any()).Return(nil, rateLimited("CreateAccount"))
+			},
+			wantErr: "ResourceExhausted RATE_LIMITED",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a, m := newMocked(t)
+			if tc.remote != nil {
+				tc.remote(m)
+			}
+			resp, err := a.Synchronize(context.Background(), tc.req)
+			if got := errKey(err); tc.wantErr != "" || err != nil {
+				if got != tc.wantErr {
+					t.Fatalf("error = %q (%v), want %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if diff := cmp.Diff(tc.want, resp.GetRecord(), protocmp.Transform(), protocmp.IgnoreFields(&provisioningv1.SyncRecord{}, "private")); diff != "" {
+				t.Errorf("record (-want +got):\n%s", diff)
+			}
+			if resp.GetCreated() != tc.wantCreated {
+				t.Errorf("created = %v, want %v", resp.GetCreated(), tc.wantCreated)
+			}
+			if pending := resp.GetRecord().GetStatus() == stPending; pending != (len(resp.GetRecord().GetPrivate()) > 0) {
+				t.Errorf("private = %q with status %v: only a PENDING record carries private state", resp.GetRecord().GetPrivate(), resp.GetRecord().GetStatus())
+			}
+		})
+	}
+}
+
+func withAccount(req pandaapi.CreateOperatorRequest, id string) pandaapi.CreateOperatorRequest {
+	req.AccountID = id
+	return req
+}
+
+func withUsername(req pandaapi.CreateOperatorRequest, u string) pandaapi.CreateOperatorRequest {
+	req.Username = u
+	return req
+}
+
+func withPrivate(r *provisioningv1.SyncRecord, private string) *provisioningv1.SyncRecord {
+	r.Private = []byte(private)
+	return r
+}
+
+func TestSynchronizeCallerDeadline(t *testing.T) {
+	t.Parallel()
+	a, m := newMocked(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*pandaapi.Operator, error) {
+		cancel()
+		return nil, &pandaapi.Error{Op: "GetOperator", Kind: pandaapi.ErrUnavailable, Message: "gave up", Err: context.Canceled}
+	})
+	_, err := a.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true})
+	wantCode(t, err, codes.Canceled)
+
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*pandaapi.Operator, error) {
+		<-ctx.Done()
+		return nil, &pandaapi.Error{Op: "GetOperator", Kind: pandaapi.ErrUnavailable, Message: "gave up", Err: ctx.Err()}
+	})
+	_, err = a.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true})
+	wantCode(t, err, codes.DeadlineExceeded)
+}
+
+// TestSynchronizeSerialized: a call queued behind another for the same
+// account starts from the first call's record, so it costs one request and
+// creates nothing.
+func TestSynchronizeSerialized(t *testing.T) {
+	t.Parallel()
+	a, m := newMocked(t)
+	release := make(chan struct{})
+	gomock.InOrder(
+		expectFree(m, "jane.doe").Do(func(context.Context, string) { <-release }),
+		expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+		expectCreateAccount(m, root, janeAccount, newPanda),
+		expectCreateOperator(m, janeOp, "TX-1"),
+		expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+		m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
+	)
+	req := &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true}
+	type result struct {
+		resp *provisioningv1.SynchronizeResponse
+		err  error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			resp, err := a.Synchronize(context.Background(), req)
+			results <- result{resp, err}
+		}()
+	}
+	for a.LockRefs("C-100") < 2 { // until the second call queues
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	created := 0
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.resp.GetCreated() {
+			created++
+		}
+		if r.resp.GetRecord().GetRemoteId() != newPanda {
+			t.Errorf("remote_id = %q", r.resp.GetRecord().GetRemoteId())
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d calls report created, want 1", created)
+	}
+}
