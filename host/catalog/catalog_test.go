@@ -127,11 +127,11 @@ func TestLoadAndScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mode := range map[string]os.FileMode{
-		"provisioning-plugin-panda": 0o755,
-		"provisioning-plugin-other": 0o755,
+		"provisioning-plugin-panda":  0o755,
+		"provisioning-plugin-other":  0o755,
 		"provisioning-plugin-noexec": 0o644,
-		"provisioning-plugin-Bad":   0o755,
-		"something-else":            0o755,
+		"provisioning-plugin-Bad":    0o755,
+		"something-else":             0o755,
 	} {
 		if err := os.WriteFile(filepath.Join(plugins, name), nil, mode); err != nil {
 			t.Fatal(err)
