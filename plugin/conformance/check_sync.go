@@ -362,7 +362,8 @@ func checkDeadline(s *suite, t T) {
 	defer cancel()
 	start := time.Now()
 	resp, err := s.c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: fx.Account, Values: vals})
-	took := time.Now().Sub(start)
+	took := time.Since(start)
+	t.Logf("Synchronize with a %v deadline answered %s after %v", s.cfg.ShortDeadline, readError(err).code, took)
 	if limit := s.cfg.ShortDeadline + s.cfg.DeadlineSlack; took > limit {
 		t.Errorf("Synchronize with a %v deadline returned after %v (limit %v)", s.cfg.ShortDeadline, took, limit)
 	}
@@ -387,6 +388,7 @@ func checkCancel(s *suite, t T) {
 	defer timer.Stop()
 	resp, err := s.c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: fx.Account, Values: vals})
 	cancel()
+	t.Logf("Synchronize cancelled after %v answered %s", s.cfg.ShortDeadline, readError(err).code)
 	switch d := readError(err); d.code {
 	case codes.OK:
 		s.remember(resp.GetRecord())
