@@ -117,6 +117,16 @@ func (a *Adapter) ledger() (*sql.DB, error) {
 	return a.db, nil
 }
 
+// ledgerFor is [Adapter.ledger] for the RPCs about one account, which must
+// also be usable: the first lines of every such RPC, written once.
+func (a *Adapter) ledgerFor(acct *provisioningv1.Account) (*sql.DB, error) {
+	db, err := a.ledger()
+	if err != nil {
+		return nil, err
+	}
+	return db, checkAccount(acct)
+}
+
 // Probe reports whether the ledger file can be used. A problem is an answer,
 // not an error.
 func (a *Adapter) Probe(ctx context.Context, _ *provisioningv1.ProbeRequest) (*provisioningv1.ProbeResponse, error) {
@@ -134,23 +144,15 @@ func (a *Adapter) Probe(ctx context.Context, _ *provisioningv1.ProbeRequest) (*p
 // before, and the problems of the account as it stands (an unrecorded
 // reseller) as diagnostics.
 func (a *Adapter) GetSyncOptions(ctx context.Context, req *provisioningv1.GetSyncOptionsRequest) (*provisioningv1.GetSyncOptionsResponse, error) {
-	db, err := a.ledger()
+	db, err := a.ledgerFor(req.GetAccount())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAccount(req.GetAccount()); err != nil {
 		return nil, err
 	}
 	prior, err := lookup(ctx, db, req.GetAccount().GetId())
 	if err != nil {
 		return nil, storeError(err)
 	}
-	resp := &provisioningv1.GetSyncOptionsResponse{}
-	if prior != nil {
-		resp.Fields = form(prior.values)
-	} else {
-		resp.Fields = form(nil)
-	}
+	resp := &provisioningv1.GetSyncOptionsResponse{Fields: form(prior.vals())}
 	pd, err := checkParent(ctx, db, req.GetAccount())
 	if err != nil {
 		return nil, storeError(err)
@@ -164,11 +166,8 @@ func (a *Adapter) GetSyncOptions(ctx context.Context, req *provisioningv1.GetSyn
 // ValidateSyncOptions runs the rules Synchronize runs first, and records
 // nothing.
 func (a *Adapter) ValidateSyncOptions(ctx context.Context, req *provisioningv1.ValidateSyncOptionsRequest) (*provisioningv1.ValidateSyncOptionsResponse, error) {
-	db, err := a.ledger()
+	db, err := a.ledgerFor(req.GetAccount())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAccount(req.GetAccount()); err != nil {
 		return nil, err
 	}
 	ds, vals, err := validate(ctx, db, req.GetAccount(), req.GetValues(), req.GetAutoFill())
@@ -182,12 +181,9 @@ func (a *Adapter) ValidateSyncOptions(ctx context.Context, req *provisioningv1.V
 // replay answers the same record with created=false. Validation and the
 // write share one transaction, so concurrent calls cannot both create.
 func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
-	db, err := a.ledger()
-	if err != nil {
-		return nil, err
-	}
 	acct := req.GetAccount()
-	if err := checkAccount(acct); err != nil {
+	db, err := a.ledgerFor(acct)
+	if err != nil {
 		return nil, err
 	}
 	var warnings []*provisioningv1.Diagnostic

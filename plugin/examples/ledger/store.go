@@ -37,6 +37,14 @@ type entry struct {
 	updated   time.Time
 }
 
+// vals returns the entry's values; none for no entry.
+func (e *entry) vals() map[string]string {
+	if e == nil {
+		return nil
+	}
+	return e.values
+}
+
 // remoteID is the id the ledger gives the account, like a vendor would.
 func (e *entry) remoteID() string { return fmt.Sprintf("L-%06d", e.seq) }
 
