@@ -20,20 +20,25 @@ func TestConformance(t *testing.T) {
 	p := plugintest.Launch(t, bin, nil)
 	db := filepath.Join(t.TempDir(), "ledger.db")
 	conformance.Run(t, p.Client, conformance.Config{
-		Settings: map[string]string{"database": db},
-		Fixtures: conformance.Fixtures{
-			DirectCustomer: conformance.Fixture{
-				Account: &provisioningv1.Account{Id: "cust", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme"},
-				Values:  map[string]string{"plan": "premium"},
-			},
-			Reseller: conformance.Fixture{
-				Account: &provisioningv1.Account{Id: "res", Type: provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER, Name: "Channel Co"},
-			},
-			EndCustomer: conformance.Fixture{
-				Account: &provisioningv1.Account{Id: "end", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Small Co", ParentId: "res"},
-				Values:  map[string]string{"seats": "5", "note": "through Channel Co"},
-			},
-		},
+		Settings:  map[string]string{"database": db},
+		Fixtures:  fixtures(),
 		StateFunc: tableDump(db),
 	})
+}
+
+// fixtures are the accounts the suite synchronizes in the ledger.
+func fixtures() conformance.Fixtures {
+	return conformance.Fixtures{
+		DirectCustomer: conformance.Fixture{
+			Account: &provisioningv1.Account{Id: "cust", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme"},
+			Values:  map[string]string{"plan": "premium"},
+		},
+		Reseller: conformance.Fixture{
+			Account: &provisioningv1.Account{Id: "res", Type: provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER, Name: "Channel Co"},
+		},
+		EndCustomer: conformance.Fixture{
+			Account: &provisioningv1.Account{Id: "end", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Small Co", ParentId: "res"},
+			Values:  map[string]string{"seats": "5", "note": "through Channel Co"},
+		},
+	}
 }
