@@ -184,6 +184,8 @@ func TestCheckCatchesBrokenAdapters(t *testing.T) {
 		breakIt func(a *ledger.Adapter, cfg *conformance.Config) provisioningv1.ProvisioningAdapterServer
 		// fails are the checks that must catch it.
 		fails []string
+		// quotes maps a check to what its message must contain.
+		quotes map[string]string
 	}{
 		"created=true on every call": {
 			breakIt: func(a *ledger.Adapter, _ *conformance.Config) provisioningv1.ProvisioningAdapterServer {
@@ -331,10 +333,13 @@ func TestCheckCatchesBrokenAdapters(t *testing.T) {
 						})
 					},
 					settings: func(s map[string]string) { got = s["token"]; delete(s, "token") },
-					probe:    func(resp *provisioningv1.ProbeResponse) { resp.Message += " with token " + got },
+					probe: func(resp *provisioningv1.ProbeResponse) {
+						resp.Ready, resp.Message = false, "refused token "+got
+					},
 				}
 			},
-			fails: []string{"secrets.never-echoed", "identity.config-fields"},
+			fails:  []string{"secrets.never-echoed", "identity.config-fields", "probe.ready"},
+			quotes: map[string]string{"probe.ready": "refused token [REDACTED token]"},
 		},
 		"business RPCs before Configure": {
 			breakIt: func(a *ledger.Adapter, cfg *conformance.Config) provisioningv1.ProvisioningAdapterServer {
@@ -354,6 +359,14 @@ func TestCheckCatchesBrokenAdapters(t *testing.T) {
 			rep, err := conformance.Check(t.Context(), plugintest.InProcess(t, srv), cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, r := range rep.Results {
+				if strings.Contains(r.Message, secret) {
+					t.Errorf("the report of %s quotes the secret: %s", r.Name, r.Message)
+				}
+				if q, ok := tc.quotes[r.Name]; ok && !strings.Contains(r.Message, q) {
+					t.Errorf("the report of %s does not say %q: %s", r.Name, q, r.Message)
+				}
 			}
 			got := statuses(rep)
 			want := map[string]conformance.Status{}

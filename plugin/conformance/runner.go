@@ -130,10 +130,11 @@ func (s *suite) run(each func(name string, fn func(T))) {
 			each(c.Name, func(t T) { t.Skipf("skipped by the configuration") })
 			continue
 		}
-		each(c.Name, func(t T) { c.run(s, t) })
+		each(c.Name, func(t T) { c.run(s, s.redact(t)) })
 	}
 	if s.cfg.Cleanup != nil {
 		each("cleanup", func(t T) {
+			t = s.redact(t)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), s.cfg.CallTimeout)
 			defer cancel()
 			if err := s.cfg.Cleanup(ctx, s.synced()); err != nil {
@@ -141,4 +142,39 @@ func (s *suite) run(each func(name string, fn func(T))) {
 			}
 		})
 	}
+}
+
+// redact wraps t so that no sensitive setting's value reaches a report or a
+// test log, even when the plugin puts one in an error message the check
+// quotes.
+func (s *suite) redact(t T) T {
+	if s.redactor == nil {
+		return t
+	}
+	return redactT{T: t, r: s.redactor}
+}
+
+type redactT struct {
+	T
+	r *strings.Replacer
+}
+
+func (t redactT) Logf(format string, args ...any) {
+	t.T.Helper()
+	t.T.Logf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
+}
+
+func (t redactT) Errorf(format string, args ...any) {
+	t.T.Helper()
+	t.T.Errorf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
+}
+
+func (t redactT) Fatalf(format string, args ...any) {
+	t.T.Helper()
+	t.T.Fatalf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
+}
+
+func (t redactT) Skipf(format string, args ...any) {
+	t.T.Helper()
+	t.T.Skipf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,9 @@ type suite struct {
 	info    *provisioningv1.GetPluginInfoResponse
 	infoErr error
 	caps    map[provisioningv1.Capability]bool
+	// redactor replaces the sensitive settings' values in messages; nil
+	// when there are none.
+	redactor *strings.Replacer
 
 	// Accounts of this run; see [instantiate].
 	direct, reseller, end   Fixture
@@ -90,6 +94,13 @@ func newSuite(ctx context.Context, client provisioningv1.ProvisioningAdapterClie
 			}
 		}
 		s.c.setSecrets(secrets)
+		if len(secrets) > 0 {
+			var pairs []string
+			for _, sec := range secrets {
+				pairs = append(pairs, string(sec.value), "[REDACTED "+sec.key+"]")
+			}
+			s.redactor = strings.NewReplacer(pairs...)
+		}
 		s.c.observe(rpcGetPluginInfo, s.info, nil)
 		for _, c := range s.info.GetCapabilities() {
 			s.caps[c] = true
