@@ -36,9 +36,25 @@ CREATE INDEX IF NOT EXISTS sync_records_status ON sync_records (status, plugin, 
 
 type sqliteStore struct {
 	db *sql.DB
-	// SQLite has one writer at a time; serializing writes here avoids
-	// SQLITE_BUSY retries between the pool's connections.
-	wmu sync.Mutex
+	// SQLite has one writer at a time, and each durable commit costs an
+	// fsync. One goroutine writes: it commits every Put waiting at that
+	// moment in a single transaction (group commit), and answers each only
+	// once that transaction is durable.
+	writes    chan *write
+	closeOnce sync.Once
+	closed    chan struct{}
+	writerWG  sync.WaitGroup
+}
+
+// maxGroup bounds how many Puts share one transaction.
+const maxGroup = 256
+
+type write struct {
+	plugin, account string
+	status          int32
+	record, acct    []byte
+	updatedNS       int64
+	done            chan error
 }
 
 // OpenSQLite opens (creating if needed) the sync-record database in dir,
@@ -64,7 +80,64 @@ func OpenSQLite(dir string) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
-	return &sqliteStore{db: db}, nil
+	s := &sqliteStore{db: db, writes: make(chan *write), closed: make(chan struct{})}
+	s.writerWG.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+var errClosed = errors.New("sync-record store is closed")
+
+func (s *sqliteStore) writer() {
+	defer s.writerWG.Done()
+	for {
+		var group []*write
+		select {
+		case w := <-s.writes:
+			group = append(group, w)
+		case <-s.closed:
+			return
+		}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case w := <-s.writes:
+				group = append(group, w)
+			default:
+				break more
+			}
+		}
+		err := s.commit(group)
+		for _, w := range group {
+			w.done <- err
+		}
+	}
+}
+
+func (s *sqliteStore) commit(group []*write) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.Prepare(`
+INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (plugin, account_id) DO UPDATE SET
+	status = excluded.status,
+	record = excluded.record,
+	account = COALESCE(excluded.account, sync_records.account),
+	updated_ns = excluded.updated_ns`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, w := range group {
+		if _, err := stmt.Exec(w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {
@@ -81,18 +154,20 @@ func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, a
 			return fmt.Errorf("store sync record: %w", err)
 		}
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	_, err = s.db.ExecContext(ctx, `
-INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (plugin, account_id) DO UPDATE SET
-	status = excluded.status,
-	record = excluded.record,
-	account = COALESCE(excluded.account, sync_records.account),
-	updated_ns = excluded.updated_ns`,
-		rec.GetPlugin(), rec.GetAccountId(), int32(rec.GetStatus()), rb, nullBytes(ab), rec.GetUpdatedAt().AsTime().UnixNano())
-	if err != nil {
+	w := &write{
+		plugin: rec.GetPlugin(), account: rec.GetAccountId(), status: int32(rec.GetStatus()),
+		record: rb, acct: ab, updatedNS: rec.GetUpdatedAt().AsTime().UnixNano(), done: make(chan error, 1),
+	}
+	select {
+	case s.writes <- w:
+	case <-s.closed:
+		return errClosed
+	case <-ctx.Done():
+		return fmt.Errorf("store sync record %s/%s: %w", rec.GetPlugin(), rec.GetAccountId(), ctx.Err())
+	}
+	// Once queued the write is committed whatever the caller does; wait for
+	// it, so a nil error always means durable.
+	if err := <-w.done; err != nil {
 		return fmt.Errorf("store sync record %s/%s: %w", rec.GetPlugin(), rec.GetAccountId(), err)
 	}
 	return nil
@@ -175,4 +250,8 @@ LIMIT ?`,
 	return p, nil
 }
 
-func (s *sqliteStore) Close() error { return s.db.Close() }
+func (s *sqliteStore) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.writerWG.Wait()
+	return s.db.Close()
+}

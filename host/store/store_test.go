@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -203,4 +204,23 @@ func BenchmarkSQLitePut(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func BenchmarkSQLitePutParallel(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	acct := &provisioningv1.Account{Id: "A", Name: "Acme"}
+	b.SetParallelism(8)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := st.Put(ctx, rec("p", fmt.Sprint(n.Add(1)), synced), acct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
