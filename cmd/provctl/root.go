@@ -133,6 +133,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newStatusCmd(a),
 		newRecordsCmd(a),
 		newSyncBatchCmd(a),
+		newConformanceCmd(a),
 	)
 	return root
 }
