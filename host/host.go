@@ -77,19 +77,23 @@ func (h *Host) Start(ctx context.Context) error {
 	// The plugins outlive Start's ctx: they run until Close.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h.cancel = cancel
+	// Added under mu, so that a concurrent Close never waits on a group
+	// still growing.
+	h.bg.Add(len(h.order))
+	if h.opts.store != nil {
+		h.bg.Add(1)
+	}
 	h.mu.Unlock()
 
 	results := make(chan error, len(h.order))
 	for _, name := range h.order {
 		s := h.plugins[name]
-		h.bg.Add(1)
 		go func() {
 			defer h.bg.Done()
 			s.run(runCtx, results)
 		}()
 	}
 	if h.opts.store != nil {
-		h.bg.Add(1)
 		go func() {
 			defer h.bg.Done()
 			h.settleLoop(runCtx)

@@ -342,3 +342,27 @@ func TestSettlePending(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// BenchmarkColdStart measures launching a plugin (fresh process, handshake
+// with AutoMTLS, GetPluginInfo, Configure) until it serves, and its stop.
+func BenchmarkColdStart(b *testing.B) {
+	path := plugintest.Build(b, testPluginPkg)
+	cfg := &catalog.Config{Plugins: []catalog.Entry{{Name: "testplugin", Path: path}}}
+	quiet := slog.New(slog.DiscardHandler)
+	var startTotal time.Duration
+	for b.Loop() {
+		h, err := host.New(cfg, host.WithLogger(quiet))
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		if err := h.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		startTotal += time.Since(t0)
+		if err := h.Close(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(startTotal.Milliseconds())/float64(b.N), "start-ms/op")
+}

@@ -226,7 +226,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
 	opts := []plugin.ClientOption{
-		plugin.WithClientLogger(s.log),
+		plugin.WithClientLogger(slog.New(pluginLogHandler{s.log.Handler()})),
 		plugin.WithStartTimeout(s.h.opts.startTimeout),
 	}
 	if e.SHA256 != "" {
@@ -291,7 +291,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	s.info = info
 	s.digest = digest
 	s.mu.Unlock()
-	s.log.Info("plugin running", "pid", inst.pid, "version", info.GetVersion(), "startup", time.Since(start).Round(time.Millisecond))
+	s.log.Info("plugin running", "pid", inst.pid, "version", info.GetVersion(), "startup_ms", time.Since(start).Milliseconds())
 	return inst, nil
 }
 

@@ -7,6 +7,14 @@
 //
 //	provisioning-host --config host.yaml --listen 127.0.0.1:7443 --data-dir ./data
 //
+// With reflection, grpcurl needs nothing but the address:
+//
+//	grpcurl -plaintext 127.0.0.1:7443 list
+//	grpcurl -plaintext -d '{"plugin":"panda","account_id":"ACC-42"}' \
+//	    127.0.0.1:7443 provisioning.host.v1.HostService/GetSyncRecord
+//
+// (with --auth-token-file, add -H "authorization: Bearer $(cat token)").
+//
 // It prints "provisioning-host listening on ADDR" on stdout once it serves,
 // so scripts that pass port 0 can find the address. SIGTERM or SIGINT stop
 // it gracefully: in-flight calls finish, then every plugin process group is

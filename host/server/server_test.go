@@ -37,7 +37,7 @@ var (
 
 // newClient runs the test plugin under a host and serves HostService over
 // an in-memory connection, as provctl's --plugin mode does.
-func newClient(t *testing.T, st store.Store) hostv1.HostServiceClient {
+func newClient(t testing.TB, st store.Store) hostv1.HostServiceClient {
 	t.Helper()
 	cfg := &catalog.Config{Plugins: []catalog.Entry{{
 		Name: plug, Path: plugintest.Build(t, "github.com/cloudbss/provisioning/host/internal/testplugin"),
@@ -320,4 +320,41 @@ func recvErr(s hostv1.HostService_SynchronizeBatchClient, err error) (*hostv1.Sy
 		return nil, err
 	}
 	return s.Recv()
+}
+
+// BenchmarkSynchronizeBatch measures a batch of 1,000 accounts (100
+// resellers with 9 end customers each) through HostService, the test plugin
+// subprocess and a SQLite store.
+func BenchmarkSynchronizeBatch(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	c := newClient(b, st)
+	ctx := context.Background()
+	for run := 0; b.Loop(); run++ {
+		req := &hostv1.SynchronizeBatchRequest{Plugin: plug, Concurrency: 16}
+		for r := range 100 {
+			rid := fmt.Sprintf("B%d-R%03d", run, r)
+			req.Items = append(req.Items, &hostv1.BatchItem{Account: acct(rid, reseller, "")})
+			for k := range 9 {
+				req.Items = append(req.Items, &hostv1.BatchItem{Account: acct(fmt.Sprintf("%s-C%d", rid, k), customer, rid)})
+			}
+		}
+		stream, err := c.SynchronizeBatch(ctx, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			r, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil || r.GetOutcome() != hostv1.Outcome_OUTCOME_SYNCED {
+				b.Fatal(r, err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "accounts/s")
 }
