@@ -223,17 +223,18 @@ func newSyncCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sync [ACCOUNT_FILE]",
 		Short: "Synchronize an account (\"Save & Synchronize\")",
-		Long: `Sync registers the account in the plugin's remote system, with the option
-values given by --set (the rest from the form's pre-populated values), or with
---auto every missing value filled from its default, as a storefront order does.
+		Long: `Sync registers the account in the plugin's remote system with exactly the
+option values given by --set, as a form sends them on "Save & Synchronize"
+(see the fields with "provctl options"). With --auto every missing value is
+filled from its default, as a storefront order does.
 
 Sync is idempotent, keyed by the account id: running it again answers the same
 record with "created: no". The host stores the record, so an end customer can be
 synchronized once its reseller is.`,
 		Args: maxOneArg("account file"),
-		Example: `  provctl sync --account examples/reseller.json --set username=acme-owner
+		Example: `  provctl sync --account examples/reseller.json --set role=Reseller --set username=acme-owner
   provctl sync --account examples/storefront-order.json --auto
-  provctl sync examples/end-customer.json --set username=umbrella-admin -o json`,
+  provctl sync examples/end-customer.json --set role=User --set username=umbrella-admin -o json`,
 		RunE: a.command(true, func(ctx context.Context, s *session, plugin string) error {
 			acc, values, err := af.load(a)
 			if err != nil {

@@ -29,17 +29,20 @@ type connOptions struct {
 
 func (o connOptions) tls() bool { return o.ca != "" || o.cert != "" || o.key != "" }
 
-// grpcTarget turns what a person types into a gRPC target: a bare socket path
-// becomes unix://, "tcp://host:port" drops its scheme, anything else (host:port,
-// unix:///path, dns:///host:port) is passed through.
+// grpcTarget turns what a person types into a gRPC target, the way
+// provisioning-host reads its --listen: "unix:///path" and other URLs with a
+// scheme pass through, "tcp://host:port" drops its scheme, a path (anything
+// with a slash) is a unix socket, and anything else is host:port.
 func grpcTarget(addr string) string {
 	switch {
-	case strings.HasPrefix(addr, "/"):
-		return "unix://" + addr
-	case strings.HasPrefix(addr, "./"), strings.HasPrefix(addr, "../"):
-		return "unix:" + addr
 	case strings.HasPrefix(addr, "tcp://"):
 		return strings.TrimPrefix(addr, "tcp://")
+	case strings.HasPrefix(addr, "unix:"), strings.HasPrefix(addr, "unix-abstract:"), strings.Contains(addr, ":///"):
+		return addr
+	case strings.HasPrefix(addr, "/"):
+		return "unix://" + addr
+	case strings.Contains(addr, "/"):
+		return "unix:" + addr
 	}
 	return addr
 }

@@ -31,7 +31,6 @@ func TestUsageErrors(t *testing.T) {
 		"unknown command":      {args: []string{"frobnicate"}, want: `unknown command "frobnicate"`},
 		"unknown flag":         {args: []string{"plugins", "--nope"}, want: "unknown flag: --nope"},
 		"bad output":           {args: []string{"plugins", "-o", "yaml"}, want: `-o "yaml": want table or json`},
-		"no daemon":            {args: []string{"plugins"}, want: "no daemon: pass --host"},
 		"host and plugin":      {args: []string{"--host", "x:1", "--plugin", "p", "--settings", settings, "plugins"}, want: "exclude each other"},
 		"plugin, no settings":  {args: []string{"--plugin", "p", "plugins"}, want: "--plugin needs --settings"},
 		"settings, no plugin":  {args: []string{"--settings", settings, "plugins"}, want: "only apply with --plugin"},
@@ -101,6 +100,7 @@ func TestGRPCTarget(t *testing.T) {
 		"unix url":      {"unix:///run/provisioning.sock", "unix:///run/provisioning.sock", true},
 		"bare path":     {"/run/provisioning.sock", "unix:///run/provisioning.sock", true},
 		"relative path": {"./host.sock", "unix:./host.sock", true},
+		"folder path":   {"run/host.sock", "unix:run/host.sock", true},
 		"dns":           {"dns:///bss.example:443", "dns:///bss.example:443", false},
 	}
 	for name, tc := range tests {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,6 +172,20 @@ func TestToken(t *testing.T) {
 		if strings.Contains(r.stdout+r.stderr, fakeSecret) {
 			t.Errorf("output contains the token:\n%s%s", r.stdout, r.stderr)
 		}
+	}
+}
+
+func TestDaemonNotRunning(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // nothing listens there now
+	r := provctl(t, "", nil, "--host", addr, "plugins")
+	if r.code != exitUnavailable || !strings.Contains(r.stderr, "UNAVAILABLE") || !strings.Contains(r.stderr, "is provisioning-host running at "+addr) {
+		t.Errorf("no daemon: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudbss/provisioning/host/catalog"
 	"github.com/cloudbss/provisioning/host/server"
 	"github.com/cloudbss/provisioning/host/store"
+	"github.com/cloudbss/provisioning/plugin"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
@@ -34,6 +35,11 @@ func (a *app) openLocal(ctx context.Context) (_ *session, err error) {
 			return nil, usagef("cannot tell the plugin's name from %s (not provisioning-plugin-NAME): pass --plugin-name", a.g.pluginPath)
 		}
 		name = n
+	}
+	if a.getenv(plugin.ReattachEnv) != "" {
+		// The host library launches every plugin it supervises; it has no
+		// way yet to adopt one already running in debug mode.
+		fmt.Fprintf(a.stderr, "provctl: ignoring %s: local mode launches %s itself\n", plugin.ReattachEnv, a.g.pluginPath)
 	}
 	entry, err := localEntry(name, a.g.pluginPath, a.g.settings)
 	if err != nil {

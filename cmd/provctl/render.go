@@ -203,6 +203,18 @@ func redactValues(values map[string]string) map[string]string {
 	return out
 }
 
+// maxMessageCell keeps a records table readable; "provctl status" shows the
+// whole message.
+const maxMessageCell = 60
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
 func timeCell(t *timestamppb.Timestamp) string {
 	if !t.IsValid() {
 		return none
@@ -245,7 +257,7 @@ func renderRecords(w io.Writer, recs []*provisioningv1.SyncRecord) error {
 	fmt.Fprintln(tw, "ACCOUNT\tPLUGIN\tSTATUS\tREMOTE ID\tREMOTE PARENT\tUPDATED\tMESSAGE")
 	for _, r := range recs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(r.GetAccountId()), cell(r.GetPlugin()), statusName(r.GetStatus()),
-			cell(r.GetRemoteId()), cell(r.GetRemoteParentId()), timeCell(r.GetUpdatedAt()), cell(r.GetMessage()))
+			cell(r.GetRemoteId()), cell(r.GetRemoteParentId()), timeCell(r.GetUpdatedAt()), truncate(cell(r.GetMessage()), maxMessageCell))
 	}
 	return tw.Flush()
 }

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+
+	"github.com/cloudbss/provisioning/plugin/diag"
 
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
@@ -61,9 +64,13 @@ func (s *session) Close() error {
 	return s.close()
 }
 
+// defaultHost is provisioning-host's default --listen.
+const defaultHost = "127.0.0.1:7443"
+
 const rootLong = `provctl drives provisioning plugins through the provisioning host.
 
-It talks to a running provisioning-host daemon (--host, or PROVCTL_HOST), or,
+It talks to a running provisioning-host daemon (--host, or PROVCTL_HOST;
+default 127.0.0.1:7443, the daemon's default), or,
 with --plugin PATH --settings FILE, launches the plugin binary itself in an
 in-process host: no daemon needed, the way a plugin author tests a plugin.
 
@@ -84,10 +91,10 @@ settings and values) are never printed.
 ` + exitCodesHelp
 
 const rootExample = `  # Against a daemon
-  export PROVCTL_HOST=127.0.0.1:7400
+  export PROVCTL_HOST=127.0.0.1:7443
   provctl plugins
   provctl options --account examples/reseller.json
-  provctl sync --account examples/reseller.json --set username=acme-owner
+  provctl sync --account examples/reseller.json --set role=Reseller --set username=acme-owner
   provctl sync-batch examples/batch.jsonl
 
   # No daemon: launch a plugin binary in-process
@@ -111,7 +118,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	f := root.PersistentFlags()
-	f.StringVar(&a.g.host, "host", "", "daemon address: host:port or unix:///path (env PROVCTL_HOST)")
+	f.StringVar(&a.g.host, "host", "", "daemon address: host:port, unix:///path or a socket path (env PROVCTL_HOST; default "+defaultHost+")")
 	f.StringVar(&a.g.tokenFile, "token-file", "", "file holding the daemon's bearer token (env PROVCTL_TOKEN_FILE)")
 	f.StringVar(&a.g.ca, "ca", "", "CA certificate (PEM) to verify the daemon; turns TLS on")
 	f.StringVar(&a.g.cert, "cert", "", "client certificate (PEM) for mTLS")
@@ -147,6 +154,9 @@ func (a *app) checkGlobals(cmd *cobra.Command) error {
 	if a.g.host == "" {
 		a.g.host = a.getenv("PROVCTL_HOST")
 	}
+	if a.g.host == "" {
+		a.g.host = defaultHost
+	}
 	if a.g.tokenFile == "" {
 		a.g.tokenFile = a.getenv("PROVCTL_TOKEN_FILE")
 	}
@@ -171,9 +181,6 @@ func (a *app) checkGlobals(cmd *cobra.Command) error {
 func (a *app) open(ctx context.Context) (*session, error) {
 	if a.g.pluginPath != "" {
 		return a.openLocal(ctx)
-	}
-	if a.g.host == "" {
-		return nil, usagef("no daemon: pass --host ADDR (or set PROVCTL_HOST), or --plugin PATH --settings FILE")
 	}
 	conn, err := dial(connOptions{target: a.g.host, tokenFile: a.g.tokenFile, ca: a.g.ca, cert: a.g.cert, key: a.g.key})
 	if err != nil {
@@ -283,6 +290,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		err = usageError{err}
 	}
 	printError(a.stderr, err)
+	if a.g.pluginPath == "" && isStatusError(err) && diag.Parse(err).Code == codes.Unavailable && strings.Contains(err.Error(), "connect") {
+		// The daemon itself is not there, rather than a plugin behind it.
+		fmt.Fprintf(a.stderr, "  is provisioning-host running at %s? (--host, PROVCTL_HOST)\n", a.g.host)
+	}
 	return exitCode(err)
 }
 
