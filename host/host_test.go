@@ -366,3 +366,33 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	b.ReportMetric(float64(startTotal.Milliseconds())/float64(b.N), "start-ms/op")
 }
+
+func TestCloseDrainsInFlightCalls(t *testing.T) {
+	f := start(t, catalog.Entry{})
+	ctx := context.Background()
+	if err := f.h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := f.h.Plugin("testplugin")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "SLOW", Name: "sleep:400ms"}})
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the call is in flight
+	closed := make(chan error, 1)
+	go func() { closed <- f.h.Close(ctx) }()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := c.Probe(ctx, &provisioningv1.ProbeRequest{}); status.Code(err) != codes.Unavailable {
+		t.Errorf("new call while closing: %v, want UNAVAILABLE", err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("in-flight call cut by Close: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range f.pids(t, "plugin") {
+		waitGone(t, pid)
+	}
+}
