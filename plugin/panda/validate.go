@@ -335,7 +335,8 @@ func (e *evaluator) checkUnknownKeys() {
 				continue
 			}
 		}
-		field := k
+		// Field keys travel in google.rpc details, which must be UTF-8.
+		field := strings.ToValidUTF8(k, "\uFFFD")
 		if field == "" {
 			field = fieldValues
 		}
@@ -520,8 +521,10 @@ func matchesSubject(pa *pandaapi.Account, acc *provisioningv1.Account, remotePar
 		strings.EqualFold(pa.Email, acc.GetCorporateEmail())
 }
 
-// clip shortens a caller-supplied string quoted in a message.
+// clip makes a caller-supplied string fit for a message: valid UTF-8 (a
+// status with invalid UTF-8 loses its details on the wire) and short.
 func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	const n = 80
 	if len(s) <= n {
 		return s
