@@ -211,9 +211,14 @@ func TestIntegrationScenarios(t *testing.T) {
 	if diff := cmp.Diff([]string{"role=User", "username=jane.doe"}, fieldValues(form.GetFields())); diff != "" {
 		t.Errorf("direct customer form (-want +got):\n%s", diff)
 	}
+	requests := e.sim.Stats().APIRequests
 	direct, err := c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// GetOperator, ListChildren, CreateAccount, CreateOperator, GetTransaction.
+	if n := e.sim.Stats().APIRequests - requests; n != 5 {
+		t.Errorf("Synchronize of a new account made %d API requests, want 5", n)
 	}
 	if r := direct.GetRecord(); !direct.GetCreated() || r.GetStatus() != stSynced || r.GetRemoteParentId() != pandasim.DefaultRootAccountID {
 		t.Errorf("direct customer: %v", direct)
@@ -223,9 +228,13 @@ func TestIntegrationScenarios(t *testing.T) {
 		op.Role != "ADMINISTRATOR" || op.Username != "jane.doe" || op.Email != "jane.doe@acme.example" {
 		t.Errorf("direct customer in Panda: %+v %+v", acc, op)
 	}
+	requests = e.sim.Stats().APIRequests
 	replay, err := c.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues, Record: direct.GetRecord()})
 	if err != nil || replay.GetCreated() || replay.GetRecord().GetRemoteId() != acc.ID {
 		t.Errorf("replay = %v, %v", replay, err)
+	}
+	if n := e.sim.Stats().APIRequests - requests; n != 1 {
+		t.Errorf("a replay made %d API requests, want 1 (GetOperator)", n)
 	}
 	// The form of a synchronized account shows what was synchronized.
 	form, err = c.GetSyncOptions(ctx, &provisioningv1.GetSyncOptionsRequest{Account: directCustomer(), Record: direct.GetRecord()})
