@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	pandaapi "github.com/cloudbss/provisioning/internal/panda"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -96,4 +97,16 @@ func settledMessage(username string, activated bool) string {
 		return activeMessage(username)
 	}
 	return syncedMessage(username)
+}
+
+// refusedMessage says why Panda failed an operator transaction.
+func refusedMessage(tx *pandaapi.Transaction) string {
+	msg := "Panda refused the operator"
+	if tx.ErrorCode != "" {
+		msg += " (" + tx.ErrorCode + ")"
+	}
+	if tx.Error != "" && tx.Error != tx.ErrorCode {
+		msg += ": " + tx.Error
+	}
+	return msg
 }

@@ -78,7 +78,7 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 		case tx.Status == pandaapi.TransactionFailed && tx.ErrorCode == pandaapi.TxErrAccountGone:
 			return updated(rec, missing, "the Panda account "+remoteID+" was deleted before its operator was created", nil, now), nil
 		case tx.Status == pandaapi.TransactionFailed && tx.ErrorCode != pandaapi.TxErrUsernameTaken:
-			return updated(rec, failed, "Panda refused the operator: "+tx.Error, nil, now), nil
+			return updated(rec, failed, refusedMessage(tx), nil, now), nil
 		}
 		// SUCCESS, or USERNAME_TAKEN that may be our own earlier request:
 		// the operator decides.

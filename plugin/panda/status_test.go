@@ -112,7 +112,7 @@ func TestGetSyncStatus(t *testing.T) {
 		"pending, refused: FAILED with the reason": {
 			record: rec(stPending, tx),
 			remote: func(m *pandamock.MockAPI) { expectTx(m, "TX-1", pandaapi.TransactionFailed, "QUOTA") },
-			want:   after(stFailed, "Panda refused the operator: QUOTA"),
+			want:   after(stFailed, "Panda refused the operator (QUOTA)"),
 		},
 		"pending, account deleted: MISSING": {
 			record: rec(stPending, tx),

@@ -164,7 +164,7 @@ func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p pr
 	case pandaapi.TxErrAccountGone:
 		return nil, nil // the account was deleted: start afresh
 	default:
-		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, "Panda refused the operator: "+tx.Error, nil, r.a.now())}, nil
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, refusedMessage(tx), nil, r.a.now())}, nil
 	}
 }
 
@@ -324,7 +324,7 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" was deleted while its operator was being created; retry", time.Second)
 		default:
 			r.log.Warn("Panda refused the operator", "remote_id", pacc.ID, "code", settled.ErrorCode)
-			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, "Panda refused the operator: "+settled.Error, nil, r.createdAccount), nil
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, refusedMessage(settled), nil, r.createdAccount), nil
 		}
 		owner, err := r.ownOperator(ctx, username, pacc.ID)
 		if err != nil {

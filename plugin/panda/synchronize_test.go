@@ -346,7 +346,7 @@ func TestSynchronize(t *testing.T) {
 					expectTx(m, "TX-1", pandaapi.TransactionFailed, "QUOTA"),
 				)
 			},
-			want:        record(stFailed, newPanda, root, janeValues, "Panda refused the operator: QUOTA"),
+			want:        record(stFailed, newPanda, root, janeValues, "Panda refused the operator (QUOTA)"),
 			wantCreated: true,
 		},
 		"validation error: no remote write": {
