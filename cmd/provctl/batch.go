@@ -52,7 +52,10 @@ end customers of a reseller that failed in an earlier chunk.
 Results: one JSON line per account on stdout (-o json, or when stdout is not a
 terminal), or a readable line per account on a terminal; a progress bar on
 stderr when stderr is a terminal; a summary at the end. It exits 7 when an
-account failed or was skipped.`,
+account failed or was skipped. A malformed line is reported as a failed result
+naming the line, and the rest of the file still runs.
+
+The batch has no deadline unless --timeout is given: then it bounds each chunk.`,
 		Example: `  provctl sync-batch examples/batch.jsonl
   provctl sync-batch accounts.jsonl --auto --concurrency 16 > results.jsonl
   generate-accounts | provctl sync-batch - -o json | jq 'select(.outcome != "OUTCOME_SYNCED")'`,
