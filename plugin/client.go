@@ -27,7 +27,8 @@ type clientOptions struct {
 
 // WithClientLogger sends go-plugin's messages and the plugin's own log lines
 // (its stderr) to l. Default: slog.Default(). Hosts usually pass a logger
-// carrying the plugin's name.
+// carrying the plugin's name. l's handler decides the level: a debug-level
+// handler also receives the plugin's debug lines.
 func WithClientLogger(l *slog.Logger) ClientOption { return func(o *clientOptions) { o.logger = l } }
 
 // WithChecksum makes the client refuse to start a binary whose SHA-256 is not
@@ -75,7 +76,7 @@ func NewClient(cmd *exec.Cmd, opts ...ClientOption) *goplugin.Client {
 		SecureConfig:     o.secure,
 		StartTimeout:     o.startTimeout,
 		Stderr:           o.stderr,
-		Logger:           hclogslog.New(o.logger, hclog.Info),
+		Logger:           hclogslog.New(o.logger, hclog.Trace),
 	})
 }
 
@@ -93,7 +94,7 @@ func AttachClient(ri ReattachInfo, opts ...ClientOption) (*goplugin.Client, erro
 		Plugins:          PluginSet(nil),
 		Reattach:         rc,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		Logger:           hclogslog.New(o.logger, hclog.Info),
+		Logger:           hclogslog.New(o.logger, hclog.Trace),
 	}), nil
 }
 

@@ -104,7 +104,7 @@ func serveDebug(adapter provisioningv1.ProvisioningAdapterServer, o *serveOption
 		HandshakeConfig: Handshake,
 		Plugins:         PluginSet(adapter),
 		GRPCServer:      d.newServer,
-		Logger:          hclogslog.New(o.logger, hclog.Info),
+		Logger:          hclogslog.New(o.logger, hclog.Trace),
 		Test: &goplugin.ServeTestConfig{
 			Context:          serveCtx,
 			ReattachConfigCh: reattach,

@@ -111,7 +111,7 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 		HandshakeConfig: Handshake,
 		Plugins:         PluginSet(adapter),
 		GRPCServer:      d.newServer,
-		Logger:          hclogslog.New(o.logger, hclog.Info),
+		Logger:          hclogslog.New(o.logger, hclog.Trace),
 	})
 	return 0
 }
