@@ -17,6 +17,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 
 	"github.com/cloudbss/provisioning/internal/hclogslog"
@@ -158,7 +159,9 @@ func watchParent(stop chan<- string, every time.Duration) {
 // drainer lets in-flight adapter RPCs finish before the gRPC server stops.
 // grpc.Server.GracefulStop cannot be used: go-plugin's stdio stream never ends
 // while the host is attached, so GracefulStop would always wait out the grace
-// period.
+// period. Calls are counted by a stats handler, whose End event comes after
+// the response is written: counting in an interceptor would let the server
+// stop between the handler's return and the response reaching the wire.
 type drainer struct {
 	logger *slog.Logger
 
@@ -166,7 +169,8 @@ type drainer struct {
 	srv      *grpc.Server
 	draining bool
 	inflight int
-	idle     chan struct{} // closed when draining and inflight reaches 0
+	idle     chan struct{} // closed once, when draining and inflight is 0
+	idleOnce sync.Once
 	stopped  bool
 }
 
@@ -177,7 +181,7 @@ func newDrainer(l *slog.Logger) *drainer {
 const adapterPrefix = "/" + "provisioning.v1.ProvisioningAdapter/"
 
 func (d *drainer) newServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, grpc.ChainUnaryInterceptor(d.intercept))
+	opts = append(opts, grpc.ChainUnaryInterceptor(d.refuseWhileDraining), grpc.StatsHandler(drainStats{d}))
 	srv := grpc.NewServer(opts...)
 	d.mu.Lock()
 	d.srv = srv
@@ -185,27 +189,55 @@ func (d *drainer) newServer(opts []grpc.ServerOption) *grpc.Server {
 	return srv
 }
 
-func (d *drainer) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	if !strings.HasPrefix(info.FullMethod, adapterPrefix) {
-		return h(ctx, req)
-	}
-	d.mu.Lock()
-	if d.draining {
-		d.mu.Unlock()
-		return nil, status.Error(codes.Unavailable, "plugin is shutting down; retry on the restarted plugin")
-	}
-	d.inflight++
-	d.mu.Unlock()
-	defer func() {
+func (d *drainer) refuseWhileDraining(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	if strings.HasPrefix(info.FullMethod, adapterPrefix) {
 		d.mu.Lock()
-		d.inflight--
-		if d.draining && d.inflight == 0 {
-			close(d.idle)
-		}
+		draining := d.draining
 		d.mu.Unlock()
-	}()
+		if draining {
+			return nil, status.Error(codes.Unavailable, "plugin is shutting down; retry on the restarted plugin")
+		}
+	}
 	return h(ctx, req)
 }
+
+// add counts an adapter call in (+1) or out (-1).
+func (d *drainer) add(n int) {
+	d.mu.Lock()
+	d.inflight += n
+	idle := d.draining && d.inflight == 0
+	d.mu.Unlock()
+	if idle {
+		d.idleOnce.Do(func() { close(d.idle) })
+	}
+}
+
+type adapterCallKey struct{}
+
+// drainStats counts adapter RPCs from Begin to End.
+type drainStats struct{ d *drainer }
+
+func (s drainStats) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	if strings.HasPrefix(info.FullMethodName, adapterPrefix) {
+		return context.WithValue(ctx, adapterCallKey{}, true)
+	}
+	return ctx
+}
+
+func (s drainStats) HandleRPC(ctx context.Context, st stats.RPCStats) {
+	if ctx.Value(adapterCallKey{}) == nil {
+		return
+	}
+	switch st.(type) {
+	case *stats.Begin:
+		s.d.add(1)
+	case *stats.End:
+		s.d.add(-1)
+	}
+}
+
+func (drainStats) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (drainStats) HandleConn(context.Context, stats.ConnStats)                       {}
 
 // drainAndStop drains, then stops the server (which makes go-plugin's Serve
 // return).
@@ -218,7 +250,29 @@ func (d *drainer) drainAndStop(grace time.Duration) {
 		// Stopped before go-plugin built its server: nothing to drain.
 		os.Exit(0)
 	}
-	srv.Stop()
+	stopServer(srv)
+}
+
+// flushWindow is how long a stopping server keeps its connections after the
+// last adapter call ended, so the answers already handed to the transport
+// reach the host: grpc.Server.Stop discards frames not yet written.
+const flushWindow = 250 * time.Millisecond
+
+func stopServer(srv *grpc.Server) {
+	done := make(chan struct{})
+	go func() {
+		// Never returns while go-plugin's stdio stream is attached; it does
+		// refuse new connections and let pending frames go out.
+		srv.GracefulStop()
+		close(done)
+	}()
+	t := time.NewTimer(flushWindow)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		srv.Stop()
+	}
 }
 
 // drain refuses new adapter calls and waits up to grace for the in-flight
@@ -232,11 +286,9 @@ func (d *drainer) drain(grace time.Duration) (*grpc.Server, bool) {
 	d.stopped = true
 	d.draining = true
 	n := d.inflight
-	if n == 0 {
-		close(d.idle)
-	}
 	srv := d.srv
 	d.mu.Unlock()
+	d.add(0)
 	if n > 0 {
 		d.logger.Info("waiting for in-flight calls", "count", n, "grace", grace)
 	}
