@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudbss/provisioning/host/store"
+	"github.com/cloudbss/provisioning/plugin"
 )
 
 // Option configures [New].
@@ -26,6 +27,7 @@ type options struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	maxRestarts    int
+	reattach       map[string]plugin.ReattachInfo
 }
 
 func defaultOptions() options {
@@ -96,3 +98,17 @@ func WithRestartBackoff(min, max time.Duration) Option {
 // WithMaxRestarts sets how many restarts in a row may fail before a plugin
 // is marked FAILED for good. Default 10.
 func WithMaxRestarts(n int) Option { return func(o *options) { o.maxRestarts = n } }
+
+// WithReattach makes the host attach to the plugin named name that is already
+// running in debug mode (see plugin.ReattachInfo, printed by a plugin started
+// with --debug) instead of launching its binary. The host configures it as
+// usual but never signals or kills it, and does not check its checksum:
+// this is for a developer's machine, not production.
+func WithReattach(name string, ri plugin.ReattachInfo) Option {
+	return func(o *options) {
+		if o.reattach == nil {
+			o.reattach = map[string]plugin.ReattachInfo{}
+		}
+		o.reattach[name] = ri
+	}
+}

@@ -209,38 +209,10 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	start := time.Now()
 	e := s.entry
-	cmd := exec.Command(e.Path, e.Args...)
-	cmd.Env = os.Environ()
-	for k, v := range e.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	c, err := s.newClient()
+	if err != nil {
+		return nil, err
 	}
-	if dir := s.h.opts.dataDir; dir != "" {
-		pdir := filepath.Join(dir, "plugins", e.Name)
-		if err := os.MkdirAll(pdir, 0o700); err != nil {
-			return nil, permanentError{fmt.Errorf("plugin %q: data folder: %w", e.Name, err)}
-		}
-		cmd.Env = append(cmd.Env, DataDirEnv+"="+pdir)
-	}
-	// Its own process group, so that stopping the plugin also stops whatever
-	// it spawned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-
-	opts := []plugin.ClientOption{
-		plugin.WithClientLogger(slog.New(pluginLogHandler{s.log.Handler()})),
-		plugin.WithStartTimeout(s.h.opts.startTimeout),
-	}
-	if e.SHA256 != "" {
-		sum, err := hex.DecodeString(e.SHA256)
-		if err != nil {
-			return nil, permanentError{fmt.Errorf("plugin %q: sha256 in the catalog is not hex", e.Name)}
-		}
-		opts = append(opts, plugin.WithChecksum(sum))
-	}
-	if _, err := os.Stat(e.Path); err != nil {
-		return nil, permanentError{fmt.Errorf("plugin %q: binary: %w", e.Name, err)}
-	}
-
-	c := plugin.NewClient(cmd, opts...)
 	inst := &instance{client: c, started: start, exited: make(chan struct{})}
 	rpc, err := c.Client()
 	if err != nil {
@@ -255,7 +227,8 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 		}
 		return nil, fmt.Errorf("plugin %q: start %s: %w", e.Name, e.Path, err)
 	}
-	if rc := c.ReattachConfig(); rc != nil {
+	if rc := c.ReattachConfig(); rc != nil && !s.attached() {
+		// An attached plugin is not ours to signal: pid stays 0.
 		inst.pid = rc.Pid
 	}
 	gc, ok := rpc.(*goplugin.GRPCClient)
@@ -284,7 +257,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 		return nil, permanentError{fmt.Errorf("plugin %q: Configure: %w", e.Name, err)}
 	}
 	digest := e.SHA256
-	if digest == "" {
+	if digest == "" && !s.attached() {
 		digest, _ = fileSHA256(e.Path)
 	}
 	s.mu.Lock()
@@ -293,6 +266,56 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	s.mu.Unlock()
 	s.log.Info("plugin running", "pid", inst.pid, "version", info.GetVersion(), "startup_ms", time.Since(start).Milliseconds())
 	return inst, nil
+}
+
+// attached reports whether the host attaches to an already running plugin
+// (debug mode, see [WithReattach]) instead of launching it.
+func (s *supervisor) attached() bool {
+	_, ok := s.h.opts.reattach[s.entry.Name]
+	return ok
+}
+
+// newClient builds the go-plugin client of one start: a fresh exec.Cmd (an
+// exec.Cmd runs only once), or an attachment to a plugin in debug mode.
+func (s *supervisor) newClient() (*goplugin.Client, error) {
+	e := s.entry
+	opts := []plugin.ClientOption{
+		plugin.WithClientLogger(slog.New(pluginLogHandler{s.log.Handler()})),
+		plugin.WithStartTimeout(s.h.opts.startTimeout),
+	}
+	if ri, ok := s.h.opts.reattach[e.Name]; ok {
+		c, err := plugin.AttachClient(ri, opts...)
+		if err != nil {
+			return nil, permanentError{fmt.Errorf("plugin %q: %w", e.Name, err)}
+		}
+		return c, nil
+	}
+	cmd := exec.Command(e.Path, e.Args...)
+	cmd.Env = os.Environ()
+	for k, v := range e.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if dir := s.h.opts.dataDir; dir != "" {
+		pdir := filepath.Join(dir, "plugins", e.Name)
+		if err := os.MkdirAll(pdir, 0o700); err != nil {
+			return nil, permanentError{fmt.Errorf("plugin %q: data folder: %w", e.Name, err)}
+		}
+		cmd.Env = append(cmd.Env, DataDirEnv+"="+pdir)
+	}
+	// Its own process group, so that stopping the plugin also stops whatever
+	// it spawned.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if e.SHA256 != "" {
+		sum, err := hex.DecodeString(e.SHA256)
+		if err != nil {
+			return nil, permanentError{fmt.Errorf("plugin %q: sha256 in the catalog is not hex", e.Name)}
+		}
+		opts = append(opts, plugin.WithChecksum(sum))
+	}
+	if _, err := os.Stat(e.Path); err != nil {
+		return nil, permanentError{fmt.Errorf("plugin %q: binary: %w", e.Name, err)}
+	}
+	return plugin.NewClient(cmd, opts...), nil
 }
 
 // watchExit notices the process exiting. go-plugin offers no channel for it,

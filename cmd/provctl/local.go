@@ -36,10 +36,14 @@ func (a *app) openLocal(ctx context.Context) (_ *session, err error) {
 		}
 		name = n
 	}
-	if a.getenv(plugin.ReattachEnv) != "" {
-		// The host library launches every plugin it supervises; it has no
-		// way yet to adopt one already running in debug mode.
-		fmt.Fprintf(a.stderr, "provctl: ignoring %s: local mode launches %s itself\n", plugin.ReattachEnv, a.g.pluginPath)
+	var reattach *plugin.ReattachInfo
+	if v := a.getenv(plugin.ReattachEnv); v != "" {
+		ri, err := plugin.ParseReattach(v)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		reattach = &ri
+		fmt.Fprintf(a.stderr, "provctl: attaching to the plugin in debug mode (pid %d, %s); %s is not launched\n", ri.Pid, plugin.ReattachEnv, a.g.pluginPath)
 	}
 	entry, err := localEntry(name, a.g.pluginPath, a.g.settings)
 	if err != nil {
@@ -72,6 +76,9 @@ func (a *app) openLocal(ctx context.Context) (_ *session, err error) {
 	opts := []host.Option{host.WithLogger(logger), host.WithStore(st)}
 	if a.g.dataDir != "" {
 		opts = append(opts, host.WithDataDir(a.g.dataDir))
+	}
+	if reattach != nil {
+		opts = append(opts, host.WithReattach(name, *reattach))
 	}
 	h, err := host.New(&catalog.Config{Plugins: []catalog.Entry{entry}}, opts...)
 	if err != nil {
