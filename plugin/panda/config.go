@@ -77,15 +77,16 @@ func (c Config) String() string {
 func (c Config) GoString() string { return c.String() }
 
 // LogValue keeps slog from printing the secrets.
+// Durations are strings: the JSON handler would print nanoseconds.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("api_url", c.APIURL),
 		slog.String("access_id", c.AccessID),
 		slog.String("root_account_id", c.RootAccountID),
 		slog.Int("max_tiers", c.MaxTiers),
-		slog.Duration("request_timeout", c.RequestTimeout),
-		slog.Duration("tx_poll_interval", c.TxPollInterval),
-		slog.Duration("tx_deadline", c.TxDeadline),
+		slog.String("request_timeout", c.RequestTimeout.String()),
+		slog.String("tx_poll_interval", c.TxPollInterval.String()),
+		slog.String("tx_deadline", c.TxDeadline.String()),
 	)
 }
 
