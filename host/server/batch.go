@@ -275,10 +275,13 @@ func (b *batch) work(ctx context.Context) {
 			}
 		}
 		b.mu.Unlock()
+		// The failure before the skips it causes, so a reader of the stream
+		// meets the cause first; this item finishes last, so the batch
+		// cannot end in between.
+		_ = b.send(res)
 		if res.GetOutcome() != hostv1.Outcome_OUTCOME_SYNCED {
 			b.skipDescendants(kids, res.GetAccountId())
 		}
-		_ = b.send(res)
 		b.finish(t.idx)
 	}
 }
