@@ -76,6 +76,23 @@ func (s *Server) plugin(name string) (provisioningv1.ProvisioningAdapterClient, 
 	return c, err
 }
 
+// forAccount is the prelude of every RPC about one account: resolve the
+// plugin, require the account, and fill *anc and *rec from the store when the
+// caller sent none.
+func (s *Server) forAccount(ctx context.Context, plugin string, acct *provisioningv1.Account, anc *[]*provisioningv1.Ancestor, rec **provisioningv1.SyncRecord) (provisioningv1.ProvisioningAdapterClient, error) {
+	c, err := s.plugin(plugin)
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		return nil, diag.InvalidArgument("request.account", diag.CodeRequired, "request.account is required")
+	}
+	if *anc, *rec, err = s.fill(ctx, plugin, acct, *anc, *rec); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // ListPlugins lists the catalog and each plugin's process state.
 func (s *Server) ListPlugins(context.Context, *hostv1.ListPluginsRequest) (*hostv1.ListPluginsResponse, error) {
 	return &hostv1.ListPluginsResponse{Plugins: s.h.Plugins()}, nil
@@ -110,15 +127,9 @@ func (s *Server) Probe(ctx context.Context, req *hostv1.ProbeRequest) (*hostv1.P
 // GetSyncOptions calls the plugin's GetSyncOptions with ancestors and the
 // account's record filled from the store when the request has none.
 func (s *Server) GetSyncOptions(ctx context.Context, req *hostv1.GetSyncOptionsRequest) (*hostv1.GetSyncOptionsResponse, error) {
-	c, err := s.plugin(req.GetPlugin())
+	r := orNew(req.GetRequest())
+	c, err := s.forAccount(ctx, req.GetPlugin(), r.GetAccount(), &r.Ancestors, &r.Record)
 	if err != nil {
-		return nil, err
-	}
-	r := req.GetRequest()
-	if r.GetAccount() == nil {
-		return nil, diag.InvalidArgument("request.account", diag.CodeRequired, "request.account is required")
-	}
-	if r.Ancestors, r.Record, err = s.fill(ctx, req.GetPlugin(), r.GetAccount(), r.GetAncestors(), r.GetRecord()); err != nil {
 		return nil, err
 	}
 	resp, err := c.GetSyncOptions(ctx, r)
@@ -131,15 +142,9 @@ func (s *Server) GetSyncOptions(ctx context.Context, req *hostv1.GetSyncOptionsR
 // ValidateSyncOptions calls the plugin's ValidateSyncOptions, filled as
 // GetSyncOptions.
 func (s *Server) ValidateSyncOptions(ctx context.Context, req *hostv1.ValidateSyncOptionsRequest) (*hostv1.ValidateSyncOptionsResponse, error) {
-	c, err := s.plugin(req.GetPlugin())
+	r := orNew(req.GetRequest())
+	c, err := s.forAccount(ctx, req.GetPlugin(), r.GetAccount(), &r.Ancestors, &r.Record)
 	if err != nil {
-		return nil, err
-	}
-	r := req.GetRequest()
-	if r.GetAccount() == nil {
-		return nil, diag.InvalidArgument("request.account", diag.CodeRequired, "request.account is required")
-	}
-	if r.Ancestors, r.Record, err = s.fill(ctx, req.GetPlugin(), r.GetAccount(), r.GetAncestors(), r.GetRecord()); err != nil {
 		return nil, err
 	}
 	resp, err := c.ValidateSyncOptions(ctx, r)
@@ -152,15 +157,9 @@ func (s *Server) ValidateSyncOptions(ctx context.Context, req *hostv1.ValidateSy
 // Synchronize calls the plugin's Synchronize and stores the record durably
 // before answering.
 func (s *Server) Synchronize(ctx context.Context, req *hostv1.SynchronizeRequest) (*hostv1.SynchronizeResponse, error) {
-	c, err := s.plugin(req.GetPlugin())
+	r := orNew(req.GetRequest())
+	c, err := s.forAccount(ctx, req.GetPlugin(), r.GetAccount(), &r.Ancestors, &r.Record)
 	if err != nil {
-		return nil, err
-	}
-	r := req.GetRequest()
-	if r.GetAccount() == nil {
-		return nil, diag.InvalidArgument("request.account", diag.CodeRequired, "request.account is required")
-	}
-	if r.Ancestors, r.Record, err = s.fill(ctx, req.GetPlugin(), r.GetAccount(), r.GetAncestors(), r.GetRecord()); err != nil {
 		return nil, err
 	}
 	resp, err := s.synchronize(ctx, c, req.GetPlugin(), r)
