@@ -1,14 +1,12 @@
 package host_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,34 +27,16 @@ func TestMain(m *testing.M) { plugintest.Main(m) }
 
 const testPluginPkg = "github.com/cloudbss/provisioning/host/internal/testplugin"
 
-// syncBuffer is a log sink safe for the host's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type fixture struct {
 	h      *host.Host
 	pidDir string
-	logs   *syncBuffer
+	logs   *plugintest.LogBuffer
 	reg    *prometheus.Registry
 }
 
 func start(t *testing.T, entry catalog.Entry, opts ...host.Option) *fixture {
 	t.Helper()
-	f := &fixture{pidDir: t.TempDir(), logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
+	f := &fixture{pidDir: t.TempDir(), logs: &plugintest.LogBuffer{}, reg: prometheus.NewRegistry()}
 	if entry.Name == "" {
 		entry.Name = "testplugin"
 	}
@@ -105,27 +85,6 @@ func (f *fixture) pids(t *testing.T, prefix string) []int {
 	return out
 }
 
-func alive(pid int) bool {
-	// A zombie still answers signal 0; read its state instead.
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(b))
-	return len(fields) > 2 && fields[2] != "Z"
-}
-
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d is still alive", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func account(id string) *provisioningv1.Account {
 	return &provisioningv1.Account{Id: id, Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme " + id, CorporateEmail: id + "@example.com"}
 }
@@ -167,8 +126,8 @@ func TestStartCallAndClose(t *testing.T) {
 	if err := f.h.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, plugins[0])
-	waitGone(t, children[0]) // same process group
+	plugintest.WaitExit(t, plugins[0], 5*time.Second)
+	plugintest.WaitExit(t, children[0], 5*time.Second) // same process group
 	if got := f.h.Plugins()[0].GetState(); got != hostv1.PluginState_PLUGIN_STATE_STOPPED {
 		t.Errorf("state after Close = %v", got)
 	}
@@ -228,7 +187,7 @@ func TestNameMismatchAndConfigureFailure(t *testing.T) {
 				t.Errorf("state = %v", got)
 			}
 			for _, pid := range f.pids(t, "plugin") {
-				waitGone(t, pid)
+				plugintest.WaitExit(t, pid, 5*time.Second)
 			}
 		})
 	}
@@ -393,6 +352,6 @@ func TestCloseDrainsInFlightCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pid := range f.pids(t, "plugin") {
-		waitGone(t, pid)
+		plugintest.WaitExit(t, pid, 5*time.Second)
 	}
 }

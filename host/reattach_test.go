@@ -74,7 +74,7 @@ func TestReattachToDebugModePlugin(t *testing.T) {
 	}
 	// The host attached to the plugin, so it must leave it running.
 	time.Sleep(200 * time.Millisecond)
-	if !alive(cmd.Process.Pid) {
+	if !plugintest.Alive(cmd.Process.Pid) {
 		t.Fatal("closing the host killed the debug-mode plugin it had attached to")
 	}
 }

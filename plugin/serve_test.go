@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,56 +43,10 @@ func fakeHost() {
 	select {}
 }
 
-// alive reports whether pid names a live (not zombie) process.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return !errors.Is(err, os.ErrNotExist)
-	}
-	// The state follows the parenthesised command name.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
-}
-
-func waitGone(t *testing.T, pid int, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for alive(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("plugin process %d still alive after %v", pid, within)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine go-plugin uses.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestServeSubprocessAutoMTLS(t *testing.T) {
 	t.Parallel()
 	bin := plugintest.Build(t, testPluginPkg)
-	var logs syncBuffer
+	var logs plugintest.LogBuffer
 	p := plugintest.Launch(t, bin, nil, plugin.WithClientLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -124,7 +77,7 @@ func TestServeSubprocessAutoMTLS(t *testing.T) {
 	}
 
 	p.GoPlugin.Kill()
-	waitGone(t, p.Pid, 5*time.Second)
+	plugintest.WaitExit(t, p.Pid, 5*time.Second)
 }
 
 func TestServeExitsWhenHostDies(t *testing.T) {
@@ -148,14 +101,14 @@ func TestServeExitsWhenHostDies(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fake host said %q", line)
 	}
-	if !alive(pid) {
+	if !plugintest.Alive(pid) {
 		t.Fatalf("plugin %d not running while its host is", pid)
 	}
 	if err := host.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = host.Wait()
-	waitGone(t, pid, 5*time.Second)
+	plugintest.WaitExit(t, pid, 5*time.Second)
 }
 
 func TestServeWithoutHandshakeExplainsItself(t *testing.T) {
@@ -212,7 +165,7 @@ func TestServeSIGTERMLetsInFlightCallsFinish(t *testing.T) {
 	if !r.resp.GetReady() {
 		t.Errorf("Probe ready = false")
 	}
-	waitGone(t, p.Pid, 5*time.Second)
+	plugintest.WaitExit(t, p.Pid, 5*time.Second)
 }
 
 func TestServeDebugModeReattach(t *testing.T) {
@@ -265,7 +218,7 @@ func TestServeDebugModeReattach(t *testing.T) {
 		t.Fatalf("GetPluginInfo over reattach: %v", err)
 	}
 	c.Kill() // a reattached client must not kill the plugin
-	if !alive(cmd.Process.Pid) {
+	if !plugintest.Alive(cmd.Process.Pid) {
 		t.Fatal("killing a reattached client killed the debug-mode plugin")
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {

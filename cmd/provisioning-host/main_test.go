@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,29 +47,12 @@ const (
 	plug      = "testplugin"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // daemon is a running provisioning-host process.
 type daemon struct {
 	cmd    *exec.Cmd
 	addr   string
 	pidDir string
-	stderr *syncBuffer
+	stderr *plugintest.LogBuffer
 	exited chan error
 }
 
@@ -87,7 +68,7 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 	bin := plugintest.Build(t, daemonPkg)
 	pluginBin := plugintest.Build(t, pluginPkg)
 	dir := t.TempDir()
-	d := &daemon{pidDir: filepath.Join(dir, "pids"), stderr: &syncBuffer{}, exited: make(chan error, 1)}
+	d := &daemon{pidDir: filepath.Join(dir, "pids"), stderr: &plugintest.LogBuffer{}, exited: make(chan error, 1)}
 	if err := os.Mkdir(d.pidDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -198,15 +179,6 @@ func (d *daemon) dial(t *testing.T, opts ...grpc.DialOption) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
-}
-
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	f := strings.Fields(string(b))
-	return len(f) > 2 && f[2] != "Z"
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -345,7 +317,7 @@ func TestDaemon(t *testing.T) {
 		if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the old plugin to die", func() bool { return !alive(pids[0]) })
+		waitFor(t, "the old plugin to die", func() bool { return !plugintest.Alive(pids[0]) })
 		resp, err := c.Synchronize(ctx, &hostv1.SynchronizeRequest{Plugin: plug, Request: &provisioningv1.SynchronizeRequest{Account: acct("AFTER", customer, "R001")}})
 		if err != nil {
 			t.Fatalf("call after the crash: %v", err)
@@ -388,7 +360,7 @@ func TestDaemon(t *testing.T) {
 			t.Fatalf("pids %v", all)
 		}
 		for _, pid := range all {
-			if alive(pid) {
+			if plugintest.Alive(pid) {
 				t.Errorf("process %d outlived the daemon", pid)
 			}
 		}
