@@ -210,12 +210,12 @@ func (s *Server) serveUnrouted(w http.ResponseWriter, r *http.Request, h http.Ha
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
-	route := "unmatched"
 	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.stats.arrive("unmatched", isAPIPath(r.URL.Path))
 		s.serveUnrouted(rec, r, h)
 	} else {
+		s.stats.arrive(pattern, isAPIPath(r.URL.Path))
 		s.mux.ServeHTTP(rec, r)
-		route = pattern
 	}
 	status := rec.status
 	if rec.hijacked {
@@ -223,7 +223,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if status == 0 {
 		status = http.StatusOK
 	}
-	s.stats.record(route, status, isAPIPath(r.URL.Path))
+	s.stats.answered(status)
 	if s.log.Enabled(r.Context(), slog.LevelInfo) {
 		// The path only: queries may hold an activation token, and headers
 		// hold credentials. Neither is ever logged.

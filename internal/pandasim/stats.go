@@ -44,13 +44,21 @@ func newStats() *stats {
 	return &stats{byRoute: map[string]int64{}, byStatus: map[int]int64{}}
 }
 
-func (s *stats) record(route string, status int, api bool) {
+// arrive counts a request when it arrives, before any fault or handler runs:
+// a client whose connection is cut must find its request already counted.
+func (s *stats) arrive(route string, api bool) {
 	s.requests.Add(1)
 	if api {
 		s.apiRequests.Add(1)
 	}
 	s.mu.Lock()
 	s.byRoute[route]++
+	s.mu.Unlock()
+}
+
+// answered counts the status a request was answered with (0: cut).
+func (s *stats) answered(status int) {
+	s.mu.Lock()
 	s.byStatus[status]++
 	s.mu.Unlock()
 }
