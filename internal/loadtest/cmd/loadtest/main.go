@@ -1,0 +1,229 @@
+// Command loadtest runs a named load scenario against the real binaries
+// (pandasim, provisioning-host with the Panda plugin, provctl) on loopback
+// and prints one result line per run, then the medians.
+//
+//	go run ./internal/loadtest/cmd/loadtest -scenario bulk -resellers 1000 -per 9
+//	go run ./internal/loadtest/cmd/loadtest -scenario memory
+//	go run ./internal/loadtest/cmd/loadtest -scenario remote-bound
+//
+// Scenarios:
+//
+//	bulk          one sync-batch of resellers × (1 + per) + direct accounts:
+//	              accounts/s, peak RSS of host and plugin, requests/account
+//	memory        bulk at -accounts-small and -accounts-large (default 10,000
+//	              and 100,000): the peak RSS ratio of host and plugin
+//	remote-bound  pandasim with -latency (50ms) and -rate-limit (200/s):
+//	              elapsed vs the floor requests/account × accounts ÷ rate,
+//	              and the 429s
+//
+// It builds the binaries first (go build, no race detector) unless -bin
+// names a folder that holds them.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cloudbss/provisioning/internal/loadtest"
+	"github.com/cloudbss/provisioning/internal/pandasim"
+)
+
+type flags struct {
+	scenario               string
+	resellers, per, direct int
+	concurrency, chunk     int
+	repeat                 int
+	bin, dir               string
+	latency                time.Duration
+	rateLimit              float64
+	small, large           int
+	hostLog                string
+	verify, verbose        bool
+	metricsListen          string
+}
+
+func main() {
+	var f flags
+	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, memory or remote-bound")
+	flag.IntVar(&f.resellers, "resellers", 1000, "resellers (bulk)")
+	flag.IntVar(&f.per, "per", 9, "end customers per reseller")
+	flag.IntVar(&f.direct, "direct", 0, "direct customers")
+	flag.IntVar(&f.concurrency, "concurrency", 32, "provctl sync-batch --concurrency")
+	flag.IntVar(&f.chunk, "chunk", 0, "provctl sync-batch --chunk-size (0: provctl's default)")
+	flag.IntVar(&f.repeat, "repeat", 1, "runs of the scenario; medians are printed at the end")
+	flag.StringVar(&f.bin, "bin", "", "folder with prebuilt binaries (default: build them)")
+	flag.StringVar(&f.dir, "dir", "", "work folder (default: a temporary folder, removed at the end)")
+	flag.DurationVar(&f.latency, "latency", 50*time.Millisecond, "remote-bound: latency added per request")
+	flag.Float64Var(&f.rateLimit, "rate-limit", 200, "remote-bound: requests per second pandasim accepts")
+	flag.IntVar(&f.small, "accounts-small", 10000, "memory: the smaller batch")
+	flag.IntVar(&f.large, "accounts-large", 100000, "memory: the larger batch")
+	flag.StringVar(&f.hostLog, "host-log-level", "info", "the daemon's --log-level")
+	flag.BoolVar(&f.verify, "verify", false, "check every account in the simulator and the store after each run")
+	flag.BoolVar(&f.verbose, "v", false, "echo every log line")
+	flag.StringVar(&f.metricsListen, "metrics-listen", "", "pass --metrics-listen to the daemon (pprof, if it serves it)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, f); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, f flags) error {
+	dir := f.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "loadtest-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	var bins loadtest.Binaries
+	if f.bin != "" {
+		bins = loadtest.Binaries{
+			PandaSim: filepath.Join(f.bin, "pandasim"), Host: filepath.Join(f.bin, "provisioning-host"),
+			Plugin: filepath.Join(f.bin, "provisioning-plugin-panda"), Provctl: filepath.Join(f.bin, "provctl"),
+		}
+	} else {
+		var err error
+		if bins, err = loadtest.Build(ctx, filepath.Join(dir, "bin")); err != nil {
+			return err
+		}
+	}
+	var echo *os.File
+	if f.verbose {
+		echo = os.Stderr
+	}
+	logs, err := loadtest.NewLogs(filepath.Join(dir, "run.log"), nil)
+	if echo != nil {
+		logs, err = loadtest.NewLogs(filepath.Join(dir, "run.log"), echo)
+	}
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+
+	bulk := func(i int, h loadtest.Hierarchy, faults pandasim.Faults) (loadtest.BulkResult, error) {
+		c := loadtest.BulkConfig{
+			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d", i, h.Count())), Hierarchy: h,
+			Batch:  loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
+			Faults: faults, HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
+		}
+		if f.metricsListen != "" {
+			c.HostArgs = []string{"--metrics-listen", f.metricsListen}
+		}
+		r, err := loadtest.Bulk(ctx, c)
+		if err != nil {
+			return r, fmt.Errorf("%w\n%s\n%s", err, logs.Tail("host", 20), logs.Tail("provctl", 10))
+		}
+		if r.Batch.Synced != h.Count() {
+			fmt.Printf("WARNING: %d of %d accounts synced\n%s\n", r.Batch.Synced, h.Count(), logs.Tail("host", 10))
+		}
+		return r, nil
+	}
+	machine := machineLine()
+	fmt.Println(machine)
+
+	switch f.scenario {
+	case "bulk":
+		h := loadtest.Hierarchy{Prefix: "B", Resellers: f.resellers, PerReseller: f.per, Direct: f.direct}
+		var rate, hostRSS, plugRSS, rpa []float64
+		for i := range f.repeat {
+			r, err := bulk(i, h, pandasim.Faults{})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("bulk run %d: %s\n", i+1, r)
+			rate = append(rate, r.AccountsPerSec)
+			hostRSS = append(hostRSS, float64(r.HostPeakRSS)/(1<<20))
+			plugRSS = append(plugRSS, float64(r.PluginPeakRSS)/(1<<20))
+			rpa = append(rpa, r.RequestsPerAccount)
+		}
+		fmt.Printf("RESULT bulk accounts=%d concurrency=%d runs=%d median: accounts/s=%.0f host_peak_rss=%.1fMB plugin_peak_rss=%.1fMB requests/account=%.2f (targets: >=2000 accounts/s, <150MB each)\n",
+			h.Count(), f.concurrency, f.repeat, median(rate), median(hostRSS), median(plugRSS), median(rpa))
+	case "memory":
+		var ratios [2][]float64
+		var last [2]loadtest.BulkResult
+		for i := range f.repeat {
+			for j, n := range []int{f.small, f.large} {
+				h := loadtest.Hierarchy{Prefix: "M", Resellers: n / (1 + f.per), PerReseller: f.per}
+				r, err := bulk(i, h, pandasim.Faults{})
+				if err != nil {
+					return err
+				}
+				fmt.Printf("memory run %d: %s\n", i+1, r)
+				last[j] = r
+			}
+			ratios[0] = append(ratios[0], float64(last[1].HostPeakRSS)/float64(last[0].HostPeakRSS))
+			ratios[1] = append(ratios[1], float64(last[1].PluginPeakRSS)/float64(last[0].PluginPeakRSS))
+		}
+		fmt.Printf("RESULT memory %d vs %d accounts, median peak RSS ratio: host=%.2f plugin=%.2f (target <=1.20)\n",
+			f.large, f.small, median(ratios[0]), median(ratios[1]))
+	case "remote-bound":
+		h := loadtest.Hierarchy{Prefix: "RB", Resellers: f.resellers, PerReseller: f.per, Direct: f.direct}
+		faults := pandasim.Faults{Latency: pandasim.Duration(f.latency), RateLimit: f.rateLimit}
+		var eff, rpa, n429 []float64
+		for i := range f.repeat {
+			r, err := bulk(i, h, faults)
+			if err != nil {
+				return err
+			}
+			// The floor counts the requests that had to succeed: 429s are
+			// the waste the floor excludes.
+			useful := float64(r.Sim.APIRequests-r.Sim.RateLimited) / float64(r.Accounts)
+			floor := time.Duration(useful * float64(r.Accounts) / f.rateLimit * float64(time.Second))
+			ratio := r.Batch.Elapsed.Seconds() / floor.Seconds()
+			fmt.Printf("remote-bound run %d: %s floor=%s elapsed/floor=%.3f useful_requests/account=%.2f\n", i+1, r, floor.Round(time.Millisecond), ratio, useful)
+			eff = append(eff, ratio)
+			rpa = append(rpa, useful)
+			n429 = append(n429, float64(r.Sim.RateLimited))
+		}
+		fmt.Printf("RESULT remote-bound accounts=%d latency=%s rate=%.0f/s runs=%d median: elapsed/floor=%.3f requests/account=%.2f 429s=%.0f (target elapsed <= 1.10 x floor)\n",
+			h.Count(), f.latency, f.rateLimit, f.repeat, median(eff), median(rpa), median(n429))
+	default:
+		return fmt.Errorf("unknown scenario %q", f.scenario)
+	}
+	return nil
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// machineLine describes where the figures come from.
+func machineLine() string {
+	cpu := "?"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("# %s, %d CPUs (%s), %s RAM, %s", time.Now().UTC().Format("2006-01-02 15:04 UTC"), numCPU(), cpu, mem, goVersion())
+}

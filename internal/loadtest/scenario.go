@@ -1,0 +1,159 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cloudbss/provisioning/internal/pandasim"
+)
+
+// BulkConfig is one bulk sync-batch run.
+type BulkConfig struct {
+	Bins      Binaries
+	Dir       string
+	Hierarchy Hierarchy
+	Batch     BatchOptions
+	// Faults of the simulator (latency, rate limit) for the whole run.
+	Faults pandasim.Faults
+	// HostLogLevel of the daemon. Default "info", as in production.
+	HostLogLevel string
+	// HostArgs are extra daemon flags (e.g. --metrics-listen for pprof).
+	HostArgs []string
+	// Settings are extra plugin settings.
+	Settings map[string]string
+	// Verify checks every account in the simulator and the store after the
+	// run (not timed).
+	Verify bool
+	// During, if set, runs while the batch does, with the stack; it must
+	// return when ctx ends.
+	During func(ctx context.Context, s *Stack)
+	Logs   *Logs
+}
+
+// BulkResult is what a bulk run measured.
+type BulkResult struct {
+	Accounts int
+	Batch    BatchResult
+	// AccountsPerSec is synced accounts over provctl's wall time.
+	AccountsPerSec float64
+	// HostPeakRSS and PluginPeakRSS are VmHWM in bytes, read at the end.
+	HostPeakRSS, PluginPeakRSS int64
+	// Sim is the simulator's counters for the run.
+	Sim pandasim.Stats
+	// RequestsPerAccount is API requests (/rest, 429s included) per account.
+	RequestsPerAccount float64
+	// CPU is the CPU time each process used during the run (sim, host,
+	// plugin, provctl): where the machine's time went.
+	CPU          CPUTimes
+	Verification *Verification
+}
+
+// CPUTimes is the CPU time of each process of a run.
+type CPUTimes struct{ Sim, Host, Plugin, Provctl time.Duration }
+
+// PerAccount is the CPU time of every process per account, in microseconds.
+func (c CPUTimes) String() string {
+	return fmt.Sprintf("cpu sim=%s host=%s plugin=%s provctl=%s", c.Sim.Round(10*time.Millisecond), c.Host.Round(10*time.Millisecond), c.Plugin.Round(10*time.Millisecond), c.Provctl.Round(10*time.Millisecond))
+}
+
+// Total is the sum.
+func (c CPUTimes) Total() time.Duration { return c.Sim + c.Host + c.Plugin + c.Provctl }
+
+// String is the result as one line.
+func (r BulkResult) String() string {
+	s := fmt.Sprintf("accounts=%d elapsed=%s accounts/s=%.0f host_rss=%.1fMB plugin_rss=%.1fMB requests/account=%.2f 429s=%d 5xx_injected=%d [%s]",
+		r.Accounts, r.Batch.Elapsed.Round(time.Millisecond), r.AccountsPerSec, mb(r.HostPeakRSS), mb(r.PluginPeakRSS),
+		r.RequestsPerAccount, r.Sim.RateLimited, r.Sim.InjectedErrors, r.Batch)
+	if t := r.CPU.Total(); t > 0 && r.Accounts > 0 {
+		s += fmt.Sprintf(" %s (%.0fus/account)", r.CPU, float64(t.Microseconds())/float64(r.Accounts))
+	}
+	if r.Verification != nil {
+		s += " verify: " + r.Verification.String()
+	}
+	return s
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// Bulk starts a fresh stack, runs one provctl sync-batch of the hierarchy
+// and measures it.
+func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return BulkResult{}, err
+	}
+	file := filepath.Join(c.Dir, "accounts.jsonl")
+	if err := c.Hierarchy.WriteFile(file); err != nil {
+		return BulkResult{}, err
+	}
+	creds := Credentials{AccessID: "loadtest", Password: "loadtest-password", APIKey: "loadtest-api-key"}
+	lvl := c.HostLogLevel
+	if lvl == "" {
+		lvl = "info"
+	}
+	s, err := StartStack(ctx, StackConfig{
+		Bins: c.Bins, Dir: c.Dir, Logs: c.Logs,
+		Sim:  SimConfig{Credentials: creds, Faults: c.Faults},
+		Host: HostConfig{LogLevel: lvl, Args: c.HostArgs, Settings: c.Settings},
+	})
+	if err != nil {
+		return BulkResult{}, err
+	}
+	defer s.Close()
+	if err := s.Sim.Reset(ctx); err != nil { // zero the counters of the start (Probe...)
+		return BulkResult{}, err
+	}
+	res := BulkResult{Accounts: c.Hierarchy.Count()}
+	plugin, err := s.Host.WaitPluginPID(ctx, 0)
+	if err != nil {
+		return res, err
+	}
+	var before CPUTimes
+	before.Sim, _ = CPUTime(s.Sim.Pid())
+	before.Host, _ = CPUTime(s.Host.Pid())
+	before.Plugin, _ = CPUTime(plugin)
+	dctx, stopDuring := context.WithCancel(ctx)
+	duringDone := make(chan struct{})
+	go func() {
+		defer close(duringDone)
+		if c.During != nil {
+			c.During(dctx, s)
+		}
+	}()
+	res.Batch, err = s.Batch(ctx, file, c.Batch)
+	stopDuring()
+	<-duringDone
+	if err != nil {
+		return res, err
+	}
+	res.AccountsPerSec = float64(res.Batch.Synced) / res.Batch.Elapsed.Seconds()
+	if res.HostPeakRSS, err = PeakRSS(s.Host.Pid()); err != nil {
+		return res, err
+	}
+	if pids := s.Host.PluginPIDs(); len(pids) > 0 {
+		if res.PluginPeakRSS, err = PeakRSS(pids[0]); err != nil {
+			return res, err
+		}
+		if pids[0] == plugin {
+			t, _ := CPUTime(plugin)
+			res.CPU.Plugin = t - before.Plugin
+		}
+	}
+	t, _ := CPUTime(s.Sim.Pid())
+	res.CPU.Sim = t - before.Sim
+	t, _ = CPUTime(s.Host.Pid())
+	res.CPU.Host = t - before.Host
+	res.CPU.Provctl = res.Batch.CPU
+	if res.Sim, err = s.Sim.Stats(ctx); err != nil {
+		return res, err
+	}
+	res.RequestsPerAccount = float64(res.Sim.APIRequests) / float64(res.Accounts)
+	if c.Verify {
+		if res.Verification, err = s.Verify(ctx, c.Hierarchy); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
