@@ -84,7 +84,7 @@ func TestChaosPluginKilledUnderFaults(t *testing.T) {
 	defer cancel()
 
 	logs := newLogs(t)
-	creds := credentials(t)
+	creds := testCredentials(t)
 	token := secret(t, "tok-")
 	t.Setenv("PROVISIONING_PLUGIN_LOG_LEVEL", "debug")
 	s := startStack(t, ctx, loadtest.StackConfig{

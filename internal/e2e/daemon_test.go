@@ -26,7 +26,7 @@ func TestDaemonKilledMidBatch(t *testing.T) {
 	s := startStack(t, ctx, loadtest.StackConfig{
 		// Some lost answers too: the restarted daemon must not trust what
 		// it never stored.
-		Sim:  loadtest.SimConfig{Credentials: credentials(t), Faults: chaosFaults, Seed: rng.Uint64()},
+		Sim:  loadtest.SimConfig{Credentials: testCredentials(t), Faults: chaosFaults, Seed: rng.Uint64()},
 		Logs: logs,
 	})
 	h := population("D", n)
@@ -90,7 +90,7 @@ func TestDaemonKilledMidBatch(t *testing.T) {
 func TestConcurrentSynchronizeOneAccount(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s := startStack(t, ctx, loadtest.StackConfig{Sim: loadtest.SimConfig{Credentials: credentials(t)}, Logs: newLogs(t)})
+	s := startStack(t, ctx, loadtest.StackConfig{Sim: loadtest.SimConfig{Credentials: testCredentials(t)}, Logs: newLogs(t)})
 	h := loadtest.Hierarchy{Prefix: "C", Direct: 1}
 	var acct loadtest.Account
 	h.Each(func(a loadtest.Account) { acct = a })
@@ -157,7 +157,7 @@ func TestHostKilledLeavesNoPlugin(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			s := startStack(t, ctx, loadtest.StackConfig{Sim: loadtest.SimConfig{Credentials: credentials(t)}, Logs: newLogs(t)})
+			s := startStack(t, ctx, loadtest.StackConfig{Sim: loadtest.SimConfig{Credentials: testCredentials(t)}, Logs: newLogs(t)})
 			pid, err := s.Host.WaitPluginPID(ctx, 0)
 			if err != nil {
 				t.Fatal(err)

@@ -61,7 +61,7 @@ func secret(t *testing.T, prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func credentials(t *testing.T) loadtest.Credentials {
+func testCredentials(t *testing.T) loadtest.Credentials {
 	return loadtest.Credentials{AccessID: "e2e-access", Password: secret(t, "pw-"), APIKey: secret(t, "key-")}
 }
 
