@@ -16,6 +16,9 @@ type Binaries struct {
 	Host     string // cmd/provisioning-host
 	Plugin   string // cmd/provisioning-plugin-panda
 	Provctl  string // cmd/provctl
+	// InProcessHost is internal/loadtest/cmd/inprocess-host: the host with
+	// the Panda adapter linked in. Only [BuildInProcessHost] builds it.
+	InProcessHost string
 }
 
 // commands are the main packages [Build] compiles, relative to the module
@@ -68,4 +71,23 @@ func ModuleRoot(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("not inside a Go module")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// BuildInProcessHost compiles internal/loadtest/cmd/inprocess-host into dir
+// and sets b.InProcessHost.
+func BuildInProcessHost(ctx context.Context, dir string, b *Binaries) error {
+	root, err := ModuleRoot(ctx)
+	if err != nil {
+		return err
+	}
+	out := filepath.Join(dir, "inprocess-host")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./internal/loadtest/cmd/inprocess-host")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build inprocess-host: %w\n%s", err, stderr.String())
+	}
+	b.InProcessHost = out
+	return nil
 }

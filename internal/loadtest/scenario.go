@@ -24,6 +24,9 @@ type BulkConfig struct {
 	HostArgs []string
 	// Settings are extra plugin settings.
 	Settings map[string]string
+	// InProcess runs Bins.InProcessHost instead of provisioning-host: the
+	// adapter is linked into the host, no plugin process.
+	InProcess bool
 	// Verify checks every account in the simulator and the store after the
 	// run (not timed).
 	Verify bool
@@ -93,8 +96,12 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 	if lvl == "" {
 		lvl = "info"
 	}
+	var hostBin string
+	if c.InProcess {
+		hostBin = c.Bins.InProcessHost
+	}
 	s, err := StartStack(ctx, StackConfig{
-		Bins: c.Bins, Dir: c.Dir, Logs: c.Logs,
+		Bins: c.Bins, Dir: c.Dir, Logs: c.Logs, HostBinary: hostBin,
 		Sim:  SimConfig{Credentials: creds, Faults: c.Faults},
 		Host: HostConfig{LogLevel: lvl, Args: c.HostArgs, Settings: c.Settings},
 	})
@@ -106,9 +113,11 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 		return BulkResult{}, err
 	}
 	res := BulkResult{Accounts: c.Hierarchy.Count()}
-	plugin, err := s.Host.WaitPluginPID(ctx, 0)
-	if err != nil {
-		return res, err
+	plugin := -1 // none: the adapter is in the host
+	if !c.InProcess {
+		if plugin, err = s.Host.WaitPluginPID(ctx, 0); err != nil {
+			return res, err
+		}
 	}
 	var before CPUTimes
 	before.Sim, _ = CPUTime(s.Sim.Pid())

@@ -22,6 +22,8 @@ type StackConfig struct {
 	// Inject429 is the fraction of API requests the [FaultProxy] answers
 	// 429; 0 means no proxy.
 	Inject429 float64
+	// HostBinary replaces Bins.Host, e.g. with Bins.InProcessHost.
+	HostBinary string
 	// Token, when set, is required by the daemon as a bearer token.
 	Token string
 	Logs  *Logs
@@ -82,7 +84,11 @@ func (s *Stack) StartHost(ctx context.Context) error {
 		_ = s.Conn.Close()
 		s.Conn = nil
 	}
-	d, err := StartHost(ctx, s.cfg.Bins.Host, s.cfg.Host)
+	bin := s.cfg.Bins.Host
+	if s.cfg.HostBinary != "" {
+		bin = s.cfg.HostBinary
+	}
+	d, err := StartHost(ctx, bin, s.cfg.Host)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,9 @@
 //	              accounts/s, peak RSS of host and plugin, requests/account
 //	memory        bulk at -accounts-small and -accounts-large (default 10,000
 //	              and 100,000): the peak RSS ratio of host and plugin
+//	boundary      bulk through provisioning-host (plugin subprocess) and
+//	              through inprocess-host (adapter linked in), alternated:
+//	              what the plugin boundary costs in throughput
 //	remote-bound  pandasim with -latency (50ms) and -rate-limit (200/s):
 //	              elapsed vs the floor requests/account × accounts ÷ rate,
 //	              and the 429s
@@ -47,6 +50,7 @@ type flags struct {
 	hostLog                string
 	verify, verbose        bool
 	metricsListen          string
+	inprocess              bool
 }
 
 func main() {
@@ -67,6 +71,7 @@ func main() {
 	flag.StringVar(&f.hostLog, "host-log-level", "info", "the daemon's --log-level")
 	flag.BoolVar(&f.verify, "verify", false, "check every account in the simulator and the store after each run")
 	flag.BoolVar(&f.verbose, "v", false, "echo every log line")
+	flag.BoolVar(&f.inprocess, "inprocess", false, "bulk: run the adapter linked into the host (inprocess-host) instead of a plugin process")
 	flag.StringVar(&f.metricsListen, "metrics-listen", "", "pass --metrics-listen to the daemon (pprof, if it serves it)")
 	flag.Parse()
 
@@ -100,6 +105,13 @@ func run(ctx context.Context, f flags) error {
 			return err
 		}
 	}
+	if f.inprocess || f.scenario == "boundary" {
+		if f.bin != "" {
+			bins.InProcessHost = filepath.Join(f.bin, "inprocess-host")
+		} else if err := loadtest.BuildInProcessHost(ctx, filepath.Join(dir, "bin"), &bins); err != nil {
+			return err
+		}
+	}
 	var echo *os.File
 	if f.verbose {
 		echo = os.Stderr
@@ -113,9 +125,9 @@ func run(ctx context.Context, f flags) error {
 	}
 	defer logs.Close()
 
-	bulk := func(i int, h loadtest.Hierarchy, faults pandasim.Faults) (loadtest.BulkResult, error) {
+	bulkMode := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool) (loadtest.BulkResult, error) {
 		c := loadtest.BulkConfig{
-			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d", i, h.Count())), Hierarchy: h,
+			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d-%t", i, h.Count(), inprocess)), Hierarchy: h, InProcess: inprocess,
 			Batch:  loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
 			Faults: faults, HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
 		}
@@ -131,6 +143,9 @@ func run(ctx context.Context, f flags) error {
 		}
 		return r, nil
 	}
+	bulk := func(i int, h loadtest.Hierarchy, faults pandasim.Faults) (loadtest.BulkResult, error) {
+		return bulkMode(i, h, faults, f.inprocess)
+	}
 	machine := machineLine()
 	fmt.Println(machine)
 
@@ -143,14 +158,38 @@ func run(ctx context.Context, f flags) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("bulk run %d: %s\n", i+1, r)
+			fmt.Printf("bulk run %d%s: %s\n", i+1, map[bool]string{true: " (in-process adapter)"}[f.inprocess], r)
 			rate = append(rate, r.AccountsPerSec)
 			hostRSS = append(hostRSS, float64(r.HostPeakRSS)/(1<<20))
 			plugRSS = append(plugRSS, float64(r.PluginPeakRSS)/(1<<20))
 			rpa = append(rpa, r.RequestsPerAccount)
 		}
-		fmt.Printf("RESULT bulk accounts=%d concurrency=%d runs=%d median: accounts/s=%.0f host_peak_rss=%.1fMB plugin_peak_rss=%.1fMB requests/account=%.2f (targets: >=2000 accounts/s, <150MB each)\n",
-			h.Count(), f.concurrency, f.repeat, median(rate), median(hostRSS), median(plugRSS), median(rpa))
+		mode := "plugin-process"
+		if f.inprocess {
+			mode = "in-process"
+		}
+		fmt.Printf("RESULT bulk mode=%s accounts=%d concurrency=%d runs=%d median: accounts/s=%.0f host_peak_rss=%.1fMB plugin_peak_rss=%.1fMB requests/account=%.2f (targets: >=2000 accounts/s, <150MB each)\n",
+			mode, h.Count(), f.concurrency, f.repeat, median(rate), median(hostRSS), median(plugRSS), median(rpa))
+	case "boundary":
+		h := loadtest.Hierarchy{Prefix: "X", Resellers: f.resellers, PerReseller: f.per, Direct: f.direct}
+		var sub, in, ratio []float64
+		for i := range f.repeat {
+			a, err := bulkMode(i, h, pandasim.Faults{}, false)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("boundary run %d, plugin process: %s\n", i+1, a)
+			b, err := bulkMode(i, h, pandasim.Faults{}, true)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("boundary run %d, adapter in-process: %s\n", i+1, b)
+			sub = append(sub, a.AccountsPerSec)
+			in = append(in, b.AccountsPerSec)
+			ratio = append(ratio, 1-a.AccountsPerSec/b.AccountsPerSec)
+		}
+		fmt.Printf("RESULT boundary accounts=%d concurrency=%d runs=%d median: plugin-process=%.0f accounts/s in-process=%.0f accounts/s boundary cost=%.1f%% of throughput (target < 15%%)\n",
+			h.Count(), f.concurrency, f.repeat, median(sub), median(in), 100*median(ratio))
 	case "memory":
 		var ratios [2][]float64
 		var last [2]loadtest.BulkResult
