@@ -36,6 +36,7 @@ func TestDaemonKilledMidBatch(t *testing.T) {
 	killAt := max(1, n/5+rng.IntN(max(1, n/3)))
 	var wg sync.WaitGroup
 	wctx, stop := context.WithCancel(ctx)
+	killed := false // written by the goroutine, read after wg.Wait
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -44,6 +45,7 @@ func TestDaemonKilledMidBatch(t *testing.T) {
 			if err == nil && len(snap.Operators) >= killAt {
 				pid := s.Host.Pid()
 				_ = syscall.Kill(pid, syscall.SIGKILL)
+				killed = true
 				t.Logf("SIGKILLed the daemon (pid %d) with %d operators in Panda", pid, len(snap.Operators))
 				return
 			}
@@ -54,8 +56,13 @@ func TestDaemonKilledMidBatch(t *testing.T) {
 	stop()
 	wg.Wait()
 	t.Logf("first pass (daemon killed under it): %s, err=%v", res, err)
-	if !s.Host.Exited() {
+	if !killed {
 		t.Fatalf("the batch finished before the kill (%d accounts): raise CHAOS_ACCOUNTS", n)
+	}
+	select {
+	case <-s.Host.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed daemon did not exit")
 	}
 
 	if err := s.StartHost(ctx); err != nil {
