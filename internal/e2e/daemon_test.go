@@ -3,12 +3,14 @@ package e2e_test
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cloudbss/provisioning/internal/loadtest"
+	"github.com/cloudbss/provisioning/internal/pandasim"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -41,12 +43,12 @@ func TestDaemonKilledMidBatch(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for wctx.Err() == nil {
-			snap, err := s.Sim.State(wctx)
-			if err == nil && len(snap.Operators) >= killAt {
+			st, err := s.Sim.Stats(wctx)
+			if ops := operatorPosts(st); err == nil && ops >= int64(killAt) {
 				pid := s.Host.Pid()
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 				killed = true
-				t.Logf("SIGKILLed the daemon (pid %d) with %d operators in Panda", pid, len(snap.Operators))
+				t.Logf("SIGKILLed the daemon (pid %d) after %d operator creations", pid, ops)
 				return
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -204,4 +206,15 @@ func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// operatorPosts counts the operator creations the simulator received.
+func operatorPosts(st pandasim.Stats) int64 {
+	var n int64
+	for route, c := range st.ByRoute {
+		if strings.HasPrefix(route, "POST ") && strings.HasSuffix(route, "/operators") {
+			n += c
+		}
+	}
+	return n
 }
