@@ -97,7 +97,10 @@ func TestChaosPluginKilledUnderFaults(t *testing.T) {
 	h := population("K", n)
 	file := writeBatch(t, h)
 
-	// The killer runs through the passes until it has killed enough times.
+	// The killer runs through the passes until it has killed enough times,
+	// spreading the kills over about the first pass: 1.5s for the CI size,
+	// 10ms per account beyond that.
+	spread := max(1300, 10*n)
 	var mu sync.Mutex
 	killed := 0
 	killer := func(ctx context.Context) {
@@ -111,7 +114,7 @@ func TestChaosPluginKilledUnderFaults(t *testing.T) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Duration(200+rng.IntN(1300)) * time.Millisecond):
+			case <-time.After(time.Duration(200+rng.IntN(spread)) * time.Millisecond):
 			}
 			pid, err := s.Host.WaitPluginPID(ctx, 0)
 			if err != nil {
