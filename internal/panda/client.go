@@ -249,7 +249,8 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		noWait    bool // retry at once: a fresh token is all it takes
 	)
 	for attempt := 1; attempt <= c.opts.maxAttempts; attempt++ {
-		// After a 429 the pacer's gate is the wait; otherwise back off.
+		// After a 429 the wait is done (the pacer's gate, or the sporadic
+		// 429's own Retry-After); otherwise back off.
 		if last != nil && last.Kind != ErrRateLimited && !noWait {
 			if c.backoff(ctx, attempt-1, last) != nil {
 				return last
@@ -309,8 +310,22 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			continue
 		case status == http.StatusTooManyRequests:
 			last = c.statusError(cl.op, status, hdr, body)
-			if rate, cut := c.pacer.throttled(last.RetryAfter); cut {
+			rate, gated := c.pacer.throttled(last.RetryAfter)
+			switch {
+			case rate > 0:
 				c.opts.logger.Warn("panda: rate limited; pacing requests", "op", cl.op, "retry_after", last.RetryAfter, "rate_per_s", rate)
+			case !gated:
+				// A sporadic 429: only this request waits. When the caller's
+				// deadline comes first, say rate limited rather than wait
+				// for a deadline error.
+				wait := max(last.RetryAfter, time.Second)
+				if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+					return last
+				}
+				c.opts.logger.Debug("panda: rate limited; retrying this request after Retry-After", "op", cl.op, "attempt", attempt, "retry_after", wait)
+				if err := sleep(ctx, wait); err != nil {
+					return c.abandoned(cl.op, err, last, false)
+				}
 			}
 			continue
 		case status == http.StatusNotFound && cl.method == http.MethodDelete && ambiguous:
