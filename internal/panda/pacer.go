@@ -37,9 +37,9 @@ type pacer struct {
 	// cut: easing stops there until floorUntil, then probes above it.
 	floor      time.Duration
 	floorUntil time.Time
-	ok        ring // non-429 answers
-	limited   ring // 429 answers
-	clock     func() time.Time // nil: time.Now; tests set it
+	ok         ring             // non-429 answers
+	limited    ring             // 429 answers
+	clock      func() time.Time // nil: time.Now; tests set it
 }
 
 const (
