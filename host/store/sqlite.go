@@ -35,7 +35,8 @@ CREATE INDEX IF NOT EXISTS sync_records_status ON sync_records (status, plugin, 
 `
 
 type sqliteStore struct {
-	db *sql.DB
+	db  *sql.DB
+	get *sql.Stmt // the prepared Get
 	// SQLite has one writer at a time, and each durable commit costs an
 	// fsync. One goroutine writes: it commits every Put waiting at that
 	// moment in a single transaction (group commit), and answers each only
@@ -80,7 +81,14 @@ func OpenSQLite(dir string) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
-	s := &sqliteStore{db: db, writes: make(chan *write), closed: make(chan struct{})}
+	// Get runs for every Synchronize (the account's own record, its
+	// ancestors): prepare it once instead of parsing the SQL on every call.
+	get, err := db.Prepare(`SELECT record, account FROM sync_records WHERE plugin = ? AND account_id = ?`)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
+	s := &sqliteStore{db: db, get: get, writes: make(chan *write), closed: make(chan struct{})}
 	s.writerWG.Add(1)
 	go s.writer()
 	return s, nil
@@ -182,8 +190,7 @@ func nullBytes(b []byte) any {
 
 func (s *sqliteStore) Get(ctx context.Context, plugin, accountID string) (Entry, error) {
 	var rb, ab []byte
-	err := s.db.QueryRowContext(ctx, `SELECT record, account FROM sync_records WHERE plugin = ? AND account_id = ?`,
-		plugin, accountID).Scan(&rb, &ab)
+	err := s.get.QueryRowContext(ctx, plugin, accountID).Scan(&rb, &ab)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Entry{}, fmt.Errorf("%s/%s: %w", plugin, accountID, ErrNotFound)
 	}
@@ -253,5 +260,5 @@ LIMIT ?`,
 func (s *sqliteStore) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.writerWG.Wait()
-	return s.db.Close()
+	return errors.Join(s.get.Close(), s.db.Close())
 }
