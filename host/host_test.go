@@ -107,6 +107,10 @@ func TestStartCallAndClose(t *testing.T) {
 		t.Errorf("Synchronize = %v", resp)
 	}
 	ps := f.h.Plugins()
+	// The digest of an unpinned binary is computed beside the first calls.
+	for deadline := time.Now().Add(5 * time.Second); len(ps) == 1 && ps[0].GetSha256() == "" && time.Now().Before(deadline); ps = f.h.Plugins() {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_RUNNING || ps[0].GetVersion() != "0.0.1" || len(ps[0].GetSha256()) != 64 {
 		t.Errorf("Plugins = %v", ps)
 	}
