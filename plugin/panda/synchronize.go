@@ -219,7 +219,9 @@ func (r *syncRun) createAccount(ctx context.Context) (*pandaapi.Account, error) 
 		pa, err := r.st.api.CreateAccount(ctx, r.ev.remoteParent, req)
 		if err == nil {
 			r.createdAccount = true
-			r.log.Info("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.ev.remoteParent, "type", req.Type.String())
+			// Debug: the "synchronized" line that follows says it all, and
+			// every line costs the host a parse and a re-log.
+			r.log.Debug("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.ev.remoteParent, "type", req.Type.String())
 			return pa, nil
 		}
 		if !mayHaveCommitted(err) || ctx.Err() != nil || attempt == 2 {
@@ -309,7 +311,7 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 		}
 		switch settled.Status {
 		case pandaapi.TransactionSuccess:
-			r.log.Info("synchronized", "remote_id", pacc.ID, "username", username)
+			r.log.Info("synchronized", "remote_id", pacc.ID, "remote_parent_id", r.ev.remoteParent, "role", r.ev.role, "username", username)
 			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, syncedMessage(username), nil, true), nil
 		case pandaapi.TransactionFailed:
 		default:
