@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,6 +32,10 @@ var bins loadtest.Binaries
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		return m.Run() // no benchmark asked for (go test ./...): build nothing
+	}
 	dir, err := os.MkdirTemp("", "bench-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
