@@ -20,7 +20,7 @@ import (
 var chaosFaults = pandasim.Faults{ErrorRate: 0.10, CommitThenFailRate: 0.05, CommitThenFailMode: pandasim.CommitThenFailMixed}
 
 // withRateLimit adds the 429s of the chaos run: pandasim's rate limit
-// (CHAOS_RATE requests/s, default 100, burst as large), below what the
+// (CHAOS_RATE requests/s, default 200, `make chaos` 100; burst as large), below what the
 // batch asks for, so the client is throttled all along, as by a real API's
 // quota. Random 429s
 // unrelated to the request rate (the FaultProxy, CHAOS_429=fraction) are
@@ -28,7 +28,7 @@ var chaosFaults = pandasim.Faults{ErrorRate: 0.10, CommitThenFailRate: 0.05, Com
 // all its requests and halves its rate, so sporadic 429s slow it to a
 // crawl (see the README's "Performance and reliability").
 func withRateLimit(t *testing.T, f pandasim.Faults) pandasim.Faults {
-	f.RateLimit = float64(envInt(t, "CHAOS_RATE", 100))
+	f.RateLimit = float64(envInt(t, "CHAOS_RATE", 200))
 	return f
 }
 
