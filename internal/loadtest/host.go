@@ -49,8 +49,10 @@ type HostConfig struct {
 	TokenFile string
 	// LogLevel of the daemon. Default "info".
 	LogLevel string
-	// Args are extra daemon flags.
+	// Args are extra daemon flags; Env extra environment ("KEY=value"),
+	// which the daemon passes on to its plugin.
 	Args []string
+	Env  []string
 	Logs *Logs
 }
 
@@ -110,7 +112,7 @@ func StartHost(ctx context.Context, bin string, c HostConfig) (*Daemon, error) {
 		args = append(args, "--auth-token-file", c.TokenFile)
 	}
 	args = append(args, c.Args...)
-	env := []string{envPassword + "=" + c.Credentials.Password, envAPIKey + "=" + c.Credentials.APIKey}
+	env := append([]string{envPassword + "=" + c.Credentials.Password, envAPIKey + "=" + c.Credentials.APIKey}, c.Env...)
 	p, err := Start(ctx, ProcessSpec{Name: "host", Path: bin, Args: args, Env: env, Logs: c.Logs, StartTimeout: time.Minute})
 	if err != nil {
 		return nil, err

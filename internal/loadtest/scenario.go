@@ -2,7 +2,11 @@ package loadtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,6 +34,13 @@ type BulkConfig struct {
 	// Verify checks every account in the simulator and the store after the
 	// run (not timed).
 	Verify bool
+	// ProfileDir, when set, receives CPU profiles of the daemon and of the
+	// plugin process taken during the batch (host.cpu, plugin.cpu): the
+	// daemon runs with --metrics-listen and --pprof, the plugin with
+	// PROVISIONING_PLUGIN_PPROF. ProfileFor is their length (default 5s);
+	// it must be shorter than the batch.
+	ProfileDir string
+	ProfileFor time.Duration
 	// During, if set, runs while the batch does, with the stack; it must
 	// return when ctx ends.
 	During func(ctx context.Context, s *Stack)
@@ -100,10 +111,21 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 	if c.InProcess {
 		hostBin = c.Bins.InProcessHost
 	}
+	hc := HostConfig{LogLevel: lvl, Args: c.HostArgs, Settings: c.Settings}
+	var profiles []profileTarget
+	if c.ProfileDir != "" {
+		hp, pp, err := freePorts()
+		if err != nil {
+			return BulkResult{}, err
+		}
+		hc.Args = append(hc.Args, "--metrics-listen", hp, "--pprof")
+		hc.Env = append(hc.Env, pluginPprofEnv+"="+pp)
+		profiles = []profileTarget{{"host.cpu", hp}, {"plugin.cpu", pp}}
+	}
 	s, err := StartStack(ctx, StackConfig{
 		Bins: c.Bins, Dir: c.Dir, Logs: c.Logs, HostBinary: hostBin,
 		Sim:  SimConfig{Credentials: creds, Faults: c.Faults},
-		Host: HostConfig{LogLevel: lvl, Args: c.HostArgs, Settings: c.Settings},
+		Host: hc,
 	})
 	if err != nil {
 		return BulkResult{}, err
@@ -131,10 +153,15 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 			c.During(dctx, s)
 		}
 	}()
+	profiled := make(chan error, 1)
+	go func() { profiled <- takeProfiles(ctx, c.ProfileDir, c.ProfileFor, profiles) }()
 	res.Batch, err = s.Batch(ctx, file, c.Batch)
 	stopDuring()
 	<-duringDone
 	if err != nil {
+		return res, err
+	}
+	if err := <-profiled; err != nil {
 		return res, err
 	}
 	res.AccountsPerSec = float64(res.Batch.Synced) / res.Batch.Elapsed.Seconds()
@@ -165,4 +192,75 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// pluginPprofEnv is the plugin SDK's variable (plugin.PprofEnv): a plugin
+// serves its profiles on that address.
+const pluginPprofEnv = "PROVISIONING_PLUGIN_PPROF"
+
+type profileTarget struct{ file, addr string }
+
+// freePorts returns two free loopback addresses.
+func freePorts() (string, string, error) {
+	var out [2]string
+	for i := range out {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		out[i] = l.Addr().String()
+		defer l.Close()
+	}
+	return out[0], out[1], nil
+}
+
+// takeProfiles waits a second for the batch to get going, then takes a CPU
+// profile of each target at once, into dir.
+func takeProfiles(ctx context.Context, dir string, d time.Duration, targets []profileTarget) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	select {
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	errs := make(chan error, len(targets))
+	for _, t := range targets {
+		go func() {
+			errs <- fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.addr, int(d.Seconds())), filepath.Join(dir, t.file))
+		}()
+	}
+	var all []error
+	for range targets {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+func fetch(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile %s: %s (does the daemon have --pprof?)", url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

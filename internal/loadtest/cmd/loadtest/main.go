@@ -49,8 +49,8 @@ type flags struct {
 	small, large           int
 	hostLog                string
 	verify, verbose        bool
-	metricsListen          string
 	inprocess              bool
+	profileDir             string
 }
 
 func main() {
@@ -72,7 +72,7 @@ func main() {
 	flag.BoolVar(&f.verify, "verify", false, "check every account in the simulator and the store after each run")
 	flag.BoolVar(&f.verbose, "v", false, "echo every log line")
 	flag.BoolVar(&f.inprocess, "inprocess", false, "bulk: run the adapter linked into the host (inprocess-host) instead of a plugin process")
-	flag.StringVar(&f.metricsListen, "metrics-listen", "", "pass --metrics-listen to the daemon (pprof, if it serves it)")
+	flag.StringVar(&f.profileDir, "pprof-dir", "", "bulk: write CPU profiles of the daemon and the plugin taken during each run here (run-N/host.cpu, run-N/plugin.cpu; needs the daemon's --pprof)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -131,8 +131,11 @@ func run(ctx context.Context, f flags) error {
 			Batch:  loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
 			Faults: faults, HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
 		}
-		if f.metricsListen != "" {
-			c.HostArgs = []string{"--metrics-listen", f.metricsListen}
+		if f.profileDir != "" && !inprocess {
+			c.ProfileDir = filepath.Join(f.profileDir, fmt.Sprintf("run-%d", i+1))
+			if err := os.MkdirAll(c.ProfileDir, 0o755); err != nil {
+				return loadtest.BulkResult{}, err
+			}
 		}
 		r, err := loadtest.Bulk(ctx, c)
 		if err != nil {
