@@ -193,7 +193,15 @@ func hostLibrary(tb testing.TB, apiURL string) caller {
 
 // daemon: (e) the provisioning-host daemon on loopback TCP, called by a
 // gRPC client as a BSS core would.
-func daemon(tb testing.TB, apiURL string) caller {
+func daemon(tb testing.TB, apiURL string) caller { return startDaemon(tb, apiURL, nil) }
+
+// daemonUnix: (e) with the daemon listening on a unix socket, as a BSS core
+// on the same machine may reach it.
+func daemonUnix(tb testing.TB, apiURL string) caller {
+	return startDaemon(tb, apiURL, []string{"--listen", filepath.Join(tb.TempDir(), "host.sock")})
+}
+
+func startDaemon(tb testing.TB, apiURL string, args []string) caller {
 	logs, err := loadtest.NewLogs(filepath.Join(tb.TempDir(), "daemon.log"), nil)
 	if err != nil {
 		tb.Fatal(err)
@@ -201,7 +209,7 @@ func daemon(tb testing.TB, apiURL string) caller {
 	d, err := loadtest.StartHost(context.Background(), bins.Host, loadtest.HostConfig{
 		Plugin: bins.Plugin, APIURL: apiURL,
 		Credentials: loadtest.Credentials{AccessID: pandasim.DefaultAccessID, Password: pandasim.DefaultPassword, APIKey: pandasim.DefaultAPIKey},
-		Dir:         tb.TempDir(), LogLevel: "warn", Logs: logs,
+		Dir:         tb.TempDir(), LogLevel: "warn", Logs: logs, Args: args,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -248,6 +256,7 @@ func BenchmarkCall(b *testing.B) {
 		{"goplugin", goPlugin},
 		{"host", hostLibrary},
 		{"daemon", daemon},
+		{"daemon-unix", daemonUnix},
 		{"inprocess", inProcess},
 		{"grpc-unix", grpcUnix},
 	}
