@@ -10,8 +10,8 @@
 //
 //	CHAOS_ACCOUNTS   accounts in the chaos and daemon-kill batches (default 150; full 2000)
 //	CHAOS_KILLS      plugin SIGKILLs during the chaos batch (default 2; full 5)
-//	CHAOS_RATE       pandasim's rate limit in the chaos run, requests/s (default 200; full 100)
-//	CHAOS_429        fraction of API requests answered 429 at random by a proxy (default 0)
+//	CHAOS_429        fraction of API requests answered 429 at random by a proxy (default 0.05)
+//	CHAOS_RATE       pandasim's rate limit in the chaos run, requests/s (default 0: none)
 //	CHAOS_SEED       seed of the random kill moments (default: the clock; logged)
 //	E2E_VERBOSE=1    echo every log line of the processes
 //
