@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudbss/provisioning/host/store"
 	"github.com/cloudbss/provisioning/plugin"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
 // Option configures [New].
@@ -28,6 +29,7 @@ type options struct {
 	backoffMax     time.Duration
 	maxRestarts    int
 	reattach       map[string]plugin.ReattachInfo
+	inProcess      map[string]provisioningv1.ProvisioningAdapterServer
 }
 
 func defaultOptions() options {
@@ -110,5 +112,23 @@ func WithReattach(name string, ri plugin.ReattachInfo) Option {
 			o.reattach = map[string]plugin.ReattachInfo{}
 		}
 		o.reattach[name] = ri
+	}
+}
+
+// WithInProcessPlugin serves the catalog entry named name from impl, an
+// adapter linked into the host's own process, instead of launching the
+// entry's binary: no subprocess, no go-plugin, no gRPC between host and
+// adapter. Start still checks its GetPluginInfo name and passes the entry's
+// Settings to Configure; calls still get the per-call deadline and the
+// metrics. There is no process to crash, restart or isolate: use it for
+// tests and for benchmarks that measure what the plugin boundary costs, not
+// to run third-party plugins. The entry's Path, SHA256, Args and Env are
+// ignored.
+func WithInProcessPlugin(name string, impl provisioningv1.ProvisioningAdapterServer) Option {
+	return func(o *options) {
+		if o.inProcess == nil {
+			o.inProcess = map[string]provisioningv1.ProvisioningAdapterServer{}
+		}
+		o.inProcess[name] = impl
 	}
 }

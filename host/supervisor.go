@@ -44,10 +44,11 @@ type permanentError struct{ err error }
 func (e permanentError) Error() string { return e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
 
-// instance is one run of a plugin process.
+// instance is one run of a plugin process, or the adapter linked in with
+// [WithInProcessPlugin] (client nil, pid 0: it never exits on its own).
 type instance struct {
 	client  *goplugin.Client
-	conn    *grpc.ClientConn
+	conn    grpc.ClientConnInterface
 	pid     int
 	started time.Time
 	// exited is closed once the process is gone (crash, kill or stop).
@@ -209,35 +210,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	start := time.Now()
 	e := s.entry
-	c, err := s.newClient()
-	if err != nil {
-		return nil, err
-	}
-	inst := &instance{client: c, started: start, exited: make(chan struct{})}
-	rpc, err := c.Client()
-	if err != nil {
-		s.killInstance(inst)
-		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			actual, herr := fileSHA256(e.Path)
-			if herr != nil {
-				actual = "unreadable (" + herr.Error() + ")"
-			}
-			return nil, permanentError{fmt.Errorf("plugin %q: %w: %s has sha256 %s, the catalog requires %s",
-				e.Name, ErrChecksumMismatch, e.Path, actual, e.SHA256)}
+	var inst *instance
+	if impl, ok := s.h.opts.inProcess[e.Name]; ok {
+		inst = &instance{conn: localConn{impl}, started: start, exited: make(chan struct{})}
+	} else {
+		var err error
+		if inst, err = s.spawn(start); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("plugin %q: start %s: %w", e.Name, e.Path, err)
 	}
-	if rc := c.ReattachConfig(); rc != nil && !s.attached() {
-		// An attached plugin is not ours to signal: pid stays 0.
-		inst.pid = rc.Pid
-	}
-	gc, ok := rpc.(*goplugin.GRPCClient)
-	if !ok {
-		s.killInstance(inst)
-		return nil, permanentError{fmt.Errorf("plugin %q: speaks %T, want gRPC", e.Name, rpc)}
-	}
-	inst.conn = gc.Conn
-	go s.watchExit(inst)
 
 	cctx, cancel := context.WithTimeout(ctx, s.h.opts.startTimeout)
 	defer cancel()
@@ -271,6 +252,41 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 		}()
 	}
 	s.log.Info("plugin running", "pid", inst.pid, "version", info.GetVersion(), "startup_ms", time.Since(start).Milliseconds())
+	return inst, nil
+}
+
+// spawn starts the plugin's process (or attaches to it) and connects.
+func (s *supervisor) spawn(start time.Time) (*instance, error) {
+	e := s.entry
+	c, err := s.newClient()
+	if err != nil {
+		return nil, err
+	}
+	inst := &instance{client: c, started: start, exited: make(chan struct{})}
+	rpc, err := c.Client()
+	if err != nil {
+		s.killInstance(inst)
+		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
+			actual, herr := fileSHA256(e.Path)
+			if herr != nil {
+				actual = "unreadable (" + herr.Error() + ")"
+			}
+			return nil, permanentError{fmt.Errorf("plugin %q: %w: %s has sha256 %s, the catalog requires %s",
+				e.Name, ErrChecksumMismatch, e.Path, actual, e.SHA256)}
+		}
+		return nil, fmt.Errorf("plugin %q: start %s: %w", e.Name, e.Path, err)
+	}
+	if rc := c.ReattachConfig(); rc != nil && !s.attached() {
+		// An attached plugin is not ours to signal: pid stays 0.
+		inst.pid = rc.Pid
+	}
+	gc, ok := rpc.(*goplugin.GRPCClient)
+	if !ok {
+		s.killInstance(inst)
+		return nil, permanentError{fmt.Errorf("plugin %q: speaks %T, want gRPC", e.Name, rpc)}
+	}
+	inst.conn = gc.Conn
+	go s.watchExit(inst)
 	return inst, nil
 }
 
@@ -399,7 +415,9 @@ func (s *supervisor) killInstance(inst *instance) {
 	if inst.pid > 0 {
 		_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
 	}
-	inst.client.Kill()
+	if inst.client != nil {
+		inst.client.Kill()
+	}
 	inst.markExited()
 }
 
