@@ -65,10 +65,31 @@ gotest: ## go test -race ./... (fuzz seed corpora included).
 
 BENCH ?= .
 BENCHCOUNT ?= 6
+LOADREPEAT ?= 3
 .PHONY: bench
-bench: ## Go benchmarks (BENCH=regexp, BENCHCOUNT=n), summarised by benchstat; raw output in bench.txt.
+bench: bench-go bench-load ## Go benchmarks (bench-go), then the load scenarios (bench-load).
+
+.PHONY: bench-go
+bench-go: ## Go benchmarks (BENCH=regexp, BENCHCOUNT=n) by benchstat, call paths side by side; raw output in bench.txt.
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) ./... | tee bench.txt
 	$(BENCHSTAT) bench.txt
+	@echo; echo "Call overhead by path (ratios against go-plugin; targets: host <= 1.15x, daemon <= 1.5x):"
+	$(BENCHSTAT) -filter '.name:Call' -col /via bench.txt
+	$(BENCHSTAT) -filter '.name:ColdStart' -col /via bench.txt
+
+.PHONY: bench-load
+bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10k, plugin boundary, memory 10k vs 100k, remote-bound; output in bench-load.txt.
+	$(GO) build -o bin/ ./cmd/... ./internal/loadtest/cmd/...
+	{ ./bin/loadtest -bin bin -scenario bulk -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
+	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
+	  ./bin/loadtest -bin bin -scenario memory && \
+	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9; } | tee bench-load.txt
+
+CHAOS_ACCOUNTS ?= 2000
+CHAOS_KILLS ?= 5
+.PHONY: chaos
+chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5); CI runs them small.
+	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
 
 .PHONY: clean
 clean: ## Remove build output.
