@@ -95,4 +95,3 @@ func run(ctx context.Context) error {
 	gs.GracefulStop()
 	return nil
 }
-
