@@ -77,6 +77,10 @@ func OpenSQLite(dir string) (Store, error) {
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	// Keep them all: database/sql keeps 2 idle by default, so under load the
+	// store closed and reopened connections (file, pragmas, the prepared
+	// Get) all along.
+	db.SetMaxIdleConns(4)
 	if _, err := db.Exec(schema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
