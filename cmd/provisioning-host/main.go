@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -66,6 +67,7 @@ type config struct {
 	listen          string
 	dataDir         string
 	metricsListen   string
+	pprof           bool
 	logFormat       string
 	logLevel        string
 	authTokenFile   string
@@ -84,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:7443", "gRPC address: host:port, or a unix socket as unix:///path or a path")
 	fs.StringVar(&c.dataDir, "data-dir", "data", "folder of the sync-record database and the plugins' data")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address serving Prometheus /metrics (off when empty)")
+	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go profiles (/debug/pprof/) on --metrics-listen; keep that address private")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.authTokenFile, "auth-token-file", "", "require callers to send this file's content as a bearer token")
@@ -108,6 +111,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.pprof && c.metricsListen == "" {
+		return nil, errors.New("--pprof needs --metrics-listen")
 	}
 	if c.clientCA != "" && c.tlsCert == "" {
 		return nil, errors.New("--client-ca needs --tls-cert and --tls-key")
@@ -220,6 +226,13 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		if cfg.pprof {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = metricsSrv.Serve(mlis) }()
 		log.Info("metrics listening", "addr", "http://"+mlis.Addr().String()+"/metrics")
