@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +31,13 @@ import (
 // serves on a local address without a host and prints the reattach
 // configuration for provctl or a host (see [ReattachEnv]).
 const DebugEnv = "PROVISIONING_PLUGIN_DEBUG"
+
+// PprofEnv, set to a loopback address such as 127.0.0.1:6061, makes a
+// plugin started by a host also serve Go profiles (/debug/pprof/) there, so
+// that its CPU and memory can be profiled under load. A host passes its own
+// environment to its plugins: set it on the host's process. Off when unset;
+// keep the address private.
+const PprofEnv = "PROVISIONING_PLUGIN_PPROF"
 
 // ServeOption configures [Serve].
 type ServeOption func(*serveOptions)
@@ -98,6 +108,9 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 		return 1
 	}
 
+	if addr := os.Getenv(PprofEnv); addr != "" {
+		servePprof(addr, o.logger)
+	}
 	d := newDrainer(o.logger)
 	stop := make(chan string, 1)
 	go watchSignals(stop)
@@ -300,4 +313,23 @@ func (d *drainer) drain(grace time.Duration) (*grpc.Server, bool) {
 		d.logger.Warn("grace period over; cutting in-flight calls", "grace", grace)
 	}
 	return srv, true
+}
+
+// servePprof serves the Go profiles on addr in the background. A failure to
+// listen is logged, not fatal: profiling is a diagnostic aid.
+func servePprof(addr string, log *slog.Logger) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Warn("cannot serve profiles", "env", PprofEnv, "error", err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("serving profiles", "addr", "http://"+lis.Addr().String()+"/debug/pprof/")
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(lis) }()
 }
