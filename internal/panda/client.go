@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // API paths, relative to Config.BaseURL.
@@ -457,11 +458,9 @@ func (c *Client) statusError(op string, status int, hdr http.Header, body []byte
 	}
 	if e.Code == "" && e.Message == "" {
 		e.Message = strings.TrimSpace(string(body))
-		if len(e.Message) > 200 {
-			e.Message = e.Message[:200] + "…"
-		}
 	}
-	e.Message = c.redact(e.Message)
+	// Redact before cutting: a cut through a secret would leave its start.
+	e.Message = clip(c.redact(e.Message), 200)
 	if ra := hdr.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second
@@ -470,6 +469,17 @@ func (c *Client) statusError(op string, status int, hdr http.Header, body []byte
 		}
 	}
 	return e
+}
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // redact removes the password, the API key and the current token from s.

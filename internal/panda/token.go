@@ -104,7 +104,8 @@ func (ts *tokenSource) fetch(ctx context.Context) (string, error) {
 		return "", &Error{Op: op, StatusCode: status, Kind: ErrUnavailable, Message: "token endpoint answered without an access_token"}
 	}
 	if tr.TokenType != "" && !strings.EqualFold(tr.TokenType, "bearer") {
-		return "", &Error{Op: op, StatusCode: status, Kind: ErrUnavailable, Message: "token endpoint answered token_type " + tr.TokenType + ", not Bearer"}
+		// Not echoed: a misbehaving server may put anything there.
+		return "", &Error{Op: op, StatusCode: status, Kind: ErrUnavailable, Message: "token endpoint answered a token_type other than Bearer"}
 	}
 	life := time.Duration(tr.ExpiresIn) * time.Second
 	if life <= 0 {
