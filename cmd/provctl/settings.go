@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -80,12 +81,16 @@ func readSettings(path string) (map[string]string, error) {
 	return parseSettings(data, path)
 }
 
+// yamlQuoted matches what yaml errors quote of a document's content.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
 func parseSettings(data []byte, name string) (map[string]string, error) {
 	var raw map[string]any
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-		// yaml errors quote line numbers and types, not values.
-		return nil, usagef("--settings %s: want a map of setting names to values: %v", name, err)
+		// yaml's type errors quote the start of the value ("cannot
+		// unmarshal !!str `hunter2...`"), which may be a secret: drop it.
+		return nil, usagef("--settings %s: want a map of setting names to values: %s", name, yamlQuoted.ReplaceAllString(err.Error(), "`…`"))
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {
