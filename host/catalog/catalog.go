@@ -110,6 +110,9 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
+// yamlQuoted matches what yaml errors quote of a document's content.
+var yamlQuoted = regexp.MustCompile("`[^`]*`")
+
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
 
 // Parse parses a catalog document. baseDir is the folder relative paths
@@ -128,7 +131,9 @@ func Parse(data []byte, baseDir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		// yaml's type errors quote the start of the value ("cannot
+		// unmarshal !!str `hunter2...`"), which may be a secret: drop it.
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, yamlQuoted.ReplaceAllString(err.Error(), "`…`"))
 	}
 	// A second document would be silently ignored; refuse it instead.
 	var extra any
