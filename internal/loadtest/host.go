@@ -78,7 +78,11 @@ func WriteCatalog(c HostConfig) (string, error) {
 	for k, v := range c.Settings {
 		settings[k] = v
 	}
-	entry := map[string]any{"name": PluginName, "path": c.Plugin, "settings": settings}
+	plugin, err := filepath.Abs(c.Plugin) // relative paths resolve against the catalog's folder
+	if err != nil {
+		return "", err
+	}
+	entry := map[string]any{"name": PluginName, "path": plugin, "settings": settings}
 	if c.SHA256 != "" {
 		entry["sha256"] = c.SHA256
 	}

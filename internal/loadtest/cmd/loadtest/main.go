@@ -95,6 +95,12 @@ func run(ctx context.Context, f flags) error {
 	}
 	var bins loadtest.Binaries
 	if f.bin != "" {
+		// The catalog resolves a relative plugin path against its own folder.
+		abs, err := filepath.Abs(f.bin)
+		if err != nil {
+			return err
+		}
+		f.bin = abs
 		bins = loadtest.Binaries{
 			PandaSim: filepath.Join(f.bin, "pandasim"), Host: filepath.Join(f.bin, "provisioning-host"),
 			Plugin: filepath.Join(f.bin, "provisioning-plugin-panda"), Provctl: filepath.Join(f.bin, "provctl"),
