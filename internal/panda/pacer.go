@@ -12,7 +12,10 @@ import (
 //
 // A 429 is an overload signal only when it is not alone: at least
 // [overloadMin] of them and [overloadShare] of the answers over the last
-// second (not counting a pause the pacer itself imposed). A sporadic 429 (a
+// second (not counting a pause the pacer itself imposed). A client over a
+// real limit sees far more (at 1.5× the limit, a third of its answers);
+// a server that sheds a few requests at random rarely reaches that, and a
+// lower bar would let chance cut the rate again and again. A sporadic 429 (a
 // server that sheds a few requests, a rate limiter brushed once) delays only
 // the request that got it, for its Retry-After. An overload closes a gate for
 // every request until Retry-After has passed, then paces requests at a bit
@@ -45,8 +48,8 @@ type pacer struct {
 const (
 	// overloadMin and overloadShare: how many 429s, and what share of the
 	// answers, over the window make an overload rather than a sporadic 429.
-	overloadMin   = 3
-	overloadShare = 0.10
+	overloadMin   = 5
+	overloadShare = 0.25
 	// pacedShare of the accepted rate is what the pacer allows after a cut,
 	// so that the next window is under the limit rather than on it.
 	pacedShare = 0.9
@@ -131,9 +134,6 @@ func (p *pacer) throttled(retryAfter time.Duration) (rate float64, gated bool) {
 	window := max(now.Sub(from), 10*time.Millisecond)
 	limit := max(1, float64(accepted)/window.Seconds())
 	rate = max(1, pacedShare*limit)
-	if p.interval > 0 {
-		rate = min(rate, float64(time.Second)/float64(p.interval))
-	}
 	p.interval = time.Duration(float64(time.Second) / rate)
 	p.floor, p.floorUntil = time.Duration(float64(time.Second)/limit), now.Add(probeAfter)
 	p.lastCut, p.lastEase = now, p.gateUntil

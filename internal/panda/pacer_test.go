@@ -1,6 +1,7 @@
 package panda
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -124,5 +125,19 @@ func TestPacerYoungClientDoesNotCollapse(t *testing.T) {
 	}
 	if rate := float64(time.Second) / float64(p.interval); rate < 50 {
 		t.Errorf("young client paced at %.1f requests/s; it saw ~100/s accepted", rate)
+	}
+}
+
+func TestPacerIgnoresRandom429sAtLowTraffic(t *testing.T) {
+	t.Parallel()
+	// 5% of 20 requests/s answered 429 at random for a minute: chance puts
+	// two or three in a second now and then. That must not cut the rate, or
+	// cuts compound into a crawl.
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func(time.Time) bool { return rng.Float64() < 0.05 }
+	var p pacer
+	_, accepted, _ := drive(&p, random, time.Unix(5_000_000, 0), 20, time.Minute)
+	if accepted < 17 {
+		t.Errorf("%.1f requests/s accepted of 20/s with 5%% random 429s; the pacer cut on chance", accepted)
 	}
 }
