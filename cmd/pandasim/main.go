@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cloudbss/provisioning/internal/logging"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -92,28 +93,12 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (co
 	return c, nil
 }
 
-func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
-	}
-}
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	c, err := parseFlags(args, stderr, getenv)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(c.logFormat, c.logLevel, stderr)
+	log, err := logging.New(c.logFormat, c.logLevel, stderr)
 	if err != nil {
 		return err
 	}

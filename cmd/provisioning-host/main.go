@@ -49,6 +49,7 @@ import (
 	"github.com/cloudbss/provisioning/host/catalog"
 	"github.com/cloudbss/provisioning/host/server"
 	"github.com/cloudbss/provisioning/host/store"
+	"github.com/cloudbss/provisioning/internal/logging"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
@@ -121,21 +122,6 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return &c, nil
 }
 
-func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -145,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "provisioning-host:", err)
 		return 2
 	}
-	log, err := newLogger(cfg.logFormat, cfg.logLevel, stderr)
+	log, err := logging.New(cfg.logFormat, cfg.logLevel, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "provisioning-host:", err)
 		return 2
