@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 )
 
 // lockedBuffer collects a child's stderr while the test reads it.
@@ -114,21 +114,21 @@ func TestBinary(t *testing.T) {
 	args := []string{"--listen", "127.0.0.1:0", "--state", state, "--log-format", "json", "--seed", "9"}
 
 	cmd, url, stderr := start(t, bin, env, args...)
-	c, err := panda.New(panda.Config{BaseURL: url, AccessID: "demo", Password: password, APIKey: "demo-api-key"})
+	c, err := pandaapi.New(pandaapi.Config{BaseURL: url, AccessID: "demo", Password: password, APIKey: "demo-api-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	acc, err := c.CreateAccount(ctx, "ACC-0000001", panda.CreateAccountRequest{Type: panda.AccountTypeSubscriber, Name: "Persisted", Email: "p@x.example"})
+	acc, err := c.CreateAccount(ctx, "ACC-0000001", pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeSubscriber, Name: "Persisted", Email: "p@x.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := c.CreateOperator(ctx, panda.CreateOperatorRequest{Username: "persisted.admin", AccountID: acc.ID, Email: "p@x.example", Role: panda.RoleAdministrator})
+	tx, err := c.CreateOperator(ctx, pandaapi.CreateOperatorRequest{Username: "persisted.admin", AccountID: acc.ID, Email: "p@x.example", Role: pandaapi.RoleAdministrator})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tx, err = panda.AwaitTransaction(ctx, c, tx.ID, 10*time.Millisecond); err != nil || tx.Status != panda.TransactionSuccess {
+	if tx, err = pandaapi.AwaitTransaction(ctx, c, tx.ID, 10*time.Millisecond); err != nil || tx.Status != pandaapi.TransactionSuccess {
 		t.Fatalf("transaction %+v, %v", tx, err)
 	}
 	stop(t, cmd)
@@ -139,7 +139,7 @@ func TestBinary(t *testing.T) {
 
 	cmd, url, _ = start(t, bin, env, args...)
 	defer stop(t, cmd)
-	c, err = panda.New(panda.Config{BaseURL: url, AccessID: "demo", Password: password, APIKey: "demo-api-key"})
+	c, err = pandaapi.New(pandaapi.Config{BaseURL: url, AccessID: "demo", Password: password, APIKey: "demo-api-key"})
 	if err != nil {
 		t.Fatal(err)
 	}

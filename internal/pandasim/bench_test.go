@@ -8,13 +8,13 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
 // benchClient starts a simulator on loopback and a client for it, with 32
 // concurrent callers (the load the adapter is expected to put on it).
-func benchClient(b *testing.B) (*pandasim.Server, *panda.Client) {
+func benchClient(b *testing.B) (*pandasim.Server, *pandaapi.Client) {
 	b.Helper()
 	sim, err := pandasim.New()
 	if err != nil {
@@ -22,7 +22,7 @@ func benchClient(b *testing.B) (*pandasim.Server, *panda.Client) {
 	}
 	srv := httptest.NewServer(sim)
 	b.Cleanup(srv.Close)
-	c, err := panda.New(panda.Config{BaseURL: srv.URL, AccessID: pandasim.DefaultAccessID, Password: pandasim.DefaultPassword, APIKey: pandasim.DefaultAPIKey})
+	c, err := pandaapi.New(pandaapi.Config{BaseURL: srv.URL, AccessID: pandasim.DefaultAccessID, Password: pandasim.DefaultPassword, APIKey: pandasim.DefaultAPIKey})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func reportRate(b *testing.B, sim *pandasim.Server) {
 // client included.
 func BenchmarkSimCreateAccount(b *testing.B) {
 	sim, c := benchClient(b)
-	sp, err := c.CreateAccount(context.Background(), root, panda.CreateAccountRequest{Type: 1, Name: "bench", Email: "b@x.example"})
+	sp, err := c.CreateAccount(context.Background(), root, pandaapi.CreateAccountRequest{Type: 1, Name: "bench", Email: "b@x.example"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func BenchmarkSimCreateAccount(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
-		req := panda.CreateAccountRequest{Type: panda.AccountTypeSubscriber, Name: "customer", Email: "c@x.example"}
+		req := pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeSubscriber, Name: "customer", Email: "c@x.example"}
 		for pb.Next() {
 			if _, err := c.CreateAccount(ctx, sp.ID, req); err != nil {
 				b.Error(err)
@@ -70,7 +70,7 @@ func BenchmarkSimCreateAccount(b *testing.B) {
 // answer is PENDING; settlement rides on later requests).
 func BenchmarkSimCreateOperator(b *testing.B) {
 	sim, c := benchClient(b)
-	sub, err := c.CreateAccount(context.Background(), root, panda.CreateAccountRequest{Type: 2, Name: "bench", Email: "b@x.example"})
+	sub, err := c.CreateAccount(context.Background(), root, pandaapi.CreateAccountRequest{Type: 2, Name: "bench", Email: "b@x.example"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func BenchmarkSimCreateOperator(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		ctx := context.Background()
 		for pb.Next() {
-			req := panda.CreateOperatorRequest{Username: fmt.Sprintf("op%08d", n.Add(1)), AccountID: sub.ID, Email: "o@x.example", Role: panda.RoleAdministrator}
+			req := pandaapi.CreateOperatorRequest{Username: fmt.Sprintf("op%08d", n.Add(1)), AccountID: sub.ID, Email: "o@x.example", Role: pandaapi.RoleAdministrator}
 			if _, err := c.CreateOperator(ctx, req); err != nil {
 				b.Error(err)
 				return

@@ -28,6 +28,6 @@
 // caller owns every SyncRecord; private holds what a resume needs); log or
 // return a password, API key or access token; write to stdout (go-plugin's
 // handshake channel); call the BSS back; or talk HTTP itself: every remote
-// call goes through the [github.com/cloudbss/provisioning/internal/panda]
+// call goes through the [github.com/cloudbss/provisioning/internal/pandaapi]
 // client, which owns retries, pacing and token handling.
 package panda

@@ -8,8 +8,8 @@ import (
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
-	"github.com/cloudbss/provisioning/internal/panda/pandamock"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
+	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	"github.com/cloudbss/provisioning/plugin/panda"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"

@@ -20,7 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 	"github.com/cloudbss/provisioning/plugin"
 	"github.com/cloudbss/provisioning/plugin/diag"

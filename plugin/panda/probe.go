@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/url"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 

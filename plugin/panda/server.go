@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -61,7 +61,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithRemote replaces how the adapter builds its Panda client from the
 // settings Configure accepted. Default: the HTTP client of
-// internal/panda with cfg's request timeout. Tests use it to hand in a mock;
+// internal/pandaapi with cfg's request timeout. Tests use it to hand in a mock;
 // the function runs on every successful Configure.
 func WithRemote(newAPI func(cfg Config) (pandaapi.API, error)) Option {
 	return func(a *Adapter) {

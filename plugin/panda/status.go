@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )

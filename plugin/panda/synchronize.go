@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )

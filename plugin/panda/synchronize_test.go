@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
-	"github.com/cloudbss/provisioning/internal/panda/pandamock"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
+	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/panda"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )

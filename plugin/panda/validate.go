@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )

@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/mock/gomock"
 
-	pandaapi "github.com/cloudbss/provisioning/internal/panda"
-	"github.com/cloudbss/provisioning/internal/panda/pandamock"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
+	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/panda"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )

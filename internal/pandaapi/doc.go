@@ -1,4 +1,4 @@
-// Package panda is the client for the Panda remote system: the accounts and
+// Package pandaapi is the client for the Panda remote system: the accounts and
 // operator-management APIs modelled on WatchGuard Cloud, where Panda's
 // products live today (see DESIGN.md section 4).
 //
@@ -18,4 +18,4 @@
 // committed; it reports a retryable [ErrUnavailable] instead and leaves the
 // find-prior-work decision to the adapter. It never puts a credential,
 // token or API key into an error message or a log record.
-package panda
+package pandaapi

@@ -1,4 +1,4 @@
-package panda_test
+package pandaapi_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -22,7 +22,7 @@ func Example() {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 
-	c, err := panda.New(panda.Config{
+	c, err := pandaapi.New(pandaapi.Config{
 		BaseURL:  srv.URL,
 		AccessID: pandasim.DefaultAccessID,
 		Password: pandasim.DefaultPassword,
@@ -33,34 +33,34 @@ func Example() {
 	}
 	ctx := context.Background()
 
-	reseller, err := c.CreateAccount(ctx, pandasim.DefaultRootAccountID, panda.CreateAccountRequest{
-		Type: panda.AccountTypeServiceProvider, Name: "Reseller Ltd", Email: "ops@reseller.example",
+	reseller, err := c.CreateAccount(ctx, pandasim.DefaultRootAccountID, pandaapi.CreateAccountRequest{
+		Type: pandaapi.AccountTypeServiceProvider, Name: "Reseller Ltd", Email: "ops@reseller.example",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	user, err := c.CreateAccount(ctx, reseller.ID, panda.CreateAccountRequest{
-		Type: panda.AccountTypeSubscriber, Name: "Acme", Email: "it@acme.example",
+	user, err := c.CreateAccount(ctx, reseller.ID, pandaapi.CreateAccountRequest{
+		Type: pandaapi.AccountTypeSubscriber, Name: "Acme", Email: "it@acme.example",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	tx, err := c.CreateOperator(ctx, panda.CreateOperatorRequest{
-		Username: "acme.admin", AccountID: user.ID, Email: "it@acme.example", Role: panda.RoleAdministrator,
+	tx, err := c.CreateOperator(ctx, pandaapi.CreateOperatorRequest{
+		Username: "acme.admin", AccountID: user.ID, Email: "it@acme.example", Role: pandaapi.RoleAdministrator,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("POST answered", tx.Status)
-	tx, err = panda.AwaitTransaction(ctx, c, tx.ID, 10*time.Millisecond)
+	tx, err = pandaapi.AwaitTransaction(ctx, c, tx.ID, 10*time.Millisecond)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("transaction", tx.Status)
 
 	// A subscriber cannot have children.
-	_, err = c.CreateAccount(ctx, user.ID, panda.CreateAccountRequest{Type: panda.AccountTypeSubscriber, Name: "x", Email: "x@x.example"})
-	fmt.Println("child of a subscriber is a conflict:", errors.Is(err, panda.ErrConflict))
+	_, err = c.CreateAccount(ctx, user.ID, pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeSubscriber, Name: "x", Email: "x@x.example"})
+	fmt.Println("child of a subscriber is a conflict:", errors.Is(err, pandaapi.ErrConflict))
 	fmt.Println(reseller.ID, "→", user.ID)
 	// Output:
 	// POST answered PENDING

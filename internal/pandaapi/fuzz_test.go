@@ -1,4 +1,4 @@
-package panda_test
+package pandaapi_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 )
 
 // FuzzAnswer feeds the client whatever a remote may answer, token endpoint
@@ -58,8 +58,8 @@ func FuzzAnswer(f *testing.F) {
 			_, _ = w.Write(body)
 		}))
 		defer srv.Close()
-		c, err := panda.New(panda.Config{BaseURL: srv.URL, AccessID: "fuzz", Password: password, APIKey: apiKey},
-			panda.WithRetry(2, time.Microsecond, time.Microsecond))
+		c, err := pandaapi.New(pandaapi.Config{BaseURL: srv.URL, AccessID: "fuzz", Password: password, APIKey: apiKey},
+			pandaapi.WithRetry(2, time.Microsecond, time.Microsecond))
 		if err != nil {
 			t.Fatal(err)
 		}

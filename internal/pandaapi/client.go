@@ -1,4 +1,4 @@
-package panda
+package pandaapi
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package panda_test
+package pandaapi_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -21,7 +21,7 @@ const (
 func TestServerErrorsRetried(t *testing.T) {
 	t.Parallel()
 	sim, url := newSim(t, pandasim.WithSeed(7), pandasim.WithFaults(pandasim.Faults{ErrorRate: 0.5}))
-	c := newClient(t, url, panda.WithRetry(12, time.Millisecond, 5*time.Millisecond))
+	c := newClient(t, url, pandaapi.WithRetry(12, time.Millisecond, 5*time.Millisecond))
 	for range 20 {
 		if _, err := c.GetAccount(ctxT(t), root); err != nil {
 			t.Fatalf("GetAccount through 50%% errors: %v", err)
@@ -39,9 +39,9 @@ func TestCreateNotResentAfter5xx(t *testing.T) {
 	t.Parallel()
 	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{ErrorRate: 1}))
 	c := newClient(t, url)
-	_, err := c.CreateAccount(ctxT(t), root, panda.CreateAccountRequest{Type: 2, Name: "x", Email: "x@y.z"})
-	var pe *panda.Error
-	if !errors.As(err, &pe) || !errors.Is(err, panda.ErrUnavailable) || !pe.Retryable() || !pe.MayHaveCommitted || pe.StatusCode != 503 {
+	_, err := c.CreateAccount(ctxT(t), root, pandaapi.CreateAccountRequest{Type: 2, Name: "x", Email: "x@y.z"})
+	var pe *pandaapi.Error
+	if !errors.As(err, &pe) || !errors.Is(err, pandaapi.ErrUnavailable) || !pe.Retryable() || !pe.MayHaveCommitted || pe.StatusCode != 503 {
 		t.Fatalf("err = %#v; want a retryable 503 ErrUnavailable with MayHaveCommitted", err)
 	}
 	if n := sim.Stats().ByRoute[createAccountRoute]; n != 1 {
@@ -60,9 +60,9 @@ func TestCommitThenFail(t *testing.T) {
 			sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{CommitThenFailRate: 1, CommitThenFailMode: mode}))
 			c := newClient(t, url)
 			ctx := ctxT(t)
-			_, err := c.CreateAccount(ctx, root, panda.CreateAccountRequest{Type: 2, Name: "lost-answer", Email: "x@y.z"})
-			var pe *panda.Error
-			if !errors.As(err, &pe) || !panda.IsRetryable(err) || !pe.MayHaveCommitted || !errors.Is(err, panda.ErrUnavailable) {
+			_, err := c.CreateAccount(ctx, root, pandaapi.CreateAccountRequest{Type: 2, Name: "lost-answer", Email: "x@y.z"})
+			var pe *pandaapi.Error
+			if !errors.As(err, &pe) || !pandaapi.IsRetryable(err) || !pe.MayHaveCommitted || !errors.Is(err, pandaapi.ErrUnavailable) {
 				t.Fatalf("CreateAccount err = %#v; want retryable ErrUnavailable, MayHaveCommitted", err)
 			}
 			state := simState(t, url)
@@ -73,12 +73,12 @@ func TestCommitThenFail(t *testing.T) {
 				t.Errorf("create sent %d times, want 1", n)
 			}
 			// Find prior work, as the adapter will.
-			page, err := c.ListChildren(ctx, root, panda.ListChildrenOptions{Name: "lost-answer"})
+			page, err := c.ListChildren(ctx, root, pandaapi.ListChildrenOptions{Name: "lost-answer"})
 			if err != nil || page.Total != 1 {
 				t.Fatalf("ListChildren = %+v, %v", page, err)
 			}
 
-			_, err = c.CreateOperator(ctx, panda.CreateOperatorRequest{Username: "lost.op", AccountID: page.Accounts[0].ID, Email: "o@y.z", Role: panda.RoleAdministrator})
+			_, err = c.CreateOperator(ctx, pandaapi.CreateOperatorRequest{Username: "lost.op", AccountID: page.Accounts[0].ID, Email: "o@y.z", Role: pandaapi.RoleAdministrator})
 			if !errors.As(err, &pe) || !pe.MayHaveCommitted {
 				t.Fatalf("CreateOperator err = %v; want MayHaveCommitted", err)
 			}
@@ -109,9 +109,9 @@ func TestConnectionRefusedRetried(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	c := newClient(t, "http://"+addr, panda.WithRetry(3, time.Millisecond, time.Millisecond))
-	_, err = c.CreateAccount(ctxT(t), root, panda.CreateAccountRequest{Type: 2, Name: "x", Email: "x@y.z"})
-	var pe *panda.Error
+	c := newClient(t, "http://"+addr, pandaapi.WithRetry(3, time.Millisecond, time.Millisecond))
+	_, err = c.CreateAccount(ctxT(t), root, pandaapi.CreateAccountRequest{Type: 2, Name: "x", Email: "x@y.z"})
+	var pe *pandaapi.Error
 	if !errors.As(err, &pe) || !pe.Retryable() || pe.MayHaveCommitted {
 		t.Fatalf("err = %#v; want retryable, not MayHaveCommitted", err)
 	}
@@ -161,7 +161,7 @@ func TestPacerAvoids429Storm(t *testing.T) {
 	t.Parallel()
 	const rate, workers, perWorker = 100, 16, 10
 	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{RateLimit: rate}))
-	c := newClient(t, url, panda.WithRetry(10, time.Millisecond, 50*time.Millisecond))
+	c := newClient(t, url, pandaapi.WithRetry(10, time.Millisecond, 50*time.Millisecond))
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {

@@ -1,4 +1,4 @@
-package panda_test
+package pandaapi_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/panda"
-	"github.com/cloudbss/provisioning/internal/panda/pandamock"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
+	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -26,8 +26,8 @@ func newSim(t testing.TB, opts ...pandasim.Option) (*pandasim.Server, string) {
 	return sim, srv.URL
 }
 
-func demoConfig(baseURL string) panda.Config {
-	return panda.Config{
+func demoConfig(baseURL string) pandaapi.Config {
+	return pandaapi.Config{
 		BaseURL:  baseURL,
 		AccessID: pandasim.DefaultAccessID,
 		Password: pandasim.DefaultPassword,
@@ -36,12 +36,12 @@ func demoConfig(baseURL string) panda.Config {
 }
 
 // newClient returns a client with fast retries, so tests stay quick.
-func newClient(t testing.TB, baseURL string, opts ...panda.Option) *panda.Client {
+func newClient(t testing.TB, baseURL string, opts ...pandaapi.Option) *pandaapi.Client {
 	t.Helper()
-	opts = append([]panda.Option{panda.WithRetry(5, time.Millisecond, 20*time.Millisecond)}, opts...)
-	c, err := panda.New(demoConfig(baseURL), opts...)
+	opts = append([]pandaapi.Option{pandaapi.WithRetry(5, time.Millisecond, 20*time.Millisecond)}, opts...)
+	c, err := pandaapi.New(demoConfig(baseURL), opts...)
 	if err != nil {
-		t.Fatalf("panda.New: %v", err)
+		t.Fatalf("pandaapi.New: %v", err)
 	}
 	return c
 }
@@ -52,9 +52,9 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func mustCreate(t testing.TB, c panda.API, parent string, typ panda.AccountType, name string) *panda.Account {
+func mustCreate(t testing.TB, c pandaapi.API, parent string, typ pandaapi.AccountType, name string) *pandaapi.Account {
 	t.Helper()
-	a, err := c.CreateAccount(ctxT(t), parent, panda.CreateAccountRequest{Type: typ, Name: name, Email: name + "@example.com"})
+	a, err := c.CreateAccount(ctxT(t), parent, pandaapi.CreateAccountRequest{Type: typ, Name: name, Email: name + "@example.com"})
 	if err != nil {
 		t.Fatalf("CreateAccount(%s, %q): %v", parent, name, err)
 	}
@@ -63,7 +63,7 @@ func mustCreate(t testing.TB, c panda.API, parent string, typ panda.AccountType,
 
 // kindOf names the sentinel kind of err, for table comparisons.
 func kindOf(err error) string {
-	for _, k := range []error{panda.ErrNotFound, panda.ErrConflict, panda.ErrInvalid, panda.ErrUnauthorized, panda.ErrRateLimited, panda.ErrUnavailable} {
+	for _, k := range []error{pandaapi.ErrNotFound, pandaapi.ErrConflict, pandaapi.ErrInvalid, pandaapi.ErrUnauthorized, pandaapi.ErrRateLimited, pandaapi.ErrUnavailable} {
 		if err != nil && errors.Is(err, k) {
 			return k.Error()
 		}
@@ -75,4 +75,4 @@ func kindOf(err error) string {
 }
 
 // The generated mock must keep up with the interface.
-var _ panda.API = (*pandamock.MockAPI)(nil)
+var _ pandaapi.API = (*pandamock.MockAPI)(nil)

@@ -1,4 +1,4 @@
-package panda_test
+package pandaapi_test
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -54,15 +54,15 @@ func TestSecretsNeverLogged(t *testing.T) {
 		pandasim.WithFaults(pandasim.Faults{ErrorRate: 0.3, CommitThenFailRate: 0.3, CommitThenFailMode: pandasim.CommitThenFailMixed}),
 	)
 	logger := slog.New(slog.NewTextHandler(&clientLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := panda.Config{BaseURL: url, AccessID: accessID, Password: password, APIKey: apiKey}
-	c, err := panda.New(cfg, panda.WithLogger(logger), panda.WithRetry(5, time.Millisecond, 2*time.Millisecond))
+	cfg := pandaapi.Config{BaseURL: url, AccessID: accessID, Password: password, APIKey: apiKey}
+	c, err := pandaapi.New(cfg, pandaapi.WithLogger(logger), pandaapi.WithRetry(5, time.Millisecond, 2*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := ctxT(t)
 	var errs []error
 	for i := range 30 {
-		_, err := c.CreateAccount(ctx, root, panda.CreateAccountRequest{Type: 2, Name: "n", Email: "e@x.y"})
+		_, err := c.CreateAccount(ctx, root, pandaapi.CreateAccountRequest{Type: 2, Name: "n", Email: "e@x.y"})
 		errs = append(errs, err)
 		_, err = c.GetAccount(ctx, root)
 		errs = append(errs, err)
@@ -80,11 +80,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 		errs = append(errs, err)
 	}
 	// Wrong password and wrong key.
-	for _, bad := range []panda.Config{
+	for _, bad := range []pandaapi.Config{
 		{BaseURL: url, AccessID: accessID, Password: password + "x", APIKey: apiKey},
 		{BaseURL: url, AccessID: accessID, Password: password, APIKey: apiKey + "x"},
 	} {
-		bc, _ := panda.New(bad, panda.WithLogger(logger))
+		bc, _ := pandaapi.New(bad, pandaapi.WithLogger(logger))
 		_, err := bc.GetAccount(ctx, root)
 		errs = append(errs, err)
 	}
@@ -135,13 +135,13 @@ func TestRemoteMessageRedacted(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	cfg.BaseURL = srv.URL
-	c, err := panda.New(cfg)
+	c, err := pandaapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.GetAccount(context.Background(), root)
-	var pe *panda.Error
-	if !errors.As(err, &pe) || pe.Code != "BAD" || !errors.Is(err, panda.ErrInvalid) {
+	var pe *pandaapi.Error
+	if !errors.As(err, &pe) || pe.Code != "BAD" || !errors.Is(err, pandaapi.ErrInvalid) {
 		t.Fatalf("err = %#v", err)
 	}
 	for _, sec := range []string{cfg.APIKey, cfg.Password, "tok-abcdef-123456"} {

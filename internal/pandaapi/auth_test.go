@@ -1,11 +1,11 @@
-package panda_test
+package pandaapi_test
 
 import (
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/panda"
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -13,23 +13,23 @@ func TestAuthenticate(t *testing.T) {
 	t.Parallel()
 	_, url := newSim(t)
 	tests := map[string]struct {
-		mutate   func(*panda.Config)
+		mutate   func(*pandaapi.Config)
 		wantKind string // of Authenticate
 		wantAPI  string // of a following GetAccount
 	}{
-		"good":           {mutate: func(*panda.Config) {}},
-		"wrong password": {mutate: func(c *panda.Config) { c.Password = "not-it" }, wantKind: "unauthorized", wantAPI: "unauthorized"},
-		"wrong id":       {mutate: func(c *panda.Config) { c.AccessID = "someone" }, wantKind: "unauthorized", wantAPI: "unauthorized"},
+		"good":           {mutate: func(*pandaapi.Config) {}},
+		"wrong password": {mutate: func(c *pandaapi.Config) { c.Password = "not-it" }, wantKind: "unauthorized", wantAPI: "unauthorized"},
+		"wrong id":       {mutate: func(c *pandaapi.Config) { c.AccessID = "someone" }, wantKind: "unauthorized", wantAPI: "unauthorized"},
 		// The API key is not part of the token grant; the first API call
 		// is refused with 403.
-		"wrong api key": {mutate: func(c *panda.Config) { c.APIKey = "wrong-key" }, wantAPI: "unauthorized"},
+		"wrong api key": {mutate: func(c *pandaapi.Config) { c.APIKey = "wrong-key" }, wantAPI: "unauthorized"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg := demoConfig(url)
 			tc.mutate(&cfg)
-			c, err := panda.New(cfg, panda.WithRetry(3, time.Millisecond, time.Millisecond))
+			c, err := pandaapi.New(cfg, pandaapi.WithRetry(3, time.Millisecond, time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +37,7 @@ func TestAuthenticate(t *testing.T) {
 			if got := kindOf(err); got != tc.wantKind {
 				t.Errorf("Authenticate kind = %q (%v), want %q", got, err, tc.wantKind)
 			}
-			if panda.IsRetryable(err) {
+			if pandaapi.IsRetryable(err) {
 				t.Errorf("Authenticate error %v is retryable; bad credentials never are", err)
 			}
 			_, err = c.GetAccount(ctxT(t), root)
@@ -50,12 +50,12 @@ func TestAuthenticate(t *testing.T) {
 
 func TestNewRejectsIncompleteConfig(t *testing.T) {
 	t.Parallel()
-	for name, cfg := range map[string]panda.Config{
+	for name, cfg := range map[string]pandaapi.Config{
 		"empty":      {},
 		"no key":     {BaseURL: "http://127.0.0.1:1", AccessID: "a", Password: "p"},
 		"bad scheme": {BaseURL: "ftp://x", AccessID: "a", Password: "p", APIKey: "k"},
 	} {
-		if _, err := panda.New(cfg); err == nil {
+		if _, err := pandaapi.New(cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
 	}
@@ -94,7 +94,7 @@ func TestSimulatorExpiresTokens(t *testing.T) {
 	// A leeway of zero makes the client trust the token until the
 	// announced expiry, which is in real time, so only the server sees
 	// it expire.
-	c := newClient(t, url, panda.WithTokenLeeway(0))
+	c := newClient(t, url, pandaapi.WithTokenLeeway(0))
 	ctx := ctxT(t)
 	if _, err := c.GetAccount(ctx, root); err != nil {
 		t.Fatal(err)
@@ -116,13 +116,13 @@ func TestSimulatorExpiresTokens(t *testing.T) {
 func TestRefetchOn401(t *testing.T) {
 	t.Parallel()
 	sim, url := newSim(t)
-	c := newClient(t, url, panda.WithRetry(1, 0, 0)) // the re-auth retry is free
+	c := newClient(t, url, pandaapi.WithRetry(1, 0, 0)) // the re-auth retry is free
 	ctx := ctxT(t)
 	if err := c.Authenticate(ctx); err != nil {
 		t.Fatal(err)
 	}
 	sim.RevokeTokens()
-	a, err := c.CreateAccount(ctx, root, panda.CreateAccountRequest{Type: 2, Name: "after-revoke", Email: "a@b.c"})
+	a, err := c.CreateAccount(ctx, root, pandaapi.CreateAccountRequest{Type: 2, Name: "after-revoke", Email: "a@b.c"})
 	if err != nil {
 		t.Fatal(err)
 	}
