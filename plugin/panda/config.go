@@ -222,7 +222,7 @@ func (a *Adapter) Configure(ctx context.Context, req *provisioningv1.ConfigureRe
 	if err := diag.ToError(ds); err != nil {
 		return nil, err
 	}
-	api, err := a.newAPI(cfg)
+	api, err := a.newRemote(cfg)
 	if err != nil {
 		// ParseConfig checked what the client checks; this is a bug, and
 		// the client's own messages never hold a secret.

@@ -13,9 +13,8 @@ import (
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -50,7 +49,7 @@ func TestConfigure(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a := panda.New(panda.WithRemote(func(panda.Config) (pandaapi.API, error) { return nil, nil }))
+			a := panda.New(panda.WithRemote(func(panda.Config) (panda.Remote, error) { return nil, nil }))
 			_, err := a.Configure(context.Background(), &provisioningv1.ConfigureRequest{Settings: settings(tc.overrides...)})
 			if got := errKey(err); got != tc.want {
 				t.Errorf("Configure = %q (%v), want %q", got, err, tc.want)
@@ -65,7 +64,7 @@ func TestConfigure(t *testing.T) {
 func TestConfigureParsesValues(t *testing.T) {
 	t.Parallel()
 	var got panda.Config
-	a := panda.New(panda.WithRemote(func(c panda.Config) (pandaapi.API, error) { got = c; return nil, nil }))
+	a := panda.New(panda.WithRemote(func(c panda.Config) (panda.Remote, error) { got = c; return nil, nil }))
 	_, err := a.Configure(context.Background(), &provisioningv1.ConfigureRequest{Settings: map[string]string{
 		"api_url": " https://panda.example/ ", "access_id": "id", "password": "p", "api_key": "k", "root_account_id": "ACC-0000042",
 		"max_tiers": "4", "request_timeout": "5s", "tx_poll_interval": "100ms", "tx_deadline": "1m",
@@ -136,10 +135,10 @@ func TestNotConfigured(t *testing.T) {
 func TestReconfigure(t *testing.T) {
 	t.Parallel()
 	ctrl := gomock.NewController(t)
-	first, second := pandamock.NewMockAPI(ctrl), pandamock.NewMockAPI(ctrl)
+	first, second := remotemock.NewMockRemote(ctrl), remotemock.NewMockRemote(ctrl)
 	var mu sync.Mutex
-	apis := []pandaapi.API{first, second}
-	a := panda.New(panda.WithRemote(func(panda.Config) (pandaapi.API, error) {
+	apis := []panda.Remote{first, second}
+	a := panda.New(panda.WithRemote(func(panda.Config) (panda.Remote, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		api := apis[0]
@@ -147,12 +146,12 @@ func TestReconfigure(t *testing.T) {
 		return api, nil
 	}))
 	ctx := context.Background()
-	for i, m := range []*pandamock.MockAPI{first, second} {
+	for i, m := range []*remotemock.MockRemote{first, second} {
 		if _, err := a.Configure(ctx, &provisioningv1.ConfigureRequest{Settings: settings(panda.SettingRootAccountID, fmt.Sprintf("ACC-000000%d", i+1))}); err != nil {
 			t.Fatal(err)
 		}
 		m.EXPECT().Authenticate(gomock.Any()).Return(nil)
-		m.EXPECT().GetAccount(gomock.Any(), fmt.Sprintf("ACC-000000%d", i+1)).Return(&pandaapi.Account{ID: "x", Type: 1}, nil)
+		m.EXPECT().GetAccount(gomock.Any(), fmt.Sprintf("ACC-000000%d", i+1)).Return(&panda.RemoteAccount{ID: "x", Type: 1}, nil)
 		if _, err := a.Probe(ctx, &provisioningv1.ProbeRequest{}); err != nil {
 			t.Fatal(err)
 		}
@@ -198,18 +197,18 @@ func TestProbe(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
 		auth      error
-		root      *pandaapi.Account
+		root      *panda.RemoteAccount
 		rootErr   error
 		wantReady bool
 		wantMsg   string
 	}{
-		"ready":               {root: &pandaapi.Account{ID: root, Type: 1, Name: "Root"}, wantReady: true, wantMsg: "root account " + root + " (Root)"},
+		"ready":               {root: &panda.RemoteAccount{ID: root, Type: 1, Name: "Root"}, wantReady: true, wantMsg: "root account " + root + " (Root)"},
 		"credentials refused": {auth: unauthorized("Authenticate"), wantMsg: "refused the credentials"},
 		"unreachable":         {auth: unavailable("Authenticate"), wantMsg: "cannot be reached"},
 		"rate limited":        {auth: rateLimited("Authenticate"), wantMsg: "rate limiting"},
 		"API key refused":     {rootErr: unauthorized("GetAccount"), wantMsg: "refused the credentials"},
 		"root missing":        {rootErr: notFound("GetAccount"), wantMsg: "root account " + root + " does not exist"},
-		"root a subscriber":   {root: &pandaapi.Account{ID: root, Type: 2}, wantMsg: "not a service provider"},
+		"root a subscriber":   {root: &panda.RemoteAccount{ID: root, Type: 2}, wantMsg: "not a service provider"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -238,7 +237,7 @@ func TestProbe(t *testing.T) {
 		defer cancel()
 		m.EXPECT().Authenticate(gomock.Any()).DoAndReturn(func(ctx context.Context) error {
 			<-ctx.Done()
-			return &pandaapi.Error{Op: "Authenticate", Kind: pandaapi.ErrUnavailable, Err: ctx.Err()}
+			return &panda.RemoteError{Kind: panda.ErrUnavailable, Err: ctx.Err()}
 		})
 		_, err := a.Probe(ctx, &provisioningv1.ProbeRequest{})
 		wantCode(t, err, codes.DeadlineExceeded)

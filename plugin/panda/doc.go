@@ -1,7 +1,7 @@
 // Package panda is the Panda Antivirus provisioning adapter: it serves
 // provisioning.v1.ProvisioningAdapter for the plugin binary
 // provisioning-plugin-panda and turns a BSS account into a Panda account and
-// its operator, following the role and parent-account rules of DESIGN.md:
+// its operator, following the role and parent-account rules of docs/architecture.md:
 //
 //   - a direct customer or a reseller is created under the BSS owner's own
 //     Panda partner account (the root_account_id setting); an end customer
@@ -28,6 +28,6 @@
 // caller owns every SyncRecord; private holds what a resume needs); log or
 // return a password, API key or access token; write to stdout (go-plugin's
 // handshake channel); call the BSS back; or talk HTTP itself: every remote
-// call goes through the [github.com/cloudbss/provisioning/internal/pandaapi]
-// client, which owns retries, pacing and token handling.
+// call goes through a [Remote], by default this module's Panda HTTP client,
+// which owns retries, pacing and token handling.
 package panda

@@ -8,7 +8,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 )
 
@@ -39,15 +38,15 @@ func remoteError(ctx context.Context, doing string, err error) error {
 	if ctx.Err() != nil {
 		return contextError(ctx, doing)
 	}
-	var pe *pandaapi.Error
+	var pe *RemoteError
 	switch {
-	case errors.Is(err, pandaapi.ErrUnauthorized):
+	case errors.Is(err, ErrUnauthorized):
 		return diag.FailedPrecondition(diag.CodeRemoteUnauthorized, settingsSubject,
 			"Panda refused the configured credentials while "+doing+": check access_id, password and api_key, then call Configure")
-	case errors.Is(err, pandaapi.ErrRateLimited):
+	case errors.Is(err, ErrRateLimited):
 		return diag.ResourceExhausted(diag.CodeRateLimited,
 			fmt.Sprintf("Panda's rate limit outlasted the retries while %s: retry later (%v)", doing, err), retryDelay(err))
-	case errors.Is(err, pandaapi.ErrUnavailable):
+	case errors.Is(err, ErrUnavailable):
 		return diag.Unavailable(diag.CodeRemoteUnavailable,
 			fmt.Sprintf("Panda is unavailable while %s: retry with backoff; it is safe (%v)", doing, err), retryDelay(err))
 	case errors.As(err, &pe):
@@ -61,7 +60,7 @@ func remoteError(ctx context.Context, doing string, err error) error {
 
 // retryDelay is the server's Retry-After hint, if the error carries one.
 func retryDelay(err error) time.Duration {
-	var pe *pandaapi.Error
+	var pe *RemoteError
 	if errors.As(err, &pe) {
 		return pe.RetryAfter
 	}
@@ -79,13 +78,13 @@ func contextError(ctx context.Context, doing string) error {
 // mayHaveCommitted reports whether a failed create may nevertheless have
 // been applied by Panda (the answer was lost).
 func mayHaveCommitted(err error) bool {
-	var pe *pandaapi.Error
+	var pe *RemoteError
 	return errors.As(err, &pe) && pe.MayHaveCommitted
 }
 
 // remoteCode is the machine-readable code of Panda's error body, if any.
 func remoteCode(err error) string {
-	var pe *pandaapi.Error
+	var pe *RemoteError
 	if errors.As(err, &pe) {
 		return pe.Code
 	}

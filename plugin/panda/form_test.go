@@ -8,9 +8,8 @@ import (
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -21,8 +20,8 @@ func TestGetSyncOptions(t *testing.T) {
 		pending = provisioningv1.SyncStatus_SYNC_STATUS_PENDING
 		failed  = provisioningv1.SyncStatus_SYNC_STATUS_FAILED
 	)
-	free := func(usernames ...string) func(m *pandamock.MockAPI) {
-		return func(m *pandamock.MockAPI) {
+	free := func(usernames ...string) func(m *remotemock.MockRemote) {
+		return func(m *remotemock.MockRemote) {
 			for _, u := range usernames {
 				m.EXPECT().GetOperator(gomock.Any(), u).Return(nil, notFound("GetOperator"))
 			}
@@ -37,7 +36,7 @@ func TestGetSyncOptions(t *testing.T) {
 		ancestors []*provisioningv1.Ancestor
 		record    *provisioningv1.SyncRecord
 		settings  []string
-		remote    func(m *pandamock.MockAPI)
+		remote    func(m *remotemock.MockRemote)
 		want      []string
 		wantDiags []string
 	}{
@@ -147,19 +146,19 @@ func TestGetSyncOptions(t *testing.T) {
 		},
 		"suggestion taken: the next free variant": {
 			account: directCustomer(),
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(&pandaapi.Account{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Other", Email: "x@other.example"}, nil)
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&pandaapi.Operator{Username: "jane.doe-2", AccountID: "ACC-5555555"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(&panda.RemoteAccount{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Other", Email: "x@other.example"}, nil)
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&panda.Operator{Username: "jane.doe-2", AccountID: "ACC-5555555"}, nil)
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe-3").Return(nil, notFound("GetOperator"))
 			},
 			want: []string{"role=User", "username=jane.doe-3"},
 		},
 		"suggestion already ours (an earlier attempt)": {
 			account: directCustomer(),
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&pandaapi.Account{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "Jane.Doe@acme.example"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "Jane.Doe@acme.example"}, nil)
 			},
 			want: []string{"role=User", "username=jane.doe"},
 		},

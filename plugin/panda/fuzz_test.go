@@ -8,48 +8,47 @@ import (
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
 // fakePanda makes the mock answer everything consistently: a username is
 // taken by a stranger when its hash is odd; creates succeed.
-func fakePanda(m *pandamock.MockAPI) {
+func fakePanda(m *remotemock.MockRemote) {
 	taken := func(u string) bool {
 		h := fnv.New32a()
 		h.Write([]byte(u))
 		return h.Sum32()%2 == 1
 	}
-	m.EXPECT().GetOperator(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u string) (*pandaapi.Operator, error) {
+	m.EXPECT().GetOperator(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, u string) (*panda.Operator, error) {
 		if taken(u) {
-			return &pandaapi.Operator{Username: u, AccountID: "ACC-5555555"}, nil
+			return &panda.Operator{Username: u, AccountID: "ACC-5555555"}, nil
 		}
 		return nil, notFound("GetOperator")
 	}).AnyTimes()
-	m.EXPECT().GetAccount(gomock.Any(), gomock.Any()).Return(&pandaapi.Account{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Stranger", Email: "s@stranger.example"}, nil).AnyTimes()
-	m.EXPECT().ListChildren(gomock.Any(), gomock.Any(), gomock.Any()).Return(&pandaapi.AccountPage{}, nil).AnyTimes()
-	m.EXPECT().CreateAccount(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, parent string, req pandaapi.CreateAccountRequest) (*pandaapi.Account, error) {
-		return &pandaapi.Account{ID: newPanda, ParentID: parent, Type: req.Type, Name: req.Name, Email: req.Email}, nil
+	m.EXPECT().GetAccount(gomock.Any(), gomock.Any()).Return(&panda.RemoteAccount{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Stranger", Email: "s@stranger.example"}, nil).AnyTimes()
+	m.EXPECT().ListChildren(gomock.Any(), gomock.Any(), gomock.Any()).Return(&panda.AccountPage{}, nil).AnyTimes()
+	m.EXPECT().CreateAccount(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, parent string, req panda.CreateAccountRequest) (*panda.RemoteAccount, error) {
+		return &panda.RemoteAccount{ID: newPanda, ParentID: parent, Type: req.Type, Name: req.Name, Email: req.Email}, nil
 	}).AnyTimes()
-	m.EXPECT().CreateOperator(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, req pandaapi.CreateOperatorRequest) (*pandaapi.Transaction, error) {
+	m.EXPECT().CreateOperator(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, req panda.CreateOperatorRequest) (*panda.Transaction, error) {
 		if !panda.ValidUsername(req.Username) {
-			return nil, &pandaapi.Error{Op: "CreateOperator", StatusCode: 400, Kind: pandaapi.ErrInvalid, Code: "INVALID_USERNAME"}
+			return nil, &panda.RemoteError{Kind: panda.ErrInvalid, Code: "INVALID_USERNAME"}
 		}
-		st, code := pandaapi.TransactionSuccess, ""
+		st, code := panda.TransactionSuccess, ""
 		if taken(req.Username) {
-			st, code = pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken
+			st, code = panda.TransactionFailed, panda.TxErrUsernameTaken
 		}
-		return &pandaapi.Transaction{ID: "TX-" + req.Username, Status: pandaapi.TransactionPending, ErrorCode: code, Error: string(st)}, nil
+		return &panda.Transaction{ID: "TX-" + req.Username, Status: panda.TransactionPending, ErrorCode: code, Error: string(st)}, nil
 	}).AnyTimes()
-	m.EXPECT().GetTransaction(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id string) (*pandaapi.Transaction, error) {
+	m.EXPECT().GetTransaction(gomock.Any(), gomock.Any()).DoAndReturn(func(_ context.Context, id string) (*panda.Transaction, error) {
 		u := id[len("TX-"):]
 		if taken(u) {
-			return &pandaapi.Transaction{ID: id, Status: pandaapi.TransactionFailed, ErrorCode: pandaapi.TxErrUsernameTaken}, nil
+			return &panda.Transaction{ID: id, Status: panda.TransactionFailed, ErrorCode: panda.TxErrUsernameTaken}, nil
 		}
-		return &pandaapi.Transaction{ID: id, Status: pandaapi.TransactionSuccess}, nil
+		return &panda.Transaction{ID: id, Status: panda.TransactionSuccess}, nil
 	}).AnyTimes()
 	m.EXPECT().ListOperators(gomock.Any(), gomock.Any()).Return(nil, nil).AnyTimes()
 	m.EXPECT().DeleteAccount(gomock.Any(), gomock.Any()).Return(nil).AnyTimes()

@@ -13,10 +13,9 @@ import (
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -51,12 +50,12 @@ func settings(overrides ...string) map[string]string {
 }
 
 // newMocked returns a configured adapter whose Panda client is a mock.
-func newMocked(t *testing.T, overrides ...string) (*panda.Adapter, *pandamock.MockAPI) {
+func newMocked(t *testing.T, overrides ...string) (*panda.Adapter, *remotemock.MockRemote) {
 	t.Helper()
 	ctrl := gomock.NewController(t)
-	api := pandamock.NewMockAPI(ctrl)
+	api := remotemock.NewMockRemote(ctrl)
 	a := panda.New(
-		panda.WithRemote(func(panda.Config) (pandaapi.API, error) { return api, nil }),
+		panda.WithRemote(func(panda.Config) (panda.Remote, error) { return api, nil }),
 		panda.WithClock(func() time.Time { return fixedNow }),
 	)
 	if _, err := a.Configure(context.Background(), &provisioningv1.ConfigureRequest{Settings: settings(overrides...)}); err != nil {
@@ -118,23 +117,23 @@ func syncedRecord(status provisioningv1.SyncStatus) *provisioningv1.SyncRecord {
 // Panda client errors as the real client builds them.
 
 func notFound(op string) error {
-	return &pandaapi.Error{Op: op, StatusCode: 404, Kind: pandaapi.ErrNotFound, Code: "NOT_FOUND", Message: "not found"}
+	return &panda.RemoteError{Kind: panda.ErrNotFound, Code: "NOT_FOUND", Message: "not found"}
 }
 
 func unavailable(op string) error {
-	return &pandaapi.Error{Op: op, StatusCode: 503, Kind: pandaapi.ErrUnavailable, Message: "service temporarily unavailable", RetryAfter: 3 * time.Second}
+	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "service temporarily unavailable", RetryAfter: 3 * time.Second}
 }
 
 func rateLimited(op string) error {
-	return &pandaapi.Error{Op: op, StatusCode: 429, Kind: pandaapi.ErrRateLimited, Message: "slow down", RetryAfter: 7 * time.Second}
+	return &panda.RemoteError{Kind: panda.ErrRateLimited, Message: "slow down", RetryAfter: 7 * time.Second}
 }
 
 func unauthorized(op string) error {
-	return &pandaapi.Error{Op: op, StatusCode: 401, Kind: pandaapi.ErrUnauthorized, Code: "INVALID_TOKEN", Message: "token refused"}
+	return &panda.RemoteError{Kind: panda.ErrUnauthorized, Code: "INVALID_TOKEN", Message: "token refused"}
 }
 
 func lostAnswer(op string) error {
-	return &pandaapi.Error{Op: op, StatusCode: 500, Kind: pandaapi.ErrUnavailable, Message: "internal error", MayHaveCommitted: true}
+	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "internal error", MayHaveCommitted: true}
 }
 
 // diagKeys renders diagnostics compactly for table comparisons:

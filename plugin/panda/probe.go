@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/url"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -28,13 +27,13 @@ func (a *Adapter) Probe(ctx context.Context, _ *provisioningv1.ProbeRequest) (*p
 		}
 		var msg string
 		switch {
-		case errors.Is(err, pandaapi.ErrUnauthorized):
+		case errors.Is(err, ErrUnauthorized):
 			msg = "Panda at " + where + " refused the credentials: check access_id, password and api_key"
-		case errors.Is(err, pandaapi.ErrRateLimited):
+		case errors.Is(err, ErrRateLimited):
 			msg = "Panda at " + where + " is rate limiting this client; try again later"
-		case errors.Is(err, pandaapi.ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 			msg = "the root account " + st.cfg.RootAccountID + " does not exist in Panda at " + where + ": check root_account_id"
-		case errors.Is(err, pandaapi.ErrUnavailable):
+		case errors.Is(err, ErrUnavailable):
 			msg = "Panda at " + where + " cannot be reached or is failing: " + err.Error()
 		default:
 			msg = "Panda at " + where + " answered unexpectedly: " + err.Error()
@@ -49,7 +48,7 @@ func (a *Adapter) Probe(ctx context.Context, _ *provisioningv1.ProbeRequest) (*p
 	if err != nil {
 		return notReady(err)
 	}
-	if root.Type != pandaapi.AccountTypeServiceProvider {
+	if root.Type != AccountTypeServiceProvider {
 		return &provisioningv1.ProbeResponse{Message: "the root account " + root.ID + " is a " + root.Type.String() + ", not a service provider: it cannot have customers"}, nil
 	}
 	return &provisioningv1.ProbeResponse{Ready: true, Message: "connected to Panda at " + where + "; root account " + root.ID + " (" + root.Name + ")"}, nil

@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -100,7 +99,7 @@ func settledMessage(username string, activated bool) string {
 }
 
 // refusedMessage says why Panda failed an operator transaction.
-func refusedMessage(tx *pandaapi.Transaction) string {
+func refusedMessage(tx *Transaction) string {
 	msg := "Panda refused the operator"
 	if tx.ErrorCode != "" {
 		msg += " (" + tx.ErrorCode + ")"

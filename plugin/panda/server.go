@@ -26,9 +26,9 @@ const Version = "0.1.0"
 type Adapter struct {
 	provisioningv1.UnimplementedProvisioningAdapterServer
 
-	logger *slog.Logger
-	newAPI func(Config) (pandaapi.API, error)
-	now    func() time.Time
+	logger    *slog.Logger
+	newRemote func(Config) (Remote, error)
+	now       func() time.Time
 
 	// state is nil until Configure; replaced whole so that a call sees one
 	// consistent configuration and client from start to end.
@@ -40,7 +40,7 @@ type Adapter struct {
 // configured is one configuration and the client built from it.
 type configured struct {
 	cfg Config
-	api pandaapi.API
+	api Remote
 }
 
 var _ provisioningv1.ProvisioningAdapterServer = (*Adapter)(nil)
@@ -60,13 +60,14 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithRemote replaces how the adapter builds its Panda client from the
-// settings Configure accepted. Default: the HTTP client of
-// internal/pandaapi with cfg's request timeout. Tests use it to hand in a mock;
-// the function runs on every successful Configure.
-func WithRemote(newAPI func(cfg Config) (pandaapi.API, error)) Option {
+// settings Configure accepted: newRemote runs on every successful Configure,
+// and an error from it fails Configure with INTERNAL (the settings were
+// valid, so it is a bug). Default: this module's HTTP client, with cfg's
+// request timeout and the adapter's logger. Tests hand in a mock.
+func WithRemote(newRemote func(cfg Config) (Remote, error)) Option {
 	return func(a *Adapter) {
-		if newAPI != nil {
-			a.newAPI = newAPI
+		if newRemote != nil {
+			a.newRemote = newRemote
 		}
 	}
 }
@@ -91,15 +92,19 @@ func New(opts ...Option) *Adapter {
 	for _, opt := range opts {
 		opt(a)
 	}
-	if a.newAPI == nil {
+	if a.newRemote == nil {
 		logger := a.logger
-		a.newAPI = func(cfg Config) (pandaapi.API, error) {
-			return pandaapi.New(pandaapi.Config{
+		a.newRemote = func(cfg Config) (Remote, error) {
+			c, err := pandaapi.New(pandaapi.Config{
 				BaseURL:  cfg.APIURL,
 				AccessID: cfg.AccessID,
 				Password: cfg.Password,
 				APIKey:   cfg.APIKey,
 			}, pandaapi.WithTimeout(cfg.RequestTimeout), pandaapi.WithLogger(logger))
+			if err != nil {
+				return nil, err
+			}
+			return apiRemote{c}, nil
 		}
 	}
 	return a

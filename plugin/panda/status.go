@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -69,15 +68,15 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 	if p, ok := decodePrivate(rec.GetPrivate()); ok && p.TxID != "" && rec.GetStatus() == pending {
 		tx, err := st.api.GetTransaction(ctx, p.TxID)
 		switch {
-		case errors.Is(err, pandaapi.ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 			// Panda forgot it: the operator check below tells what happened.
 		case err != nil:
 			return nil, remoteError(ctx, "reading operator transaction "+p.TxID, err)
-		case tx.Status == pandaapi.TransactionPending:
+		case tx.Status == TransactionPending:
 			return updated(rec, pending, pendingMessage(username), rec.GetPrivate(), now), nil
-		case tx.Status == pandaapi.TransactionFailed && tx.ErrorCode == pandaapi.TxErrAccountGone:
+		case tx.Status == TransactionFailed && tx.ErrorCode == TxErrAccountGone:
 			return updated(rec, missing, "the Panda account "+remoteID+" was deleted before its operator was created", nil, now), nil
-		case tx.Status == pandaapi.TransactionFailed && tx.ErrorCode != pandaapi.TxErrUsernameTaken:
+		case tx.Status == TransactionFailed && tx.ErrorCode != TxErrUsernameTaken:
 			return updated(rec, failed, refusedMessage(tx), nil, now), nil
 		}
 		// SUCCESS, or USERNAME_TAKEN that may be our own earlier request:
@@ -87,7 +86,7 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 	if username != "" {
 		op, err := st.api.GetOperator(ctx, username)
 		switch {
-		case errors.Is(err, pandaapi.ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 		case err != nil:
 			return nil, remoteError(ctx, "reading operator "+username, err)
 		case op.AccountID == remoteID:
@@ -98,7 +97,7 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 	}
 	_, err := st.api.GetAccount(ctx, remoteID)
 	switch {
-	case errors.Is(err, pandaapi.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return updated(rec, missing, "the Panda account "+remoteID+" no longer exists", nil, now), nil
 	case err != nil:
 		return nil, remoteError(ctx, "reading Panda account "+remoteID, err)

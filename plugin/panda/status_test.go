@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
+	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -29,24 +29,24 @@ func TestGetSyncStatus(t *testing.T) {
 	after := func(status provisioningv1.SyncStatus, msg string) *provisioningv1.SyncRecord {
 		return record(status, newPanda, root, janeValues, msg)
 	}
-	op := func(account string, activated bool) func(m *pandamock.MockAPI) *gomock.Call {
-		return func(m *pandamock.MockAPI) *gomock.Call {
-			return m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: account, Activated: activated}, nil)
+	op := func(account string, activated bool) func(m *remotemock.MockRemote) *gomock.Call {
+		return func(m *remotemock.MockRemote) *gomock.Call {
+			return m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: account, Activated: activated}, nil)
 		}
 	}
-	noOp := func(m *pandamock.MockAPI) *gomock.Call {
+	noOp := func(m *remotemock.MockRemote) *gomock.Call {
 		return m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, notFound("GetOperator"))
 	}
 	const tx = `{"v":1,"tx":"TX-1"}`
 	tests := map[string]struct {
 		record  *provisioningv1.SyncRecord
-		remote  func(m *pandamock.MockAPI)
+		remote  func(m *remotemock.MockRemote)
 		want    *provisioningv1.SyncRecord
 		wantErr string
 	}{
 		"synced, not activated: unchanged": {
 			record: rec(stSynced, ""),
-			remote: func(m *pandamock.MockAPI) { op(newPanda, false)(m) },
+			remote: func(m *remotemock.MockRemote) { op(newPanda, false)(m) },
 			want: func() *provisioningv1.SyncRecord {
 				r := rec(stSynced, "")
 				r.Message = msgSynced
@@ -56,17 +56,17 @@ func TestGetSyncStatus(t *testing.T) {
 		},
 		"synced, activated: ACTIVE": {
 			record: rec(stSynced, ""),
-			remote: func(m *pandamock.MockAPI) { op(newPanda, true)(m) },
+			remote: func(m *remotemock.MockRemote) { op(newPanda, true)(m) },
 			want:   after(stActive, msgActive),
 		},
 		"active stays active, same updated_at": {
 			record: func() *provisioningv1.SyncRecord { r := rec(stActive, ""); r.Message = msgActive; return r }(),
-			remote: func(m *pandamock.MockAPI) { op(newPanda, true)(m) },
+			remote: func(m *remotemock.MockRemote) { op(newPanda, true)(m) },
 			want:   func() *provisioningv1.SyncRecord { r := rec(stActive, ""); r.Message = msgActive; return r }(),
 		},
 		"account gone: MISSING": {
 			record: rec(stActive, ""),
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				noOp(m)
 				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(nil, notFound("GetAccount"))
 			},
@@ -74,20 +74,20 @@ func TestGetSyncStatus(t *testing.T) {
 		},
 		"operator gone, account still there: MISSING": {
 			record: rec(stSynced, ""),
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				noOp(m)
-				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(&pandaapi.Account{ID: newPanda}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(&panda.RemoteAccount{ID: newPanda}, nil)
 			},
 			want: after(stMissing, "operator jane.doe no longer exists in Panda account "+newPanda),
 		},
 		"missing, restored: SYNCED": {
 			record: rec(stMissing, ""),
-			remote: func(m *pandamock.MockAPI) { op(newPanda, false)(m) },
+			remote: func(m *remotemock.MockRemote) { op(newPanda, false)(m) },
 			want:   after(stSynced, msgSynced),
 		},
 		"pending, still pending: unchanged": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) { expectTx(m, "TX-1", pandaapi.TransactionPending, "") },
+			remote: func(m *remotemock.MockRemote) { expectTx(m, "TX-1", panda.TransactionPending, "") },
 			want: func() *provisioningv1.SyncRecord {
 				r := rec(stPending, tx)
 				r.Message = "Panda is still creating operator jane.doe"
@@ -97,33 +97,33 @@ func TestGetSyncStatus(t *testing.T) {
 		},
 		"pending, settled: SYNCED": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) {
-				gomock.InOrder(expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""), op(newPanda, false)(m))
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(expectTx(m, "TX-1", panda.TransactionSuccess, ""), op(newPanda, false)(m))
 			},
 			want: after(stSynced, msgSynced),
 		},
 		"pending, username taken by another: FAILED": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) {
-				gomock.InOrder(expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken), op("ACC-5555555", false)(m))
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken), op("ACC-5555555", false)(m))
 			},
 			want: after(stFailed, "username jane.doe was taken by another Panda account before the operator could be created; synchronize again with another username"),
 		},
 		"pending, refused: FAILED with the reason": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) { expectTx(m, "TX-1", pandaapi.TransactionFailed, "QUOTA") },
+			remote: func(m *remotemock.MockRemote) { expectTx(m, "TX-1", panda.TransactionFailed, "QUOTA") },
 			want:   after(stFailed, "Panda refused the operator (QUOTA)"),
 		},
 		"pending, account deleted: MISSING": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) {
-				expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrAccountGone)
+			remote: func(m *remotemock.MockRemote) {
+				expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrAccountGone)
 			},
 			want: after(stMissing, "the Panda account "+newPanda+" was deleted before its operator was created"),
 		},
 		"pending, transaction forgotten, operator there: SYNCED": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetTransaction(gomock.Any(), "TX-1").Return(nil, notFound("GetTransaction"))
 				op(newPanda, false)(m)
 			},
@@ -131,10 +131,10 @@ func TestGetSyncStatus(t *testing.T) {
 		},
 		"pending, transaction forgotten, no operator: FAILED": {
 			record: rec(stPending, tx),
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetTransaction(gomock.Any(), "TX-1").Return(nil, notFound("GetTransaction"))
 				noOp(m)
-				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(&pandaapi.Account{ID: newPanda}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(&panda.RemoteAccount{ID: newPanda}, nil)
 			},
 			want: after(stFailed, "the operator of Panda account "+newPanda+" was never created; synchronize again"),
 		},
@@ -148,7 +148,7 @@ func TestGetSyncStatus(t *testing.T) {
 		},
 		"Panda down": {
 			record: rec(stSynced, ""),
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, unavailable("GetOperator"))
 			},
 			wantErr: "Unavailable REMOTE_UNAVAILABLE",

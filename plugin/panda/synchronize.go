@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -139,20 +138,20 @@ func (r *syncRun) answer(status provisioningv1.SyncStatus, remoteID, message str
 func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p privateState) (*provisioningv1.SynchronizeResponse, error) {
 	tx, err := r.await(ctx, p.TxID)
 	switch {
-	case errors.Is(err, pandaapi.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return nil, nil // Panda forgot the transaction; look for the work itself
 	case err != nil:
 		return nil, remoteError(ctx, "reading operator transaction "+p.TxID, err)
 	}
 	accountID := b.GetRemoteId()
 	switch tx.Status {
-	case pandaapi.TransactionPending:
+	case TransactionPending:
 		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pendingMessage(r.ev.username), b.GetPrivate(), r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
-	case pandaapi.TransactionSuccess:
+	case TransactionSuccess:
 		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, syncedMessage(r.ev.username), nil, r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
 	}
 	switch tx.ErrorCode {
-	case pandaapi.TxErrUsernameTaken:
+	case TxErrUsernameTaken:
 		if owner, err := r.ownOperator(ctx, r.ev.username, accountID); err != nil || owner != nil {
 			if err != nil {
 				return nil, err
@@ -161,7 +160,7 @@ func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p pr
 		}
 		return nil, diag.AlreadyExists(FieldUsername, diag.CodeUsernameTaken,
 			"username "+strconv.Quote(r.ev.username)+" was taken by another Panda account before the operator could be created; choose another")
-	case pandaapi.TxErrAccountGone:
+	case TxErrAccountGone:
 		return nil, nil // the account was deleted: start afresh
 	default:
 		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, refusedMessage(tx), nil, r.a.now())}, nil
@@ -171,12 +170,12 @@ func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p pr
 // findAccount looks under the parent for an account an earlier attempt
 // created for this BSS account (same type, company name and email) that has
 // no operator yet. One ListChildren; one ListOperators per match.
-func (r *syncRun) findAccount(ctx context.Context) (*pandaapi.Account, error) {
+func (r *syncRun) findAccount(ctx context.Context) (*RemoteAccount, error) {
 	name := strings.TrimSpace(r.s.account.GetName())
 	typ := accountTypeFor(r.ev.role)
 	const limit = 100
 	for offset := 0; offset < 10*limit; offset += limit {
-		page, err := r.st.api.ListChildren(ctx, r.ev.remoteParent, pandaapi.ListChildrenOptions{Name: name, Type: typ, Offset: offset, Limit: limit})
+		page, err := r.st.api.ListChildren(ctx, r.ev.remoteParent, ListChildrenOptions{Name: name, Type: typ, Offset: offset, Limit: limit})
 		if err != nil {
 			return nil, r.parentError(ctx, "looking for an earlier attempt's account", err)
 		}
@@ -187,7 +186,7 @@ func (r *syncRun) findAccount(ctx context.Context) (*pandaapi.Account, error) {
 			}
 			ops, err := r.st.api.ListOperators(ctx, pa.ID)
 			switch {
-			case errors.Is(err, pandaapi.ErrNotFound):
+			case errors.Is(err, ErrNotFound):
 				continue // deleted since the listing
 			case err != nil:
 				return nil, remoteError(ctx, "listing the operators of Panda account "+pa.ID, err)
@@ -206,9 +205,9 @@ func (r *syncRun) findAccount(ctx context.Context) (*pandaapi.Account, error) {
 
 // createAccount creates the Panda account. When the answer is lost
 // (commit-then-fail) it looks for the account before trying once more.
-func (r *syncRun) createAccount(ctx context.Context) (*pandaapi.Account, error) {
+func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 	acc := r.s.account
-	req := pandaapi.CreateAccountRequest{
+	req := CreateAccountRequest{
 		Type:      accountTypeFor(r.ev.role),
 		Name:      strings.TrimSpace(acc.GetName()),
 		FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
@@ -248,31 +247,31 @@ func (r *syncRun) parentError(ctx context.Context, doing string, err error) erro
 	}
 	parent := r.ev.remoteParent
 	switch {
-	case errors.Is(err, pandaapi.ErrNotFound) && r.s.account.GetParentId() == "":
+	case errors.Is(err, ErrNotFound) && r.s.account.GetParentId() == "":
 		return diag.FailedPrecondition(CodeRootAccountMissing, settingsSubject,
 			"the root account "+parent+" does not exist in Panda: check root_account_id and call Configure")
-	case errors.Is(err, pandaapi.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return diag.FailedPrecondition(diag.CodeParentNotSynced, FieldParentAccount,
 			"the reseller's Panda account "+parent+" no longer exists: synchronize the reseller again")
-	case errors.Is(err, pandaapi.ErrConflict) && remoteCode(err) == "TIER_LIMIT":
+	case errors.Is(err, ErrConflict) && remoteCode(err) == "TIER_LIMIT":
 		return diag.FailedPrecondition(diag.CodeTierLimit, FieldParentAccount,
 			"Panda refused the account: its parent "+parent+" is at the deepest tier allowed")
-	case errors.Is(err, pandaapi.ErrConflict) && remoteCode(err) == "PARENT_IS_SUBSCRIBER":
+	case errors.Is(err, ErrConflict) && remoteCode(err) == "PARENT_IS_SUBSCRIBER":
 		return diag.FailedPrecondition(diag.CodeParentNotReseller, FieldParentAccount,
 			"Panda refused the account: its parent "+parent+" is a Panda User, not a Reseller")
-	case errors.Is(err, pandaapi.ErrInvalid):
+	case errors.Is(err, ErrInvalid):
 		return diag.InvalidArgument(fieldAccount, CodeRemoteRejected, "Panda refused the account: "+err.Error())
 	}
 	return remoteError(ctx, doing, err)
 }
 
 // createOperator creates the operator on pacc and waits for its transaction.
-func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*provisioningv1.SynchronizeResponse, error) {
+func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*provisioningv1.SynchronizeResponse, error) {
 	acc := r.s.account
 	lostAnswers := 0
 	for {
 		username := r.ev.username
-		req := pandaapi.CreateOperatorRequest{
+		req := CreateOperatorRequest{
 			Username:  username,
 			AccountID: pacc.ID,
 			FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
@@ -291,11 +290,11 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 			lostAnswers++
 			r.log.Warn("lost the answer to CreateOperator; sending it again", "err", err)
 			continue
-		case errors.Is(err, pandaapi.ErrInvalid) && remoteCode(err) == "INVALID_USERNAME":
+		case errors.Is(err, ErrInvalid) && remoteCode(err) == "INVALID_USERNAME":
 			return nil, diag.InvalidArgument(FieldUsername, CodeInvalidUsername, "Panda refused the username: "+err.Error())
-		case errors.Is(err, pandaapi.ErrInvalid):
+		case errors.Is(err, ErrInvalid):
 			return nil, diag.InvalidArgument(fieldAccount, CodeRemoteRejected, "Panda refused the operator: "+err.Error())
-		case errors.Is(err, pandaapi.ErrNotFound) && ctx.Err() == nil:
+		case errors.Is(err, ErrNotFound) && ctx.Err() == nil:
 			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" vanished while its operator was being created; retry", time.Second)
 		default:
 			return nil, remoteError(ctx, "creating operator "+strconv.Quote(username), err)
@@ -310,10 +309,10 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 			settled = tx
 		}
 		switch settled.Status {
-		case pandaapi.TransactionSuccess:
+		case TransactionSuccess:
 			r.log.Info("synchronized", "remote_id", pacc.ID, "remote_parent_id", r.ev.remoteParent, "role", r.ev.role, "username", username)
 			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, syncedMessage(username), nil, true), nil
-		case pandaapi.TransactionFailed:
+		case TransactionFailed:
 		default:
 			r.log.Info("operator transaction still pending", "remote_id", pacc.ID, "tx", tx.ID)
 			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pacc.ID, pendingMessage(username),
@@ -321,8 +320,8 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 		}
 
 		switch settled.ErrorCode {
-		case pandaapi.TxErrUsernameTaken:
-		case pandaapi.TxErrAccountGone:
+		case TxErrUsernameTaken:
+		case TxErrAccountGone:
 			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" was deleted while its operator was being created; retry", time.Second)
 		default:
 			r.log.Warn("Panda refused the operator", "remote_id", pacc.ID, "code", settled.ErrorCode)
@@ -353,7 +352,7 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 		}
 		if r.createdAccount {
 			// Leave nothing behind for a username the caller must change.
-			if err := r.st.api.DeleteAccount(ctx, pacc.ID); err != nil && !errors.Is(err, pandaapi.ErrNotFound) {
+			if err := r.st.api.DeleteAccount(ctx, pacc.ID); err != nil && !errors.Is(err, ErrNotFound) {
 				r.log.Warn("could not delete the account created for a taken username; a retry reuses it", "remote_id", pacc.ID, "err", err)
 			}
 		}
@@ -366,7 +365,7 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *pandaapi.Account) (*
 func (r *syncRun) ownOperator(ctx context.Context, username, accountID string) (*ownedOperator, error) {
 	op, err := r.st.api.GetOperator(ctx, username)
 	switch {
-	case errors.Is(err, pandaapi.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return nil, nil
 	case err != nil:
 		return nil, remoteError(ctx, "reading operator "+strconv.Quote(username), err)
@@ -380,7 +379,7 @@ func (r *syncRun) ownOperator(ctx context.Context, username, accountID string) (
 // tx_deadline, or shortly before the caller's deadline so that the caller
 // gets a PENDING record to resume instead of DEADLINE_EXCEEDED. The first
 // read is immediate.
-func (r *syncRun) await(ctx context.Context, txID string) (*pandaapi.Transaction, error) {
+func (r *syncRun) await(ctx context.Context, txID string) (*Transaction, error) {
 	// Real time, not the adapter's clock: this bounds real waiting.
 	until := time.Now().Add(r.st.cfg.TxDeadline)
 	if dl, ok := ctx.Deadline(); ok {

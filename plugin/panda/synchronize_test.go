@@ -11,9 +11,8 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -21,32 +20,32 @@ const newPanda = "ACC-2000001"
 
 // Expectation builders for the happy path of the direct customer.
 
-func expectFree(m *pandamock.MockAPI, u string) *gomock.Call {
+func expectFree(m *remotemock.MockRemote, u string) *gomock.Call {
 	return m.EXPECT().GetOperator(gomock.Any(), u).Return(nil, notFound("GetOperator"))
 }
 
-func expectNoPriorAccount(m *pandamock.MockAPI, parent, name string, typ pandaapi.AccountType) *gomock.Call {
-	return m.EXPECT().ListChildren(gomock.Any(), parent, pandaapi.ListChildrenOptions{Name: name, Type: typ, Limit: 100}).
-		Return(&pandaapi.AccountPage{Limit: 100}, nil)
+func expectNoPriorAccount(m *remotemock.MockRemote, parent, name string, typ panda.AccountType) *gomock.Call {
+	return m.EXPECT().ListChildren(gomock.Any(), parent, panda.ListChildrenOptions{Name: name, Type: typ, Limit: 100}).
+		Return(&panda.AccountPage{}, nil)
 }
 
-func expectCreateAccount(m *pandamock.MockAPI, parent string, req pandaapi.CreateAccountRequest, id string) *gomock.Call {
+func expectCreateAccount(m *remotemock.MockRemote, parent string, req panda.CreateAccountRequest, id string) *gomock.Call {
 	return m.EXPECT().CreateAccount(gomock.Any(), parent, req).
-		Return(&pandaapi.Account{ID: id, ParentID: parent, Type: req.Type, Name: req.Name, Email: req.Email}, nil)
+		Return(&panda.RemoteAccount{ID: id, ParentID: parent, Type: req.Type, Name: req.Name, Email: req.Email}, nil)
 }
 
-func expectCreateOperator(m *pandamock.MockAPI, req pandaapi.CreateOperatorRequest, tx string) *gomock.Call {
+func expectCreateOperator(m *remotemock.MockRemote, req panda.CreateOperatorRequest, tx string) *gomock.Call {
 	return m.EXPECT().CreateOperator(gomock.Any(), req).
-		Return(&pandaapi.Transaction{ID: tx, Status: pandaapi.TransactionPending, Username: req.Username, AccountID: req.AccountID}, nil)
+		Return(&panda.Transaction{ID: tx, Status: panda.TransactionPending}, nil)
 }
 
-func expectTx(m *pandamock.MockAPI, tx string, status pandaapi.TransactionStatus, code string) *gomock.Call {
-	return m.EXPECT().GetTransaction(gomock.Any(), tx).Return(&pandaapi.Transaction{ID: tx, Status: status, ErrorCode: code, Error: code}, nil)
+func expectTx(m *remotemock.MockRemote, tx string, status panda.TransactionStatus, code string) *gomock.Call {
+	return m.EXPECT().GetTransaction(gomock.Any(), tx).Return(&panda.Transaction{ID: tx, Status: status, ErrorCode: code, Error: code}, nil)
 }
 
 var (
-	janeAccount = pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeSubscriber, Name: "Acme Corp", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example"}
-	janeOp      = pandaapi.CreateOperatorRequest{Username: "jane.doe", AccountID: newPanda, FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example", Role: pandaapi.RoleAdministrator}
+	janeAccount = panda.CreateAccountRequest{Type: panda.AccountTypeSubscriber, Name: "Acme Corp", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example"}
+	janeOp      = panda.CreateOperatorRequest{Username: "jane.doe", AccountID: newPanda, FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example", Role: panda.OperatorAdministrator}
 	janeValues  = map[string]string{"role": "User", "username": "jane.doe"}
 )
 
@@ -76,20 +75,20 @@ func TestSynchronize(t *testing.T) {
 	oldRecord.UpdatedAt = timestamppb.New(fixedNow.Add(-time.Hour))
 	tests := map[string]struct {
 		req         *provisioningv1.SynchronizeRequest
-		remote      func(m *pandamock.MockAPI)
+		remote      func(m *remotemock.MockRemote)
 		want        *provisioningv1.SyncRecord
 		wantCreated bool
 		wantErr     string
 	}{
 		"direct customer: five requests": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
 				)
 			},
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
@@ -97,13 +96,13 @@ func TestSynchronize(t *testing.T) {
 		},
 		"reseller: a service provider with an OWNER": {
 			req: &provisioningv1.SynchronizeRequest{Account: resellerAccount(), Values: map[string]string{"role": "Reseller", "username": "olga.p"}},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "olga.p"),
-					expectNoPriorAccount(m, root, "Resell Ltd", pandaapi.AccountTypeServiceProvider),
-					expectCreateAccount(m, root, pandaapi.CreateAccountRequest{Type: pandaapi.AccountTypeServiceProvider, Name: "Resell Ltd", FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example"}, resellerPanda),
-					expectCreateOperator(m, pandaapi.CreateOperatorRequest{Username: "olga.p", AccountID: resellerPanda, FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example", Role: pandaapi.RoleOwner}, "TX-2"),
-					expectTx(m, "TX-2", pandaapi.TransactionSuccess, ""),
+					expectNoPriorAccount(m, root, "Resell Ltd", panda.AccountTypeServiceProvider),
+					expectCreateAccount(m, root, panda.CreateAccountRequest{Type: panda.AccountTypeServiceProvider, Name: "Resell Ltd", FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example"}, resellerPanda),
+					expectCreateOperator(m, panda.CreateOperatorRequest{Username: "olga.p", AccountID: resellerPanda, FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example", Role: panda.OperatorOwner}, "TX-2"),
+					expectTx(m, "TX-2", panda.TransactionSuccess, ""),
 				)
 			},
 			want: func() *provisioningv1.SyncRecord {
@@ -115,13 +114,13 @@ func TestSynchronize(t *testing.T) {
 		},
 		"end customer: created under the reseller": {
 			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "it.beta-sl"),
-					expectNoPriorAccount(m, resellerPanda, "Beta SL", pandaapi.AccountTypeSubscriber),
-					expectCreateAccount(m, resellerPanda, pandaapi.CreateAccountRequest{Type: 2, Name: "Beta SL", Email: "it@beta.example"}, "ACC-3000003"),
-					expectCreateOperator(m, pandaapi.CreateOperatorRequest{Username: "it.beta-sl", AccountID: "ACC-3000003", Email: "it@beta.example", Role: pandaapi.RoleAdministrator}, "TX-3"),
-					expectTx(m, "TX-3", pandaapi.TransactionSuccess, ""),
+					expectNoPriorAccount(m, resellerPanda, "Beta SL", panda.AccountTypeSubscriber),
+					expectCreateAccount(m, resellerPanda, panda.CreateAccountRequest{Type: 2, Name: "Beta SL", Email: "it@beta.example"}, "ACC-3000003"),
+					expectCreateOperator(m, panda.CreateOperatorRequest{Username: "it.beta-sl", AccountID: "ACC-3000003", Email: "it@beta.example", Role: panda.OperatorAdministrator}, "TX-3"),
+					expectTx(m, "TX-3", panda.TransactionSuccess, ""),
 				)
 			},
 			want: func() *provisioningv1.SyncRecord {
@@ -133,15 +132,15 @@ func TestSynchronize(t *testing.T) {
 		},
 		"transaction polled until it settles": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionPending, ""),
-					expectTx(m, "TX-1", pandaapi.TransactionPending, ""),
-					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-1", panda.TransactionPending, ""),
+					expectTx(m, "TX-1", panda.TransactionPending, ""),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
 				)
 			},
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
@@ -149,40 +148,40 @@ func TestSynchronize(t *testing.T) {
 		},
 		"replay of a synchronized record: one request, same record": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord, Values: janeValues},
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
 			},
 			want: oldRecord,
 		},
 		"replay after activation: ACTIVE": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord, AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda, Activated: true}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda, Activated: true}, nil)
 			},
 			want: record(stActive, newPanda, root, janeValues, msgActive),
 		},
 		"prior work: the operator exists on a matching account": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&pandaapi.Account{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
 			},
 			want: record(stSynced, "ACC-7777777", root, janeValues, msgSynced),
 		},
 		"prior work: an account with no operator is reused": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&pandaapi.AccountPage{Total: 3, Accounts: []pandaapi.Account{
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 3, Accounts: []panda.RemoteAccount{
 						{ID: "ACC-6000001", ParentID: root, Type: 2, Name: "Acme Corp", Email: "other@acme.example"},
 						{ID: "ACC-6000002", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 						{ID: "ACC-6000003", ParentID: root, Type: 2, Name: "Acme Corp", Email: "JANE.DOE@acme.example"},
 					}}, nil),
-					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000002").Return([]pandaapi.Operator{{Username: "someone.else"}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000002").Return([]panda.Operator{{Username: "someone.else"}}, nil),
 					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000003").Return(nil, nil),
 					expectCreateOperator(m, withAccount(janeOp, "ACC-6000003"), "TX-4"),
-					expectTx(m, "TX-4", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-4", panda.TransactionSuccess, ""),
 				)
 			},
 			want:        record(stSynced, "ACC-6000003", root, janeValues, msgSynced),
@@ -190,17 +189,17 @@ func TestSynchronize(t *testing.T) {
 		},
 		"commit-then-fail on CreateAccount: the account is found, not duplicated": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
-					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&pandaapi.AccountPage{Total: 1, Accounts: []pandaapi.Account{
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
 						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 					}}, nil),
 					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
 				)
 			},
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
@@ -208,15 +207,15 @@ func TestSynchronize(t *testing.T) {
 		},
 		"commit-then-fail on CreateAccount that did not commit: created once more": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
 				)
 			},
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
@@ -224,15 +223,15 @@ func TestSynchronize(t *testing.T) {
 		},
 		"commit-then-fail on CreateOperator: the resend's USERNAME_TAKEN is our own operator": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					m.EXPECT().CreateOperator(gomock.Any(), janeOp).Return(nil, lostAnswer("CreateOperator")),
 					expectCreateOperator(m, janeOp, "TX-9"),
-					expectTx(m, "TX-9", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
-					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
+					expectTx(m, "TX-9", panda.TransactionFailed, panda.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
 				)
 			},
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
@@ -240,14 +239,14 @@ func TestSynchronize(t *testing.T) {
 		},
 		"username taken at creation: the new account is deleted": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
-					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+					expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
 					m.EXPECT().DeleteAccount(gomock.Any(), newPanda).Return(nil),
 				)
 			},
@@ -255,35 +254,35 @@ func TestSynchronize(t *testing.T) {
 		},
 		"username taken at creation of a reused account: the account stays": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&pandaapi.AccountPage{Total: 1, Accounts: []pandaapi.Account{
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
 						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 					}}, nil),
 					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
-					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+					expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
 				)
 			},
 			wantErr: "AlreadyExists USERNAME_TAKEN username",
 		},
 		"auto_fill: a suggestion taken at creation moves to the next variant": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionFailed, pandaapi.TxErrUsernameTaken),
-					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
-					m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&pandaapi.Operator{Username: "jane.doe-2", AccountID: "ACC-5555556"}, nil),
-					m.EXPECT().GetAccount(gomock.Any(), "ACC-5555556").Return(&pandaapi.Account{ID: "ACC-5555556", ParentID: root, Type: 2, Name: "Else"}, nil),
+					expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&panda.Operator{Username: "jane.doe-2", AccountID: "ACC-5555556"}, nil),
+					m.EXPECT().GetAccount(gomock.Any(), "ACC-5555556").Return(&panda.RemoteAccount{ID: "ACC-5555556", ParentID: root, Type: 2, Name: "Else"}, nil),
 					expectFree(m, "jane.doe-3"),
 					expectCreateOperator(m, withUsername(janeOp, "jane.doe-3"), "TX-2"),
-					expectTx(m, "TX-2", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-2", panda.TransactionSuccess, ""),
 				)
 			},
 			want: record(stSynced, newPanda, root, map[string]string{"role": "User", "username": "jane.doe-3"},
@@ -292,12 +291,12 @@ func TestSynchronize(t *testing.T) {
 		},
 		"transaction still pending at the deadline: PENDING with the transaction": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				expectFree(m, "jane.doe")
-				expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber)
+				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber)
 				expectCreateAccount(m, root, janeAccount, newPanda)
 				expectCreateOperator(m, janeOp, "TX-1")
-				expectTx(m, "TX-1", pandaapi.TransactionPending, "").MinTimes(1)
+				expectTx(m, "TX-1", panda.TransactionPending, "").MinTimes(1)
 			},
 			want:        record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"),
 			wantCreated: true,
@@ -305,10 +304,10 @@ func TestSynchronize(t *testing.T) {
 		"pending record: resumed": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true,
 				Record: withPrivate(record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"), `{"v":1,"tx":"TX-1"}`)},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
 				)
 			},
 			want: record(stSynced, newPanda, root, janeValues, msgSynced),
@@ -316,20 +315,20 @@ func TestSynchronize(t *testing.T) {
 		"pending record whose operator meanwhile exists": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true,
 				Record: withPrivate(record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"), `{"v":1,"tx":"TX-1"}`)},
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
 			},
 			want: record(stSynced, newPanda, root, janeValues, msgSynced),
 		},
 		"synchronized record whose Panda account is gone: created again": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, "ACC-2000002"),
 					expectCreateOperator(m, withAccount(janeOp, "ACC-2000002"), "TX-5"),
-					expectTx(m, "TX-5", pandaapi.TransactionSuccess, ""),
+					expectTx(m, "TX-5", panda.TransactionSuccess, ""),
 				)
 			},
 			want:        record(stSynced, "ACC-2000002", root, janeValues, msgSynced),
@@ -337,13 +336,13 @@ func TestSynchronize(t *testing.T) {
 		},
 		"Panda refuses the operator: FAILED record": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
-					expectTx(m, "TX-1", pandaapi.TransactionFailed, "QUOTA"),
+					expectTx(m, "TX-1", panda.TransactionFailed, "QUOTA"),
 				)
 			},
 			want:        record(stFailed, newPanda, root, janeValues, "Panda refused the operator (QUOTA)"),
@@ -364,8 +363,8 @@ func TestSynchronize(t *testing.T) {
 		},
 		"username taken before creation: ALREADY_EXISTS": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
 				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(nil, notFound("GetAccount"))
 			},
 			wantErr: "AlreadyExists USERNAME_TAKEN username",
@@ -377,16 +376,16 @@ func TestSynchronize(t *testing.T) {
 		},
 		"Panda's tier limit: FAILED_PRECONDITION": {
 			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				expectFree(m, "it.beta-sl")
-				expectNoPriorAccount(m, resellerPanda, "Beta SL", pandaapi.AccountTypeSubscriber)
-				m.EXPECT().CreateAccount(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, &pandaapi.Error{Op: "CreateAccount", StatusCode: 409, Kind: pandaapi.ErrConflict, Code: "TIER_LIMIT"})
+				expectNoPriorAccount(m, resellerPanda, "Beta SL", panda.AccountTypeSubscriber)
+				m.EXPECT().CreateAccount(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, &panda.RemoteError{Kind: panda.ErrConflict, Code: "TIER_LIMIT"})
 			},
 			wantErr: "FailedPrecondition TIER_LIMIT parent_account",
 		},
 		"reseller's Panda account gone: FAILED_PRECONDITION": {
 			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				expectFree(m, "it.beta-sl")
 				m.EXPECT().ListChildren(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, notFound("ListChildren"))
 			},
@@ -394,23 +393,23 @@ func TestSynchronize(t *testing.T) {
 		},
 		"root account gone: FAILED_PRECONDITION": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				expectFree(m, "jane.doe")
-				expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber)
+				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber)
 				m.EXPECT().CreateAccount(gomock.Any(), root, gomock.Any()).Return(nil, notFound("CreateAccount"))
 			},
 			wantErr: "FailedPrecondition ROOT_ACCOUNT_MISSING settings",
 		},
 		"credentials refused": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, unauthorized("GetOperator"))
 			},
 			wantErr: "FailedPrecondition REMOTE_UNAUTHORIZED settings",
 		},
 		"Panda down": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				expectFree(m, "jane.doe")
 				m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(nil, unavailable("ListChildren"))
 			},
@@ -418,12 +417,12 @@ func TestSynchronize(t *testing.T) {
 		},
 		"CreateAccount answer lost twice: UNAVAILABLE, nothing more written": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
-					expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 				)
 			},
@@ -431,9 +430,9 @@ func TestSynchronize(t *testing.T) {
 		},
 		"rate limited": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *pandamock.MockAPI) {
+			remote: func(m *remotemock.MockRemote) {
 				expectFree(m, "jane.doe")
-				expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber)
+				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber)
 				m.EXPECT().CreateAccount(gomock.Any(), root, gomock.Any()).Return(nil, rateLimited("CreateAccount"))
 			},
 			wantErr: "ResourceExhausted RATE_LIMITED",
@@ -466,12 +465,12 @@ func TestSynchronize(t *testing.T) {
 	}
 }
 
-func withAccount(req pandaapi.CreateOperatorRequest, id string) pandaapi.CreateOperatorRequest {
+func withAccount(req panda.CreateOperatorRequest, id string) panda.CreateOperatorRequest {
 	req.AccountID = id
 	return req
 }
 
-func withUsername(req pandaapi.CreateOperatorRequest, u string) pandaapi.CreateOperatorRequest {
+func withUsername(req panda.CreateOperatorRequest, u string) panda.CreateOperatorRequest {
 	req.Username = u
 	return req
 }
@@ -485,18 +484,18 @@ func TestSynchronizeCallerDeadline(t *testing.T) {
 	t.Parallel()
 	a, m := newMocked(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*pandaapi.Operator, error) {
+	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*panda.Operator, error) {
 		cancel()
-		return nil, &pandaapi.Error{Op: "GetOperator", Kind: pandaapi.ErrUnavailable, Message: "gave up", Err: context.Canceled}
+		return nil, &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "gave up", Err: context.Canceled}
 	})
 	_, err := a.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true})
 	wantCode(t, err, codes.Canceled)
 
 	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*pandaapi.Operator, error) {
+	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*panda.Operator, error) {
 		<-ctx.Done()
-		return nil, &pandaapi.Error{Op: "GetOperator", Kind: pandaapi.ErrUnavailable, Message: "gave up", Err: ctx.Err()}
+		return nil, &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "gave up", Err: ctx.Err()}
 	})
 	_, err = a.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true})
 	wantCode(t, err, codes.DeadlineExceeded)
@@ -511,11 +510,11 @@ func TestSynchronizeSerialized(t *testing.T) {
 	release := make(chan struct{})
 	gomock.InOrder(
 		expectFree(m, "jane.doe").Do(func(context.Context, string) { <-release }),
-		expectNoPriorAccount(m, root, "Acme Corp", pandaapi.AccountTypeSubscriber),
+		expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 		expectCreateAccount(m, root, janeAccount, newPanda),
 		expectCreateOperator(m, janeOp, "TX-1"),
-		expectTx(m, "TX-1", pandaapi.TransactionSuccess, ""),
-		m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
+		expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+		m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
 	)
 	req := &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true}
 	type result struct {

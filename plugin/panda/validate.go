@@ -10,7 +10,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -95,8 +94,8 @@ type evaluation struct {
 
 // ownedOperator is an operator found in Panda that belongs to the subject.
 type ownedOperator struct {
-	op      *pandaapi.Operator
-	account *pandaapi.Account // nil when known from the record alone
+	op      *Operator
+	account *RemoteAccount // nil when known from the record alone
 }
 
 // checkAccount rejects a request whose account cannot even be evaluated:
@@ -149,20 +148,20 @@ func defaultRole(acc *provisioningv1.Account) string {
 }
 
 // accountTypeFor is the Panda account type of a role.
-func accountTypeFor(role string) pandaapi.AccountType {
+func accountTypeFor(role string) AccountType {
 	if role == RoleReseller {
-		return pandaapi.AccountTypeServiceProvider
+		return AccountTypeServiceProvider
 	}
-	return pandaapi.AccountTypeSubscriber
+	return AccountTypeSubscriber
 }
 
 // operatorRoleFor is the role of the operator the adapter creates: the
 // owner of a service provider, the administrator of a subscriber.
-func operatorRoleFor(role string) pandaapi.OperatorRole {
+func operatorRoleFor(role string) OperatorRole {
 	if role == RoleReseller {
-		return pandaapi.RoleOwner
+		return OperatorOwner
 	}
-	return pandaapi.RoleAdministrator
+	return OperatorAdministrator
 }
 
 // ancestorChain returns the ancestors that really are the subject's chain of
@@ -189,7 +188,7 @@ type evaluator struct {
 	p       purpose
 	s       subject
 	ev      *evaluation
-	account map[string]*pandaapi.Account // GetAccount answers, by id
+	account map[string]*RemoteAccount // GetAccount answers, by id
 }
 
 // evaluate applies every rule to s. Business-rule problems are diagnostics;
@@ -480,7 +479,7 @@ func (e *evaluator) firstFree(ctx context.Context, base string, from int) (strin
 func (e *evaluator) lookup(ctx context.Context, u string) (*ownedOperator, bool, error) {
 	op, err := e.st.api.GetOperator(ctx, u)
 	switch {
-	case errors.Is(err, pandaapi.ErrNotFound):
+	case errors.Is(err, ErrNotFound):
 		return nil, false, nil
 	case err != nil:
 		return nil, false, remoteError(ctx, "checking whether username "+strconv.Quote(u)+" is free", err)
@@ -495,13 +494,13 @@ func (e *evaluator) lookup(ctx context.Context, u string) (*ownedOperator, bool,
 	if !ok {
 		acc, err = e.st.api.GetAccount(ctx, op.AccountID)
 		switch {
-		case errors.Is(err, pandaapi.ErrNotFound):
+		case errors.Is(err, ErrNotFound):
 			acc = nil
 		case err != nil:
 			return nil, false, remoteError(ctx, "reading the Panda account that holds username "+strconv.Quote(u), err)
 		}
 		if e.account == nil {
-			e.account = map[string]*pandaapi.Account{}
+			e.account = map[string]*RemoteAccount{}
 		}
 		e.account[op.AccountID] = acc
 	}
@@ -514,7 +513,7 @@ func (e *evaluator) lookup(ctx context.Context, u string) (*ownedOperator, bool,
 // matchesSubject reports whether a Panda account is the one this adapter
 // would create for acc: same parent, type, company name and email. Panda
 // keeps no BSS id, so this is how an earlier attempt's work is recognized.
-func matchesSubject(pa *pandaapi.Account, acc *provisioningv1.Account, remoteParent, role string) bool {
+func matchesSubject(pa *RemoteAccount, acc *provisioningv1.Account, remoteParent, role string) bool {
 	return pa.ParentID == remoteParent &&
 		pa.Type == accountTypeFor(role) &&
 		pa.Name == strings.TrimSpace(acc.GetName()) &&

@@ -8,16 +8,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/mock/gomock"
 
-	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/plugin/panda"
+	"github.com/cloudbss/provisioning/plugin/panda/internal/remotemock"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
 func TestValidateSyncOptions(t *testing.T) {
 	t.Parallel()
-	free := func(u string) func(m *pandamock.MockAPI) {
-		return func(m *pandamock.MockAPI) {
+	free := func(u string) func(m *remotemock.MockRemote) {
+		return func(m *remotemock.MockRemote) {
 			m.EXPECT().GetOperator(gomock.Any(), u).Return(nil, notFound("GetOperator"))
 		}
 	}
@@ -28,7 +27,7 @@ func TestValidateSyncOptions(t *testing.T) {
 		record     *provisioningv1.SyncRecord
 		values     map[string]string
 		autoFill   bool
-		remote     func(m *pandamock.MockAPI)
+		remote     func(m *remotemock.MockRemote)
 		wantDiags  []string
 		wantValues map[string]string
 	}{
@@ -103,26 +102,26 @@ func TestValidateSyncOptions(t *testing.T) {
 		},
 		"username taken": {
 			account: directCustomer(), values: ok,
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(&pandaapi.Account{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Other", Email: "o@other.example"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(&panda.RemoteAccount{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Other", Email: "o@other.example"}, nil)
 			},
 			wantDiags:  []string{"ERROR USERNAME_TAKEN username"},
 			wantValues: ok,
 		},
 		"username held by our own earlier attempt": {
 			account: directCustomer(), values: ok,
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&pandaapi.Account{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
 			},
 			wantValues: ok,
 		},
 		"username held by a same-named account of the other type": {
 			account: directCustomer(), values: ok,
-			remote: func(m *pandamock.MockAPI) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&pandaapi.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&pandaapi.Account{ID: "ACC-7777777", ParentID: root, Type: 1, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 1, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
 			},
 			wantDiags:  []string{"ERROR USERNAME_TAKEN username"},
 			wantValues: ok,
