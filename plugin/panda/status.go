@@ -72,15 +72,18 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 			// Panda forgot it: the operator check below tells what happened.
 		case err != nil:
 			return nil, remoteError(ctx, "reading operator transaction "+p.TxID, err)
-		case tx.Status == TransactionPending:
-			return updated(rec, pending, pendingMessage(username), rec.GetPrivate(), now), nil
-		case tx.Status == TransactionFailed && tx.ErrorCode == TxErrAccountGone:
-			return updated(rec, missing, "the Panda account "+remoteID+" was deleted before its operator was created", nil, now), nil
-		case tx.Status == TransactionFailed && tx.ErrorCode != TxErrUsernameTaken:
-			return updated(rec, failed, refusedMessage(tx), nil, now), nil
+		default:
+			switch interpretTx(tx) {
+			case txPending:
+				return updated(rec, pending, pendingMessage(username), rec.GetPrivate(), now), nil
+			case txAccountGone:
+				return updated(rec, missing, "the Panda account "+remoteID+" was deleted before its operator was created", nil, now), nil
+			case txRefused:
+				return updated(rec, failed, refusedMessage(tx), nil, now), nil
+			}
+			// txCreated, or txUsernameTaken that may be our own earlier
+			// request: the operator decides.
 		}
-		// SUCCESS, or USERNAME_TAKEN that may be our own earlier request:
-		// the operator decides.
 	}
 
 	if username != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,10 @@ import (
 //     transaction until it settles or tx_deadline (or the caller's deadline)
 //     is near: still pending is a PENDING record whose private holds the
 //     transaction for GetSyncStatus.
+//
+// Steps 1 and 2 end in a plan made before anything is written (adopt the
+// operator found, resume the record's transaction, or create); step 3 is
+// its execution.
 //
 // Calls for one account are serialized in the process, so concurrent calls
 // do these steps one after the other and the later ones find the earlier
@@ -54,10 +59,17 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 		// caller has the record, ours could not.
 		rec = lk.last
 	}
-	r := &syncRun{
-		a: a, st: st, log: a.logger.With("rpc", "Synchronize", "account_id", acc.GetId()),
-		s: subject{account: acc, ancestors: req.GetAncestors(), record: rec, values: req.GetValues(), autoFill: req.GetAutoFill()},
+	ev, err := a.evaluate(ctx, st, forSynchronize, subject{
+		account: acc, ancestors: req.GetAncestors(), record: rec, values: req.GetValues(), autoFill: req.GetAutoFill(),
+	})
+	if err != nil {
+		return nil, err
 	}
+	plan, err := planSync(acc, ev)
+	if err != nil {
+		return nil, err
+	}
+	r := &syncRun{a: a, st: st, log: a.logger.With("rpc", "Synchronize", "account_id", acc.GetId()), plan: plan}
 	resp, err := r.run(ctx)
 	if err != nil {
 		return nil, err
@@ -68,40 +80,29 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 	return resp, nil
 }
 
-// syncRun is one Synchronize call.
+// syncRun executes one Synchronize call's plan. The plan is read-only; the
+// run's own state is what it learns on the way.
 type syncRun struct {
-	a   *Adapter
-	st  *configured
-	log *slog.Logger
-	s   subject
-	ev  *evaluation
+	a    *Adapter
+	st   *configured
+	log  *slog.Logger
+	plan *syncPlan
 	// createdAccount: this call created the Panda account, so it may delete
 	// it again when the username turns out to be taken.
 	createdAccount bool
 }
 
 func (r *syncRun) run(ctx context.Context) (*provisioningv1.SynchronizeResponse, error) {
-	ev, err := r.a.evaluate(ctx, r.st, forSynchronize, r.s)
-	if err != nil {
-		return nil, err
-	}
-	if err := diag.ToError(ev.diags); err != nil {
-		return nil, err
-	}
-	r.ev = ev
-
-	if ev.owner != nil {
-		return r.replay(ev.owner)
-	}
-	if b := ev.bound; b != nil && b.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_PENDING {
-		if p, ok := decodePrivate(b.GetPrivate()); ok && p.TxID != "" {
-			resp, err := r.resume(ctx, b, p)
-			if resp != nil || err != nil {
-				return resp, err
-			}
+	switch r.plan.step {
+	case stepAdopt:
+		return r.adopt(r.plan.owner), nil
+	case stepResume:
+		resp, err := r.resume(ctx)
+		if resp != nil || err != nil {
+			return resp, err
 		}
+		// The record's work is gone: create afresh.
 	}
-
 	pacc, err := r.findAccount(ctx)
 	if err != nil {
 		return nil, err
@@ -114,55 +115,65 @@ func (r *syncRun) run(ctx context.Context) (*provisioningv1.SynchronizeResponse,
 	return r.createOperator(ctx, pacc)
 }
 
-// replay answers the work already done: the operator exists on our account.
-func (r *syncRun) replay(owner *ownedOperator) (*provisioningv1.SynchronizeResponse, error) {
+// adopt answers the work already done: the plan's operator exists on our
+// account.
+func (r *syncRun) adopt(owner *ownedOperator) *provisioningv1.SynchronizeResponse {
 	status := statusOf(owner.op.Activated)
-	msg := settledMessage(r.ev.username, owner.op.Activated)
-	if b := r.ev.bound; b != nil && b.GetRemoteId() == owner.op.AccountID {
+	msg := settledMessage(r.plan.username, owner.op.Activated)
+	if b := r.plan.bound; b != nil && b.GetRemoteId() == owner.op.AccountID {
 		r.log.Debug("already synchronized", "remote_id", b.GetRemoteId())
-		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, nil, r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, nil, r.a.now()), Diagnostics: r.plan.warnings}
 	}
-	r.log.Info("found the work of an earlier attempt", "remote_id", owner.op.AccountID, "username", r.ev.username)
-	return r.answer(status, owner.op.AccountID, msg, nil, false), nil
+	r.log.Info("found the work of an earlier attempt", "remote_id", owner.op.AccountID, "username", r.plan.username)
+	return r.answer(status, owner.op.AccountID, r.plan.username, msg, nil, false)
 }
 
-// answer builds the response for the subject's account.
-func (r *syncRun) answer(status provisioningv1.SyncStatus, remoteID, message string, private []byte, created bool) *provisioningv1.SynchronizeResponse {
-	rec := newRecord(r.s.account.GetId(), status, remoteID, r.ev.remoteParent, r.ev.values, message, r.a.now())
+// answer builds the response for the plan's account, whose operator is
+// username.
+func (r *syncRun) answer(status provisioningv1.SyncStatus, remoteID, username, message string, private []byte, created bool) *provisioningv1.SynchronizeResponse {
+	values := maps.Clone(r.plan.values)
+	if values == nil {
+		values = map[string]string{}
+	}
+	values[FieldUsername] = username
+	rec := newRecord(r.plan.account.GetId(), status, remoteID, r.plan.remoteParent, values, message, r.a.now())
 	rec.Private = private
-	return &provisioningv1.SynchronizeResponse{Record: rec, Created: created, Diagnostics: diag.Warnings(r.ev.diags)}
+	return &provisioningv1.SynchronizeResponse{Record: rec, Created: created, Diagnostics: r.plan.warnings}
 }
 
 // resume settles the transaction of a PENDING record. A nil response and
 // error mean the record's work is gone and Synchronize starts afresh.
-func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p privateState) (*provisioningv1.SynchronizeResponse, error) {
-	tx, err := r.await(ctx, p.TxID)
+func (r *syncRun) resume(ctx context.Context) (*provisioningv1.SynchronizeResponse, error) {
+	b, username := r.plan.bound, r.plan.username
+	tx, err := r.await(ctx, r.plan.txID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, nil // Panda forgot the transaction; look for the work itself
 	case err != nil:
-		return nil, remoteError(ctx, "reading operator transaction "+p.TxID, err)
+		return nil, remoteError(ctx, "reading operator transaction "+r.plan.txID, err)
 	}
-	accountID := b.GetRemoteId()
-	switch tx.Status {
-	case TransactionPending:
-		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pendingMessage(r.ev.username), b.GetPrivate(), r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
-	case TransactionSuccess:
-		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, syncedMessage(r.ev.username), nil, r.a.now()), Diagnostics: diag.Warnings(r.ev.diags)}, nil
+	record := func(status provisioningv1.SyncStatus, msg string, private []byte) *provisioningv1.SynchronizeResponse {
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, private, r.a.now()), Diagnostics: r.plan.warnings}
 	}
-	switch tx.ErrorCode {
-	case TxErrUsernameTaken:
-		if owner, err := r.ownOperator(ctx, r.ev.username, accountID); err != nil || owner != nil {
-			if err != nil {
-				return nil, err
-			}
-			return r.replay(owner)
+	switch interpretTx(tx) {
+	case txPending:
+		return record(provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pendingMessage(username), b.GetPrivate()), nil
+	case txCreated:
+		return record(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, syncedMessage(username), nil), nil
+	case txUsernameTaken:
+		owner, err := r.ownOperator(ctx, username, b.GetRemoteId())
+		switch {
+		case err != nil:
+			return nil, err
+		case owner != nil:
+			return r.adopt(owner), nil
 		}
 		return nil, diag.AlreadyExists(FieldUsername, diag.CodeUsernameTaken,
-			"username "+strconv.Quote(r.ev.username)+" was taken by another Panda account before the operator could be created; choose another")
-	case TxErrAccountGone:
+			"username "+strconv.Quote(username)+" was taken by another Panda account before the operator could be created; choose another")
+	case txAccountGone:
 		return nil, nil // the account was deleted: start afresh
-	default:
+	default: // txRefused
+		// No warnings: the record, not the request, is what failed.
 		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, refusedMessage(tx), nil, r.a.now())}, nil
 	}
 }
@@ -171,17 +182,18 @@ func (r *syncRun) resume(ctx context.Context, b *provisioningv1.SyncRecord, p pr
 // created for this BSS account (same type, company name and email) that has
 // no operator yet. One ListChildren; one ListOperators per match.
 func (r *syncRun) findAccount(ctx context.Context) (*RemoteAccount, error) {
-	name := strings.TrimSpace(r.s.account.GetName())
-	typ := accountTypeFor(r.ev.role)
+	p := r.plan
+	name := strings.TrimSpace(p.account.GetName())
+	typ := accountTypeFor(p.role)
 	const limit = 100
 	for offset := 0; offset < 10*limit; offset += limit {
-		page, err := r.st.api.ListChildren(ctx, r.ev.remoteParent, ListChildrenOptions{Name: name, Type: typ, Offset: offset, Limit: limit})
+		page, err := r.st.api.ListChildren(ctx, p.remoteParent, ListChildrenOptions{Name: name, Type: typ, Offset: offset, Limit: limit})
 		if err != nil {
 			return nil, r.parentError(ctx, "looking for an earlier attempt's account", err)
 		}
 		for i := range page.Accounts {
 			pa := &page.Accounts[i]
-			if !matchesSubject(pa, r.s.account, r.ev.remoteParent, r.ev.role) {
+			if !matchesSubject(pa, p.account, p.remoteParent, p.role) {
 				continue
 			}
 			ops, err := r.st.api.ListOperators(ctx, pa.ID)
@@ -206,21 +218,21 @@ func (r *syncRun) findAccount(ctx context.Context) (*RemoteAccount, error) {
 // createAccount creates the Panda account. When the answer is lost
 // (commit-then-fail) it looks for the account before trying once more.
 func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
-	acc := r.s.account
+	acc := r.plan.account
 	req := CreateAccountRequest{
-		Type:      accountTypeFor(r.ev.role),
+		Type:      accountTypeFor(r.plan.role),
 		Name:      strings.TrimSpace(acc.GetName()),
 		FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
 		LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
 		Email:     acc.GetCorporateEmail(),
 	}
 	for attempt := 1; ; attempt++ {
-		pa, err := r.st.api.CreateAccount(ctx, r.ev.remoteParent, req)
+		pa, err := r.st.api.CreateAccount(ctx, r.plan.remoteParent, req)
 		if err == nil {
 			r.createdAccount = true
 			// Debug: the "synchronized" line that follows says it all, and
 			// every line costs the host a parse and a re-log.
-			r.log.Debug("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.ev.remoteParent, "type", req.Type.String())
+			r.log.Debug("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.plan.remoteParent, "type", req.Type.String())
 			return pa, nil
 		}
 		if !mayHaveCommitted(err) || ctx.Err() != nil || attempt == 2 {
@@ -245,9 +257,9 @@ func (r *syncRun) parentError(ctx context.Context, doing string, err error) erro
 	if ctx.Err() != nil {
 		return contextError(ctx, doing)
 	}
-	parent := r.ev.remoteParent
+	parent := r.plan.remoteParent
 	switch {
-	case errors.Is(err, ErrNotFound) && r.s.account.GetParentId() == "":
+	case errors.Is(err, ErrNotFound) && r.plan.account.GetParentId() == "":
 		return diag.FailedPrecondition(CodeRootAccountMissing, settingsSubject,
 			"the root account "+parent+" does not exist in Panda: check root_account_id and call Configure")
 	case errors.Is(err, ErrNotFound):
@@ -265,19 +277,22 @@ func (r *syncRun) parentError(ctx context.Context, doing string, err error) erro
 	return remoteError(ctx, doing, err)
 }
 
-// createOperator creates the operator on pacc and waits for its transaction.
+// createOperator creates the operator on pacc and waits for its
+// transaction. A suggested username taken meanwhile moves on to the next
+// free variant; the run, not the plan, tracks which one it is at.
 func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*provisioningv1.SynchronizeResponse, error) {
-	acc := r.s.account
+	acc := r.plan.account
+	username, variant := r.plan.username, r.plan.variant
+	var names *usernameLookup // built on the first collision of a suggestion
 	lostAnswers := 0
 	for {
-		username := r.ev.username
 		req := CreateOperatorRequest{
 			Username:  username,
 			AccountID: pacc.ID,
 			FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
 			LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
 			Email:     acc.GetCorporateEmail(),
-			Role:      operatorRoleFor(r.ev.role),
+			Role:      operatorRoleFor(r.plan.role),
 		}
 		started := r.a.now()
 		tx, err := r.st.api.CreateOperator(ctx, req)
@@ -308,45 +323,43 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*pro
 			// The operator is on its way; only our view of it failed.
 			settled = tx
 		}
-		switch settled.Status {
-		case TransactionSuccess:
-			r.log.Info("synchronized", "remote_id", pacc.ID, "remote_parent_id", r.ev.remoteParent, "role", r.ev.role, "username", username)
-			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, syncedMessage(username), nil, true), nil
-		case TransactionFailed:
-		default:
+		switch interpretTx(settled) {
+		case txCreated:
+			r.log.Info("synchronized", "remote_id", pacc.ID, "remote_parent_id", r.plan.remoteParent, "role", r.plan.role, "username", username)
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, username, syncedMessage(username), nil, true), nil
+		case txPending:
 			r.log.Info("operator transaction still pending", "remote_id", pacc.ID, "tx", tx.ID)
-			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pacc.ID, pendingMessage(username),
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pacc.ID, username, pendingMessage(username),
 				encodePrivate(privateState{TxID: tx.ID, Since: started}), true), nil
+		case txAccountGone:
+			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" was deleted while its operator was being created; retry", time.Second)
+		case txRefused:
+			r.log.Warn("Panda refused the operator", "remote_id", pacc.ID, "code", settled.ErrorCode)
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, username, refusedMessage(settled), nil, r.createdAccount), nil
 		}
 
-		switch settled.ErrorCode {
-		case TxErrUsernameTaken:
-		case TxErrAccountGone:
-			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" was deleted while its operator was being created; retry", time.Second)
-		default:
-			r.log.Warn("Panda refused the operator", "remote_id", pacc.ID, "code", settled.ErrorCode)
-			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, refusedMessage(settled), nil, r.createdAccount), nil
-		}
+		// txUsernameTaken.
 		owner, err := r.ownOperator(ctx, username, pacc.ID)
 		if err != nil {
 			return nil, err
 		}
 		if owner != nil {
 			// Our own earlier request (whose answer was lost) created it.
-			return r.answer(statusOf(owner.op.Activated), pacc.ID, settledMessage(username, owner.op.Activated), nil, true), nil
+			return r.answer(statusOf(owner.op.Activated), pacc.ID, username, settledMessage(username, owner.op.Activated), nil, true), nil
 		}
-		if r.ev.suggested {
+		if r.plan.suggestion != "" {
 			// auto_fill: the suggestion was free a moment ago; take the
 			// next free variant instead of failing the storefront order.
-			e := &evaluator{st: r.st, p: forSynchronize, s: r.s, ev: r.ev}
-			next, n, _, err := e.firstFree(ctx, r.ev.suggestion, r.ev.variant+1)
+			if names == nil {
+				names = &usernameLookup{api: r.st.api, account: acc, bound: r.plan.bound, remoteParent: r.plan.remoteParent, role: r.plan.role}
+			}
+			next, n, _, err := names.firstFree(ctx, r.plan.suggestion, variant+1)
 			if err != nil {
 				return nil, err
 			}
 			if next != "" {
 				r.log.Info("suggested username was taken meanwhile; trying the next variant", "username", next)
-				r.ev.username, r.ev.variant = next, n
-				r.ev.values[FieldUsername] = next
+				username, variant = next, n
 				continue
 			}
 		}
