@@ -30,10 +30,10 @@ const (
 
 // Defaults of the optional settings.
 const (
-	DefaultMaxTiers       = 3
-	DefaultRequestTimeout = 30 * time.Second
-	DefaultTxPollInterval = 250 * time.Millisecond
-	DefaultTxDeadline     = 10 * time.Second
+	defaultMaxTiers       = 3
+	defaultRequestTimeout = 30 * time.Second
+	defaultTxPollInterval = 250 * time.Millisecond
+	defaultTxDeadline     = 10 * time.Second
 )
 
 // Config is the adapter's parsed settings. Its String and LogValue methods
@@ -116,13 +116,13 @@ var settingSpecs = []settingSpec{
 		description: "Sent as the WatchGuard-API-Key header on every call."},
 	{key: SettingRootAccountID, label: "Root account", kind: provisioningv1.FieldKind_FIELD_KIND_ACCOUNT_REF, required: true,
 		description: "The BSS owner's own Panda service-provider account; direct customers and resellers are created under it."},
-	{key: SettingMaxTiers, label: "Maximum tiers", kind: provisioningv1.FieldKind_FIELD_KIND_INTEGER, def: strconv.Itoa(DefaultMaxTiers),
+	{key: SettingMaxTiers, label: "Maximum tiers", kind: provisioningv1.FieldKind_FIELD_KIND_INTEGER, def: strconv.Itoa(defaultMaxTiers),
 		description: "How many tiers of accounts Panda allows below the root account (1 to 10)."},
-	{key: SettingRequestTimeout, label: "Request timeout", kind: provisioningv1.FieldKind_FIELD_KIND_STRING, def: DefaultRequestTimeout.String(),
+	{key: SettingRequestTimeout, label: "Request timeout", kind: provisioningv1.FieldKind_FIELD_KIND_STRING, def: defaultRequestTimeout.String(),
 		description: "Bound on one HTTP attempt, as a Go duration (e.g. 30s)."},
-	{key: SettingTxPollInterval, label: "Transaction poll interval", kind: provisioningv1.FieldKind_FIELD_KIND_STRING, def: DefaultTxPollInterval.String(),
+	{key: SettingTxPollInterval, label: "Transaction poll interval", kind: provisioningv1.FieldKind_FIELD_KIND_STRING, def: defaultTxPollInterval.String(),
 		description: "Pause between two reads of a pending operator transaction, as a Go duration."},
-	{key: SettingTxDeadline, label: "Transaction deadline", kind: provisioningv1.FieldKind_FIELD_KIND_STRING, def: DefaultTxDeadline.String(),
+	{key: SettingTxDeadline, label: "Transaction deadline", kind: provisioningv1.FieldKind_FIELD_KIND_STRING, def: defaultTxDeadline.String(),
 		description: "How long Synchronize waits for the operator transaction before answering PENDING, as a Go duration."},
 }
 
@@ -138,11 +138,11 @@ func configFields() []*provisioningv1.Field {
 	return out
 }
 
-// ParseConfig reads Configure's settings. It reports every problem at once,
+// parseConfig reads Configure's settings. It reports every problem at once,
 // each as an error diagnostic whose field is the setting key; a message
 // never repeats a setting's value, since it may be a secret pasted into the
 // wrong key.
-func ParseConfig(settings map[string]string) (Config, []*provisioningv1.Diagnostic) {
+func parseConfig(settings map[string]string) (Config, []*provisioningv1.Diagnostic) {
 	var ds []*provisioningv1.Diagnostic
 	bad := func(key, code, summary, detail string) {
 		ds = append(ds, diag.Error(key, code, summary, detail))
@@ -166,10 +166,10 @@ func ParseConfig(settings map[string]string) (Config, []*provisioningv1.Diagnost
 		Password:       settings[SettingPassword],
 		APIKey:         settings[SettingAPIKey],
 		RootAccountID:  strings.TrimSpace(settings[SettingRootAccountID]),
-		MaxTiers:       DefaultMaxTiers,
-		RequestTimeout: DefaultRequestTimeout,
-		TxPollInterval: DefaultTxPollInterval,
-		TxDeadline:     DefaultTxDeadline,
+		MaxTiers:       defaultMaxTiers,
+		RequestTimeout: defaultRequestTimeout,
+		TxPollInterval: defaultTxPollInterval,
+		TxDeadline:     defaultTxDeadline,
 	}
 	if c.APIURL != "" {
 		u, err := url.Parse(c.APIURL)
@@ -218,13 +218,13 @@ func ParseConfig(settings map[string]string) (Config, []*provisioningv1.Diagnost
 // the configuration they started with. No remote call is made; Probe is the
 // way to test the settings against Panda.
 func (a *Adapter) Configure(ctx context.Context, req *provisioningv1.ConfigureRequest) (*provisioningv1.ConfigureResponse, error) {
-	cfg, ds := ParseConfig(req.GetSettings())
+	cfg, ds := parseConfig(req.GetSettings())
 	if err := diag.ToError(ds); err != nil {
 		return nil, err
 	}
 	api, err := a.newRemote(cfg)
 	if err != nil {
-		// ParseConfig checked what the client checks; this is a bug, and
+		// parseConfig checked what the client checks; this is a bug, and
 		// the client's own messages never hold a secret.
 		return nil, diag.Errorf(codes.Internal, "build the Panda client: %v", err)
 	}

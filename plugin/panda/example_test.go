@@ -68,3 +68,36 @@ func Example() {
 	// SYNC_STATUS_SYNCED under ACC-0000001 created: true
 	// SYNC_STATUS_SYNCED same account: true created: false
 }
+
+// unreachable is a Remote that finds Panda down. It embeds the interface
+// only to have the methods Probe never calls.
+type unreachable struct{ panda.Remote }
+
+func (unreachable) Authenticate(context.Context) error {
+	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "connection refused"}
+}
+
+// A Remote of your own: the adapter maps its errors by Kind, so an
+// unavailable Panda makes Probe answer "not ready" rather than fail.
+func ExampleWithRemote() {
+	ctx := context.Background()
+	a := panda.New(panda.WithRemote(func(panda.Config) (panda.Remote, error) { return unreachable{}, nil }))
+	_, err := a.Configure(ctx, &provisioningv1.ConfigureRequest{Settings: map[string]string{
+		panda.SettingAPIURL:        "https://panda.example",
+		panda.SettingAccessID:      "bss-owner",
+		panda.SettingPassword:      "not-printed",
+		panda.SettingAPIKey:        "not-printed",
+		panda.SettingRootAccountID: "ACC-0000001",
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	probe, err := a.Probe(ctx, &provisioningv1.ProbeRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(probe.GetReady(), probe.GetMessage())
+
+	// Output:
+	// false Panda at https://panda.example cannot be reached or is failing: panda: unavailable: connection refused
+}

@@ -20,3 +20,12 @@ var (
 	SanitizeUsername = sanitizeUsername
 	ParseEmail       = parseEmail
 )
+
+// Exported for the tests of the settings and the username syntax.
+var (
+	ParseConfig   = parseConfig
+	ValidUsername = validUsername
+)
+
+// Version is what GetPluginInfo reports.
+const Version = version

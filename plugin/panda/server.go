@@ -15,11 +15,11 @@ import (
 // SyncRecord.
 const Name = "panda"
 
-// DisplayName is what a person sees.
-const DisplayName = "Panda Antivirus"
+// displayName is what a person sees.
+const displayName = "Panda Antivirus"
 
-// Version is the adapter's semantic version.
-const Version = "0.1.0"
+// version is the adapter's semantic version.
+const version = "0.1.0"
 
 // Adapter implements provisioningv1.ProvisioningAdapterServer for Panda.
 // Create it with [New]; it is safe for concurrent use.
@@ -125,8 +125,8 @@ func (a *Adapter) configured() (*configured, error) {
 func (a *Adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRequest) (*provisioningv1.GetPluginInfoResponse, error) {
 	return &provisioningv1.GetPluginInfoResponse{
 		Name:        Name,
-		DisplayName: DisplayName,
-		Version:     Version,
+		DisplayName: displayName,
+		Version:     version,
 		Capabilities: []provisioningv1.Capability{
 			provisioningv1.Capability_CAPABILITY_SYNC_OPTIONS,
 			provisioningv1.Capability_CAPABILITY_VALIDATE,

@@ -19,8 +19,8 @@ const (
 	maxVariants = 10
 )
 
-// ValidUsername reports whether u satisfies Panda's username syntax.
-func ValidUsername(u string) bool {
+// validUsername reports whether u satisfies Panda's username syntax.
+func validUsername(u string) bool {
 	if len(u) < usernameMin || len(u) > usernameMax {
 		return false
 	}
@@ -63,7 +63,7 @@ var genericLocalParts = map[string]bool{
 //     nothing usable at all: "user0";
 //  4. cut to 65 characters.
 //
-// The result always satisfies [ValidUsername].
+// The result always satisfies validUsername.
 func suggestUsername(acc *provisioningv1.Account) string {
 	local := ""
 	if addr, ok := parseEmail(acc.GetCorporateEmail()); ok {
