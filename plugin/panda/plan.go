@@ -8,7 +8,10 @@ import (
 )
 
 // syncStep is what Synchronize does for an account, decided before anything
-// is written. Each step is one executor method of syncRun.
+// is written. Each step is one executor path of syncRun; work of another
+// kind (updating a changed name or email, refusing a changed parent or
+// role, deleting) is a step of its own decided here from the evaluation,
+// not a branch inside an executor.
 type syncStep int
 
 const (
