@@ -30,7 +30,7 @@ import (
 //
 // A new operation on records (deleting an account, a subscription record,
 // reconciling) is a method here that calls the plugin through
-// [callThenPersist]. Records is safe for concurrent use.
+// callThenPersist. Records is safe for concurrent use.
 type Records struct {
 	h   *Host
 	st  store.Store
