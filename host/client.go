@@ -18,14 +18,6 @@ import (
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
-// Reasons in the ErrorInfo of the UNAVAILABLE errors the host itself answers.
-const (
-	ReasonPluginFailed     = "PLUGIN_FAILED"
-	ReasonPluginStopped    = "PLUGIN_STOPPED"
-	ReasonPluginRestarting = "PLUGIN_RESTARTING"
-	ReasonHostClosing      = "HOST_SHUTTING_DOWN"
-)
-
 // crashGrace is how long a call that failed like a crash waits to see the
 // process actually exit before it counts the failure as a crash.
 const crashGrace = 2 * time.Second
@@ -68,7 +60,7 @@ func (s *supervisor) invoke(ctx context.Context, method string, args, reply any,
 		}
 		if retried || !Idempotent(method) {
 			s.log.Warn("plugin crashed during a call; not retrying it", "rpc", rpcName(method), "retried", retried)
-			return diag.Unavailable(ReasonPluginRestarting,
+			return diag.Host.Unavailable(diag.ReasonPluginRestarting,
 				"plugin "+s.entry.Name+" crashed during "+rpcName(method)+"; it is restarting", time.Second)
 		}
 		s.log.Info("plugin crashed during a call; retrying it on the restarted plugin", "rpc", rpcName(method))
@@ -82,7 +74,7 @@ func (s *supervisor) acquire(ctx context.Context) (*instance, error) {
 		s.mu.Lock()
 		if s.closing {
 			s.mu.Unlock()
-			return nil, diag.Unavailable(ReasonHostClosing, "the provisioning host is shutting down", 5*time.Second)
+			return nil, diag.Host.Unavailable(diag.ReasonHostShuttingDown, "the provisioning host is shutting down", 5*time.Second)
 		}
 		switch s.state {
 		case hostv1.PluginState_PLUGIN_STATE_RUNNING:
@@ -96,10 +88,10 @@ func (s *supervisor) acquire(ctx context.Context) (*instance, error) {
 		case hostv1.PluginState_PLUGIN_STATE_FAILED:
 			msg := s.lastErr
 			s.mu.Unlock()
-			return nil, diag.Unavailable(ReasonPluginFailed, "plugin "+s.entry.Name+" failed: "+msg, 30*time.Second)
+			return nil, diag.Host.Unavailable(diag.ReasonPluginFailed, "plugin "+s.entry.Name+" failed: "+msg, 30*time.Second)
 		case hostv1.PluginState_PLUGIN_STATE_STOPPED, hostv1.PluginState_PLUGIN_STATE_UNSPECIFIED:
 			s.mu.Unlock()
-			return nil, diag.Unavailable(ReasonPluginStopped, "plugin "+s.entry.Name+" is not running", 5*time.Second)
+			return nil, diag.Host.Unavailable(diag.ReasonPluginStopped, "plugin "+s.entry.Name+" is not running", 5*time.Second)
 		}
 		ch := s.changed
 		s.mu.Unlock()

@@ -22,8 +22,8 @@ var ErrClosed = errors.New("host is shutting down")
 // it; [Host.Close] stops every plugin. It is safe for concurrent use.
 type Host struct {
 	opts    options
-	cfg     *catalog.Config
 	plugins map[string]*supervisor
+	records *Records // nil without WithStore
 	order   []string
 	metrics *metrics
 
@@ -48,7 +48,10 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new host: register metrics: %w", err)
 	}
-	h := &Host{opts: o, cfg: cfg, plugins: map[string]*supervisor{}, metrics: m}
+	h := &Host{opts: o, plugins: map[string]*supervisor{}, metrics: m}
+	if o.store != nil {
+		h.records = NewRecords(h, o.store, o.logger)
+	}
 	for _, e := range cfg.Plugins {
 		if _, dup := h.plugins[e.Name]; dup {
 			return nil, fmt.Errorf("new host: plugin %q is listed twice", e.Name)
@@ -189,16 +192,3 @@ func (h *Host) Plugins() []*hostv1.Plugin {
 	}
 	return out
 }
-
-// PluginInfo returns the last GetPluginInfo answer of the plugin named name,
-// from its latest start, or nil if it never started.
-func (h *Host) PluginInfo(name string) *provisioningv1.GetPluginInfoResponse {
-	s, ok := h.plugins[name]
-	if !ok {
-		return nil
-	}
-	return s.pluginInfo()
-}
-
-// Catalog returns the catalog the host runs. Callers must not modify it.
-func (h *Host) Catalog() *catalog.Config { return h.cfg }

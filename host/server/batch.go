@@ -2,27 +2,15 @@ package server
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cloudbss/provisioning/host/store"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
-)
-
-// Reasons of the errors attached to FAILED and SKIPPED batch results that the
-// host itself decides.
-const (
-	ReasonDuplicateAccount = "DUPLICATE_ACCOUNT"
-	ReasonCycle            = "PARENT_CYCLE"
-	ReasonParentMissing    = "PARENT_MISSING"
-	ReasonAncestorFailed   = "ANCESTOR_FAILED"
 )
 
 // noParent marks an item whose parent is not in the batch.
@@ -32,8 +20,7 @@ const noParent = -1
 // roots are sent first, and a child is queued only once its parent's fresh
 // record is stored, with that record threaded into its ancestors.
 type batch struct {
-	s      *Server
-	client provisioningv1.ProvisioningAdapterClient
+	s      *server
 	plugin string
 	req    *hostv1.SynchronizeBatchRequest
 	send   func(*hostv1.SynchronizeBatchResponse) error
@@ -58,9 +45,8 @@ type task struct {
 
 // SynchronizeBatch synchronizes many accounts, parents first, streaming one
 // result per item as it completes.
-func (s *Server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream hostv1.HostService_SynchronizeBatchServer) error {
-	c, err := s.plugin(req.GetPlugin())
-	if err != nil {
+func (s *server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream hostv1.HostService_SynchronizeBatchServer) error {
+	if _, err := s.recs.Plugin(req.GetPlugin()); err != nil {
 		return err
 	}
 	if len(req.GetItems()) == 0 {
@@ -77,7 +63,7 @@ func (s *Server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream ho
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	b := &batch{s: s, client: c, plugin: req.GetPlugin(), req: req, remaining: len(req.GetItems())}
+	b := &batch{s: s, plugin: req.GetPlugin(), req: req, remaining: len(req.GetItems())}
 	b.cond = sync.NewCond(&b.mu)
 	b.send = func(r *hostv1.SynchronizeBatchResponse) error {
 		b.sendMu.Lock()
@@ -135,7 +121,7 @@ func (b *batch) plan(ctx context.Context) error {
 		case id == "":
 			bad[i] = failed("", diag.InvalidArgument("account.id", diag.CodeInvalidAccount, "account.id is required"))
 		case dup:
-			bad[i] = failed(id, diag.InvalidArgument("account.id", ReasonDuplicateAccount, "account "+id+" appears more than once in the batch"))
+			bad[i] = failed(id, diag.Host.InvalidArgument("account.id", diag.ReasonDuplicateAccount, "account "+id+" appears more than once in the batch"))
 		default:
 			index[id] = int32(i)
 		}
@@ -159,12 +145,12 @@ func (b *batch) plan(ctx context.Context) error {
 		if len(it.GetAncestors()) > 0 {
 			continue
 		}
-		if _, err := b.s.st.Get(ctx, b.plugin, pid); err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				return b.s.storeError(err)
+		if _, err := b.s.recs.Get(ctx, b.plugin, pid); err != nil {
+			if status.Code(err) != codes.NotFound {
+				return err
 			}
-			bad[i] = skipped(it.GetAccount().GetId(), status.New(codes.FailedPrecondition,
-				"not sent: parent "+pid+" is neither in the batch nor synchronized"), ReasonParentMissing, pid)
+			bad[i] = skipped(it.GetAccount().GetId(), diag.Host.FailedPrecondition(diag.ReasonParentMissing, pid,
+				"not sent: parent "+pid+" is neither in the batch nor synchronized"))
 		}
 	}
 
@@ -190,7 +176,7 @@ func (b *batch) plan(ctx context.Context) error {
 		}
 		id := items[i].GetAccount().GetId()
 		if onCycle(parent, int32(i)) {
-			bad[i] = failed(id, diag.InvalidArgument("account.parent_id", ReasonCycle, "account "+id+" is its own ancestor in the batch"))
+			bad[i] = failed(id, diag.Host.InvalidArgument("account.parent_id", diag.ReasonParentCycle, "account "+id+" is its own ancestor in the batch"))
 			continue
 		}
 		// Find the nearest ancestor that is on a cycle or cannot be sent.
@@ -199,7 +185,7 @@ func (b *batch) plan(ctx context.Context) error {
 			j = parent[j]
 		}
 		aid := items[j].GetAccount().GetId()
-		bad[i] = skipped(id, status.New(codes.FailedPrecondition, "not sent: ancestor "+aid+" cannot be synchronized"), ReasonAncestorFailed, aid)
+		bad[i] = skipped(id, diag.Host.FailedPrecondition(diag.ReasonAncestorFailed, aid, "not sent: ancestor "+aid+" cannot be synchronized"))
 	}
 	for i, r := range bad {
 		if r == nil {
@@ -295,8 +281,8 @@ func (b *batch) skipDescendants(kids []int32, failedID string) {
 		it := b.req.Items[k]
 		kids = append(kids, b.children[k]...)
 		b.mu.Unlock()
-		_ = b.send(skipped(it.GetAccount().GetId(), status.New(codes.FailedPrecondition,
-			"not sent: ancestor "+failedID+" was not synchronized"), ReasonAncestorFailed, failedID))
+		_ = b.send(skipped(it.GetAccount().GetId(), diag.Host.FailedPrecondition(diag.ReasonAncestorFailed, failedID,
+			"not sent: ancestor "+failedID+" was not synchronized")))
 		b.finish(k)
 	}
 }
@@ -309,16 +295,12 @@ func (b *batch) syncOne(ctx context.Context, it *hostv1.BatchItem, fromBatch []*
 	if len(anc) == 0 {
 		anc = fromBatch
 	}
-	anc, rec, err := b.s.fill(ctx, b.plugin, acct, anc, nil)
+	req := &provisioningv1.SynchronizeRequest{Account: acct, Ancestors: anc, Values: it.GetValues(), AutoFill: b.req.GetAutoFill()}
+	resp, err := b.s.recs.Synchronize(ctx, b.plugin, req)
 	if err != nil {
 		return failed(acct.GetId(), err), nil
 	}
-	resp, err := b.s.synchronize(ctx, b.client, b.plugin, &provisioningv1.SynchronizeRequest{
-		Account: acct, Ancestors: anc, Values: it.GetValues(), AutoFill: b.req.GetAutoFill(), Record: rec,
-	})
-	if err != nil {
-		return failed(acct.GetId(), err), nil
-	}
+	anc = req.GetAncestors() // as sent: filled from the store when empty
 	childAnc := make([]*provisioningv1.Ancestor, 0, len(anc)+1)
 	childAnc = append(childAnc, &provisioningv1.Ancestor{Account: acct, Record: resp.GetRecord()})
 	childAnc = append(childAnc, anc...)
@@ -332,15 +314,8 @@ func failed(id string, err error) *hostv1.SynchronizeBatchResponse {
 	return &hostv1.SynchronizeBatchResponse{AccountId: id, Outcome: hostv1.Outcome_OUTCOME_FAILED, Error: status.Convert(err).Proto()}
 }
 
-func skipped(id string, st *status.Status, reason, subject string) *hostv1.SynchronizeBatchResponse {
-	if subject == "" {
-		subject = id
-	}
-	if sd, err := st.WithDetails(
-		&errdetails.ErrorInfo{Reason: reason, Domain: diag.Domain},
-		&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{Type: reason, Subject: subject, Description: st.Message()}}},
-	); err == nil {
-		st = sd
-	}
-	return &hostv1.SynchronizeBatchResponse{AccountId: id, Outcome: hostv1.Outcome_OUTCOME_SKIPPED, Error: st.Proto()}
+// skipped is the result of an item not sent; err is the
+// FAILED_PRECONDITION that says why.
+func skipped(id string, err error) *hostv1.SynchronizeBatchResponse {
+	return &hostv1.SynchronizeBatchResponse{AccountId: id, Outcome: hostv1.Outcome_OUTCOME_SKIPPED, Error: status.Convert(err).Proto()}
 }

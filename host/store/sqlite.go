@@ -18,8 +18,8 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// DatabaseFile is the name of the SQLite database inside the data directory.
-const DatabaseFile = "sync-records.db"
+// databaseFile is the name of the SQLite database inside the data directory.
+const databaseFile = "sync-records.db"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS sync_records (
@@ -58,15 +58,15 @@ type write struct {
 	done            chan error
 }
 
-// OpenSQLite opens (creating if needed) the sync-record database in dir,
-// which is created with mode 0700 if missing. The database uses the WAL
+// OpenSQLite opens (creating if needed) the sync-record database
+// sync-records.db in dir, which is created with mode 0700 if missing. The database uses the WAL
 // journal with synchronous=FULL, so a Put that returned survives a crash of
 // the process or the machine.
 func OpenSQLite(dir string) (Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open sync-record store: %w", err)
 	}
-	path := filepath.Join(dir, DatabaseFile)
+	path := filepath.Join(dir, databaseFile)
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")

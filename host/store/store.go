@@ -18,8 +18,8 @@ var ErrBadPageToken = errors.New("invalid page token")
 
 // Default and maximum page sizes of [Store.List].
 const (
-	DefaultPageSize = 100
-	MaxPageSize     = 1000
+	defaultPageSize = 100
+	maxPageSize     = 1000
 )
 
 // Entry is one stored record with the account snapshot sent with it.
@@ -37,7 +37,7 @@ type Query struct {
 	// Status keeps only records with this status; UNSPECIFIED for all.
 	Status provisioningv1.SyncStatus
 	// PageSize is the maximum number of records returned: 0 means
-	// [DefaultPageSize]; larger than [MaxPageSize] means MaxPageSize.
+	// 100; larger than 1000 means 1000.
 	PageSize int
 	// PageToken continues a previous List; empty for the first page.
 	PageToken string
@@ -108,9 +108,9 @@ func validate(rec *provisioningv1.SyncRecord) error {
 func pageSize(n int) int {
 	switch {
 	case n <= 0:
-		return DefaultPageSize
-	case n > MaxPageSize:
-		return MaxPageSize
+		return defaultPageSize
+	case n > maxPageSize:
+		return maxPageSize
 	}
 	return n
 }

@@ -14,44 +14,6 @@ import (
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
-// Domain is the ErrorInfo domain of every error built here.
-const Domain = "provisioning.v1"
-
-// Well-known diagnostic codes (and ErrorInfo reasons) shared by all plugins.
-// Plugins may add their own; unknown codes map to INVALID_ARGUMENT.
-const (
-	// CodeRequired: a required value is empty.
-	CodeRequired = "REQUIRED"
-	// CodeInvalidValue: a value is malformed or not one of the choices.
-	CodeInvalidValue = "INVALID_VALUE"
-	// CodeUnknownField: a value was sent for a key the form does not have.
-	CodeUnknownField = "UNKNOWN_FIELD"
-	// CodeReadOnly: a value was sent for a read-only field and differs from it.
-	CodeReadOnly = "READ_ONLY"
-	// CodeInvalidEmail: the corporate email is missing or not an address.
-	CodeInvalidEmail = "INVALID_EMAIL"
-	// CodeInvalidAccount: the account itself is incomplete (id, type).
-	CodeInvalidAccount = "INVALID_ACCOUNT"
-	// CodeRoleNotAllowed: the chosen role does not fit the account type.
-	CodeRoleNotAllowed = "ROLE_NOT_ALLOWED"
-	// CodeParentNotSynced: the parent (reseller) is not synchronized yet.
-	CodeParentNotSynced = "PARENT_NOT_SYNCED"
-	// CodeParentNotReseller: the parent is synchronized, but not as a reseller.
-	CodeParentNotReseller = "PARENT_NOT_RESELLER"
-	// CodeTierLimit: the account is nested deeper than the remote allows.
-	CodeTierLimit = "TIER_LIMIT"
-	// CodeNotConfigured: Configure has not been called.
-	CodeNotConfigured = "NOT_CONFIGURED"
-	// CodeRemoteUnauthorized: the remote system refused the credentials.
-	CodeRemoteUnauthorized = "REMOTE_UNAUTHORIZED"
-	// CodeUsernameTaken: the username belongs to another remote account.
-	CodeUsernameTaken = "USERNAME_TAKEN"
-	// CodeRemoteUnavailable: the remote system is down.
-	CodeRemoteUnavailable = "REMOTE_UNAVAILABLE"
-	// CodeRateLimited: the remote system's rate limit outlasted the retries.
-	CodeRateLimited = "RATE_LIMITED"
-)
-
 // grpcCodes maps the well-known state codes; every other error code is an
 // input problem.
 var grpcCodes = map[string]codes.Code{
@@ -124,6 +86,10 @@ var precedence = []codes.Code{codes.InvalidArgument, codes.FailedPrecondition, c
 // sees all of them; state problems also become PreconditionFailure violations;
 // ErrorInfo carries the reason of the first diagnostic with the chosen code.
 func ToError(ds []*provisioningv1.Diagnostic) error {
+	return toError(Domain, ds)
+}
+
+func toError(domain string, ds []*provisioningv1.Diagnostic) error {
 	errs := Errors(ds)
 	if len(errs) == 0 {
 		return nil
@@ -158,7 +124,7 @@ func ToError(ds []*provisioningv1.Diagnostic) error {
 		msgs = append(msgs, field+": "+d.GetSummary())
 	}
 	st := status.New(code, strings.Join(msgs, "; "))
-	details := []detail{&errdetails.ErrorInfo{Reason: lead.GetCode(), Domain: Domain, Metadata: map[string]string{"field": lead.GetField()}}, br}
+	details := []detail{&errdetails.ErrorInfo{Reason: lead.GetCode(), Domain: domain, Metadata: map[string]string{"field": lead.GetField()}}, br}
 	if len(pf.Violations) > 0 {
 		details = append(details, pf)
 	}
@@ -174,15 +140,35 @@ func describe(d *provisioningv1.Diagnostic) string {
 
 // InvalidArgument is an INVALID_ARGUMENT error with one field violation.
 func InvalidArgument(field, code, msg string) error {
-	return ToError([]*provisioningv1.Diagnostic{Error(field, code, msg, "")})
+	return Builder{Domain}.InvalidArgument(field, code, msg)
 }
 
 // FailedPrecondition is a FAILED_PRECONDITION error with a PreconditionFailure
 // violation of type reason about subject, and an ErrorInfo with reason.
 func FailedPrecondition(reason, subject, msg string) error {
+	return Builder{Domain}.FailedPrecondition(reason, subject, msg)
+}
+
+// Builder builds errors whose ErrorInfo carries domain: the package-level
+// builders are those of [Domain]; [Host] those of [HostDomain].
+type Builder struct{ domain string }
+
+// Host builds the errors the provisioning host answers itself, with the
+// provisioning.host.v1 reasons (ReasonPluginFailed, ...). Adapters never use
+// it.
+var Host = Builder{HostDomain}
+
+// InvalidArgument is an INVALID_ARGUMENT error with one field violation.
+func (b Builder) InvalidArgument(field, reason, msg string) error {
+	return toError(b.domain, []*provisioningv1.Diagnostic{Error(field, reason, msg, "")})
+}
+
+// FailedPrecondition is a FAILED_PRECONDITION error with a PreconditionFailure
+// violation of type reason about subject, and an ErrorInfo with reason.
+func (b Builder) FailedPrecondition(reason, subject, msg string) error {
 	st := status.New(codes.FailedPrecondition, msg)
 	return withDetails(st,
-		&errdetails.ErrorInfo{Reason: reason, Domain: Domain},
+		&errdetails.ErrorInfo{Reason: reason, Domain: b.domain},
 		&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{Type: reason, Subject: subject, Description: msg}}},
 	)
 }
@@ -205,20 +191,25 @@ func AlreadyExists(field, reason, msg string) error {
 
 // Unavailable is an UNAVAILABLE error with RetryInfo: retrying is safe.
 func Unavailable(reason, msg string, retryAfter time.Duration) error {
-	return retryable(codes.Unavailable, reason, msg, retryAfter)
+	return Builder{Domain}.Unavailable(reason, msg, retryAfter)
+}
+
+// Unavailable is an UNAVAILABLE error with RetryInfo: retrying is safe.
+func (b Builder) Unavailable(reason, msg string, retryAfter time.Duration) error {
+	return retryable(b.domain, codes.Unavailable, reason, msg, retryAfter)
 }
 
 // ResourceExhausted is a RESOURCE_EXHAUSTED error with RetryInfo.
 func ResourceExhausted(reason, msg string, retryAfter time.Duration) error {
-	return retryable(codes.ResourceExhausted, reason, msg, retryAfter)
+	return retryable(Domain, codes.ResourceExhausted, reason, msg, retryAfter)
 }
 
-func retryable(c codes.Code, reason, msg string, retryAfter time.Duration) error {
+func retryable(domain string, c codes.Code, reason, msg string, retryAfter time.Duration) error {
 	if retryAfter <= 0 {
 		retryAfter = time.Second
 	}
 	return withDetails(status.New(c, msg),
-		&errdetails.ErrorInfo{Reason: reason, Domain: Domain},
+		&errdetails.ErrorInfo{Reason: reason, Domain: domain},
 		&errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)},
 	)
 }

@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
@@ -153,4 +155,57 @@ func ExampleToError() {
 	// Output:
 	// FailedPrecondition PARENT_NOT_SYNCED
 	// parent_account: reseller R-1 is not synchronized with Panda: synchronize the reseller first
+}
+
+// TestDomains checks that an error carries the domain of its reason: the
+// package-level builders provisioning.v1, diag.Host provisioning.host.v1,
+// with the same details otherwise.
+func TestDomains(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		err        error
+		wantDomain string
+		want       diag.Details
+	}{
+		"protocol unavailable": {
+			err: diag.Unavailable(diag.CodeRemoteUnavailable, "down", 2*time.Second), wantDomain: diag.Domain,
+			want: diag.Details{Code: codes.Unavailable, Message: "down", Reason: diag.CodeRemoteUnavailable, RetryAfter: 2 * time.Second},
+		},
+		"host unavailable": {
+			err: diag.Host.Unavailable(diag.ReasonStoreUnavailable, "store down", 0), wantDomain: diag.HostDomain,
+			want: diag.Details{Code: codes.Unavailable, Message: "store down", Reason: diag.ReasonStoreUnavailable, RetryAfter: time.Second},
+		},
+		"host invalid argument": {
+			err: diag.Host.InvalidArgument("account.id", diag.ReasonDuplicateAccount, "twice"), wantDomain: diag.HostDomain,
+			want: diag.Details{Code: codes.InvalidArgument, Message: "account.id: twice", Reason: diag.ReasonDuplicateAccount,
+				Violations: []diag.Violation{{Field: "account.id", Reason: diag.ReasonDuplicateAccount, Description: "twice"}}},
+		},
+		"host failed precondition": {
+			err: diag.Host.FailedPrecondition(diag.ReasonParentMissing, "R1", "no parent"), wantDomain: diag.HostDomain,
+			want: diag.Details{Code: codes.FailedPrecondition, Message: "no parent", Reason: diag.ReasonParentMissing,
+				Violations: []diag.Violation{{Field: "R1", Reason: diag.ReasonParentMissing, Description: "no parent"}}},
+		},
+		"protocol failed precondition": {
+			err: diag.FailedPrecondition(diag.CodeRootAccountMissing, "settings", "no root"), wantDomain: diag.Domain,
+			want: diag.Details{Code: codes.FailedPrecondition, Message: "no root", Reason: diag.CodeRootAccountMissing,
+				Violations: []diag.Violation{{Field: "settings", Reason: diag.CodeRootAccountMissing, Description: "no root"}}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if diff := cmp.Diff(tc.want, diag.Parse(tc.err)); diff != "" {
+				t.Errorf("details (-want +got):\n%s", diff)
+			}
+			var domain string
+			for _, d := range status.Convert(tc.err).Details() {
+				if ei, ok := d.(*errdetails.ErrorInfo); ok {
+					domain = ei.GetDomain()
+				}
+			}
+			if domain != tc.wantDomain {
+				t.Errorf("ErrorInfo domain = %q, want %q", domain, tc.wantDomain)
+			}
+		})
+	}
 }

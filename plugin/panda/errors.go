@@ -11,19 +11,6 @@ import (
 	"github.com/cloudbss/provisioning/plugin/diag"
 )
 
-// Diagnostic codes and ErrorInfo reasons of this adapter, beyond the
-// well-known ones in package diag.
-const (
-	// CodeRootAccountMissing: the configured root_account_id does not exist
-	// in Panda (FAILED_PRECONDITION: fix the setting).
-	CodeRootAccountMissing = "ROOT_ACCOUNT_MISSING"
-	// CodeRemoteRejected: Panda refused a request as malformed for a rule
-	// the adapter does not check itself (INVALID_ARGUMENT).
-	CodeRemoteRejected = "REMOTE_REJECTED"
-	// CodeInvalidUsername: the username breaks Panda's syntax rule.
-	CodeInvalidUsername = "INVALID_USERNAME"
-)
-
 // settingsSubject is the PreconditionFailure subject of problems the
 // operator fixes with Configure.
 const settingsSubject = "settings"

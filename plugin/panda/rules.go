@@ -391,7 +391,7 @@ func (e *evaluator) checkUsername(ctx context.Context) error {
 		return e.checkFree(ctx, rec)
 	case v != "":
 		if !validUsername(v) {
-			e.add(diag.Error(FieldUsername, CodeInvalidUsername, "username must be 5 to 65 characters of A-Z a-z 0-9 . - _ +", ""))
+			e.add(diag.Error(FieldUsername, diag.CodeInvalidUsername, "username must be 5 to 65 characters of A-Z a-z 0-9 . - _ +", ""))
 			return nil
 		}
 		ev.username = v

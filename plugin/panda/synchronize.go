@@ -260,7 +260,7 @@ func (r *syncRun) parentError(ctx context.Context, doing string, err error) erro
 	parent := r.plan.remoteParent
 	switch {
 	case errors.Is(err, ErrNotFound) && r.plan.account.GetParentId() == "":
-		return diag.FailedPrecondition(CodeRootAccountMissing, settingsSubject,
+		return diag.FailedPrecondition(diag.CodeRootAccountMissing, settingsSubject,
 			"the root account "+parent+" does not exist in Panda: check root_account_id and call Configure")
 	case errors.Is(err, ErrNotFound):
 		return diag.FailedPrecondition(diag.CodeParentNotSynced, FieldParentAccount,
@@ -272,7 +272,7 @@ func (r *syncRun) parentError(ctx context.Context, doing string, err error) erro
 		return diag.FailedPrecondition(diag.CodeParentNotReseller, FieldParentAccount,
 			"Panda refused the account: its parent "+parent+" is a Panda User, not a Reseller")
 	case errors.Is(err, ErrInvalid):
-		return diag.InvalidArgument(fieldAccount, CodeRemoteRejected, "Panda refused the account: "+err.Error())
+		return diag.InvalidArgument(fieldAccount, diag.CodeRemoteRejected, "Panda refused the account: "+err.Error())
 	}
 	return remoteError(ctx, doing, err)
 }
@@ -306,9 +306,9 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*pro
 			r.log.Warn("lost the answer to CreateOperator; sending it again", "err", err)
 			continue
 		case errors.Is(err, ErrInvalid) && remoteCode(err) == "INVALID_USERNAME":
-			return nil, diag.InvalidArgument(FieldUsername, CodeInvalidUsername, "Panda refused the username: "+err.Error())
+			return nil, diag.InvalidArgument(FieldUsername, diag.CodeInvalidUsername, "Panda refused the username: "+err.Error())
 		case errors.Is(err, ErrInvalid):
-			return nil, diag.InvalidArgument(fieldAccount, CodeRemoteRejected, "Panda refused the operator: "+err.Error())
+			return nil, diag.InvalidArgument(fieldAccount, diag.CodeRemoteRejected, "Panda refused the operator: "+err.Error())
 		case errors.Is(err, ErrNotFound) && ctx.Err() == nil:
 			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" vanished while its operator was being created; retry", time.Second)
 		default:

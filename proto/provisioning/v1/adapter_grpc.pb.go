@@ -52,7 +52,7 @@ const (
 // | ALREADY_EXISTS      | a unique remote value (e.g. username) belongs to  | ErrorInfo{reason: USERNAME_TAKEN} +      | choose another value      |
 // |                     | another remote account                            | BadRequest violation on that field       |                           |
 // | UNAVAILABLE         | remote down or 5xx after retries; plugin          | RetryInfo                                | retry with backoff: safe  |
-// |                     | restarting                                        |                                          |                           |
+// |                     | restarting (reported by the host)                 |                                          |                           |
 // | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget      | RetryInfo                                | retry later               |
 // | DEADLINE_EXCEEDED   | the caller's deadline passed                      |                                          | retry: idempotent         |
 // | CANCELED            | the caller cancelled                              |                                          | none                      |
@@ -61,7 +61,38 @@ const (
 // ErrorInfo.domain is "provisioning.v1"; ErrorInfo.reason uses the same codes
 // as Diagnostic.code. Validation problems that GetSyncOptions and
 // ValidateSyncOptions return as diagnostics are the same problems, with the same
-// codes and fields, that make Synchronize fail.
+// codes and fields, that make Synchronize fail. (A plugin that is restarting
+// is reported by the host, not the plugin: domain provisioning.host.v1, see
+// provisioning.host.v1.HostService.)
+//
+// # Reasons
+//
+// Every reason of domain provisioning.v1 (Go: the Code* constants of package
+// plugin/diag). Any adapter may answer them; an adapter that adds its own
+// documents them, and they map to INVALID_ARGUMENT.
+//
+// | reason               | code                | meaning                                                  |
+// |----------------------|---------------------|----------------------------------------------------------|
+// | REQUIRED             | INVALID_ARGUMENT    | a required value is empty                                |
+// | INVALID_VALUE        | INVALID_ARGUMENT    | a value is malformed or not one of the choices           |
+// | UNKNOWN_FIELD        | INVALID_ARGUMENT    | a value was sent for a key the form does not have        |
+// | READ_ONLY            | INVALID_ARGUMENT    | a read-only field was sent with another value            |
+// | INVALID_EMAIL        | INVALID_ARGUMENT    | the corporate email is missing or not an address         |
+// | INVALID_ACCOUNT      | INVALID_ARGUMENT    | the account itself is incomplete (id, type)              |
+// | INVALID_USERNAME     | INVALID_ARGUMENT    | the username breaks the remote system's syntax rule      |
+// | ROLE_NOT_ALLOWED     | INVALID_ARGUMENT    | the chosen role does not fit the account type            |
+// | REMOTE_REJECTED      | INVALID_ARGUMENT    | the remote refused a request for a rule the adapter does |
+// |                      |                     | not check itself                                         |
+// | PARENT_NOT_SYNCED    | FAILED_PRECONDITION | the parent (reseller) is not synchronized yet            |
+// | PARENT_NOT_RESELLER  | FAILED_PRECONDITION | the parent is synchronized, but not as a reseller        |
+// | TIER_LIMIT           | FAILED_PRECONDITION | the account is nested deeper than the remote allows      |
+// | NOT_CONFIGURED       | FAILED_PRECONDITION | Configure has not been called                            |
+// | ROOT_ACCOUNT_MISSING | FAILED_PRECONDITION | the remote account the adapter is configured to work     |
+// |                      |                     | under does not exist (fix the setting)                   |
+// | REMOTE_UNAUTHORIZED  | FAILED_PRECONDITION | the remote system refused the credentials                |
+// | USERNAME_TAKEN       | ALREADY_EXISTS      | the username belongs to another remote account           |
+// | REMOTE_UNAVAILABLE   | UNAVAILABLE         | the remote system is down                                |
+// | RATE_LIMITED         | RESOURCE_EXHAUSTED  | the remote rate limit outlasted the retries              |
 type ProvisioningAdapterClient interface {
 	// GetPluginInfo describes the plugin: its name, version, capabilities and
 	// the settings Configure needs.
@@ -256,7 +287,7 @@ func (c *provisioningAdapterClient) GetSyncStatus(ctx context.Context, in *GetSy
 // | ALREADY_EXISTS      | a unique remote value (e.g. username) belongs to  | ErrorInfo{reason: USERNAME_TAKEN} +      | choose another value      |
 // |                     | another remote account                            | BadRequest violation on that field       |                           |
 // | UNAVAILABLE         | remote down or 5xx after retries; plugin          | RetryInfo                                | retry with backoff: safe  |
-// |                     | restarting                                        |                                          |                           |
+// |                     | restarting (reported by the host)                 |                                          |                           |
 // | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget      | RetryInfo                                | retry later               |
 // | DEADLINE_EXCEEDED   | the caller's deadline passed                      |                                          | retry: idempotent         |
 // | CANCELED            | the caller cancelled                              |                                          | none                      |
@@ -265,7 +296,38 @@ func (c *provisioningAdapterClient) GetSyncStatus(ctx context.Context, in *GetSy
 // ErrorInfo.domain is "provisioning.v1"; ErrorInfo.reason uses the same codes
 // as Diagnostic.code. Validation problems that GetSyncOptions and
 // ValidateSyncOptions return as diagnostics are the same problems, with the same
-// codes and fields, that make Synchronize fail.
+// codes and fields, that make Synchronize fail. (A plugin that is restarting
+// is reported by the host, not the plugin: domain provisioning.host.v1, see
+// provisioning.host.v1.HostService.)
+//
+// # Reasons
+//
+// Every reason of domain provisioning.v1 (Go: the Code* constants of package
+// plugin/diag). Any adapter may answer them; an adapter that adds its own
+// documents them, and they map to INVALID_ARGUMENT.
+//
+// | reason               | code                | meaning                                                  |
+// |----------------------|---------------------|----------------------------------------------------------|
+// | REQUIRED             | INVALID_ARGUMENT    | a required value is empty                                |
+// | INVALID_VALUE        | INVALID_ARGUMENT    | a value is malformed or not one of the choices           |
+// | UNKNOWN_FIELD        | INVALID_ARGUMENT    | a value was sent for a key the form does not have        |
+// | READ_ONLY            | INVALID_ARGUMENT    | a read-only field was sent with another value            |
+// | INVALID_EMAIL        | INVALID_ARGUMENT    | the corporate email is missing or not an address         |
+// | INVALID_ACCOUNT      | INVALID_ARGUMENT    | the account itself is incomplete (id, type)              |
+// | INVALID_USERNAME     | INVALID_ARGUMENT    | the username breaks the remote system's syntax rule      |
+// | ROLE_NOT_ALLOWED     | INVALID_ARGUMENT    | the chosen role does not fit the account type            |
+// | REMOTE_REJECTED      | INVALID_ARGUMENT    | the remote refused a request for a rule the adapter does |
+// |                      |                     | not check itself                                         |
+// | PARENT_NOT_SYNCED    | FAILED_PRECONDITION | the parent (reseller) is not synchronized yet            |
+// | PARENT_NOT_RESELLER  | FAILED_PRECONDITION | the parent is synchronized, but not as a reseller        |
+// | TIER_LIMIT           | FAILED_PRECONDITION | the account is nested deeper than the remote allows      |
+// | NOT_CONFIGURED       | FAILED_PRECONDITION | Configure has not been called                            |
+// | ROOT_ACCOUNT_MISSING | FAILED_PRECONDITION | the remote account the adapter is configured to work     |
+// |                      |                     | under does not exist (fix the setting)                   |
+// | REMOTE_UNAUTHORIZED  | FAILED_PRECONDITION | the remote system refused the credentials                |
+// | USERNAME_TAKEN       | ALREADY_EXISTS      | the username belongs to another remote account           |
+// | REMOTE_UNAVAILABLE   | UNAVAILABLE         | the remote system is down                                |
+// | RATE_LIMITED         | RESOURCE_EXHAUSTED  | the remote rate limit outlasted the retries              |
 type ProvisioningAdapterServer interface {
 	// GetPluginInfo describes the plugin: its name, version, capabilities and
 	// the settings Configure needs.

@@ -58,6 +58,33 @@ const (
 // The wrapped adapter RPCs then answer exactly what the plugin answered (see
 // provisioning.v1.ProvisioningAdapter), except that a call that meets a crashed
 // plugin waits for its restart and is retried once when the RPC is idempotent.
+//
+// # Reasons
+//
+// The host's own errors carry ErrorInfo domain "provisioning.host.v1" with one
+// of the reasons below (Go: the Reason* constants of package plugin/diag).
+// Errors the plugin answered keep their domain, provisioning.v1, and so do the
+// host's checks of request fields (REQUIRED, INVALID_VALUE, INVALID_ACCOUNT:
+// see provisioning.v1.ProvisioningAdapter).
+//
+// | reason             | code                | when                                                | caller             |
+// |--------------------|---------------------|-----------------------------------------------------|--------------------|
+// | PLUGIN_FAILED      | UNAVAILABLE         | the plugin could not be started or restarted        | fix the plugin;    |
+// |                    |                     |                                                     | retry later        |
+// | PLUGIN_STOPPED     | UNAVAILABLE         | the plugin is not running                           | retry with backoff |
+// | PLUGIN_RESTARTING  | UNAVAILABLE         | the plugin crashed during a call that is not        | retry with backoff |
+// |                    |                     | idempotent, or again on the retry                   |                    |
+// | HOST_SHUTTING_DOWN | UNAVAILABLE         | the host is closing and takes no new calls          | retry elsewhere or |
+// |                    |                     |                                                     | later              |
+// | STORE_UNAVAILABLE  | UNAVAILABLE         | the sync-record store cannot be read or written     | retry: the calls   |
+// |                    |                     | (after Synchronize the remote work may be done)     | are idempotent     |
+// | DUPLICATE_ACCOUNT  | INVALID_ARGUMENT    | a batch lists the account more than once (FAILED)   | fix the batch      |
+// | PARENT_CYCLE       | INVALID_ARGUMENT    | the account is its own ancestor in the batch        | fix parent_ids     |
+// |                    |                     | (FAILED)                                            |                    |
+// | PARENT_MISSING     | FAILED_PRECONDITION | the parent is neither in the batch nor synchronized | sync the parent    |
+// |                    |                     | (SKIPPED)                                           |                    |
+// | ANCESTOR_FAILED    | FAILED_PRECONDITION | an ancestor in the batch failed or was skipped      | fix the ancestor,  |
+// |                    |                     | (SKIPPED)                                           | resend             |
 type HostServiceClient interface {
 	// ListPlugins lists the catalog and each plugin's process state.
 	//
@@ -89,8 +116,9 @@ type HostServiceClient interface {
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
 	//
-	// Errors: the plugin's, plus UNAVAILABLE when the store cannot be written
-	// (the remote work may have happened: retry, it is idempotent).
+	// Errors: the plugin's, plus UNAVAILABLE STORE_UNAVAILABLE when the store
+	// cannot be written (the remote work may have happened: retry, it is
+	// idempotent).
 	Synchronize(ctx context.Context, in *SynchronizeRequest, opts ...grpc.CallOption) (*SynchronizeResponse, error)
 	// GetSyncStatus calls the plugin's GetSyncStatus on the stored record (or
 	// the record in the request) and stores the result.
@@ -275,6 +303,33 @@ type HostService_SynchronizeBatchClient = grpc.ServerStreamingClient[Synchronize
 // The wrapped adapter RPCs then answer exactly what the plugin answered (see
 // provisioning.v1.ProvisioningAdapter), except that a call that meets a crashed
 // plugin waits for its restart and is retried once when the RPC is idempotent.
+//
+// # Reasons
+//
+// The host's own errors carry ErrorInfo domain "provisioning.host.v1" with one
+// of the reasons below (Go: the Reason* constants of package plugin/diag).
+// Errors the plugin answered keep their domain, provisioning.v1, and so do the
+// host's checks of request fields (REQUIRED, INVALID_VALUE, INVALID_ACCOUNT:
+// see provisioning.v1.ProvisioningAdapter).
+//
+// | reason             | code                | when                                                | caller             |
+// |--------------------|---------------------|-----------------------------------------------------|--------------------|
+// | PLUGIN_FAILED      | UNAVAILABLE         | the plugin could not be started or restarted        | fix the plugin;    |
+// |                    |                     |                                                     | retry later        |
+// | PLUGIN_STOPPED     | UNAVAILABLE         | the plugin is not running                           | retry with backoff |
+// | PLUGIN_RESTARTING  | UNAVAILABLE         | the plugin crashed during a call that is not        | retry with backoff |
+// |                    |                     | idempotent, or again on the retry                   |                    |
+// | HOST_SHUTTING_DOWN | UNAVAILABLE         | the host is closing and takes no new calls          | retry elsewhere or |
+// |                    |                     |                                                     | later              |
+// | STORE_UNAVAILABLE  | UNAVAILABLE         | the sync-record store cannot be read or written     | retry: the calls   |
+// |                    |                     | (after Synchronize the remote work may be done)     | are idempotent     |
+// | DUPLICATE_ACCOUNT  | INVALID_ARGUMENT    | a batch lists the account more than once (FAILED)   | fix the batch      |
+// | PARENT_CYCLE       | INVALID_ARGUMENT    | the account is its own ancestor in the batch        | fix parent_ids     |
+// |                    |                     | (FAILED)                                            |                    |
+// | PARENT_MISSING     | FAILED_PRECONDITION | the parent is neither in the batch nor synchronized | sync the parent    |
+// |                    |                     | (SKIPPED)                                           |                    |
+// | ANCESTOR_FAILED    | FAILED_PRECONDITION | an ancestor in the batch failed or was skipped      | fix the ancestor,  |
+// |                    |                     | (SKIPPED)                                           | resend             |
 type HostServiceServer interface {
 	// ListPlugins lists the catalog and each plugin's process state.
 	//
@@ -306,8 +361,9 @@ type HostServiceServer interface {
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
 	//
-	// Errors: the plugin's, plus UNAVAILABLE when the store cannot be written
-	// (the remote work may have happened: retry, it is idempotent).
+	// Errors: the plugin's, plus UNAVAILABLE STORE_UNAVAILABLE when the store
+	// cannot be written (the remote work may have happened: retry, it is
+	// idempotent).
 	Synchronize(context.Context, *SynchronizeRequest) (*SynchronizeResponse, error)
 	// GetSyncStatus calls the plugin's GetSyncStatus on the stored record (or
 	// the record in the request) and stores the result.
