@@ -25,6 +25,21 @@ var grpcCodes = map[string]codes.Code{
 	CodeUsernameTaken:      codes.AlreadyExists,
 	CodeRemoteUnavailable:  codes.Unavailable,
 	CodeRateLimited:        codes.ResourceExhausted,
+
+	CodeParentChanged:              codes.FailedPrecondition,
+	CodeTypeChangeUnsupported:      codes.FailedPrecondition,
+	CodeHasChildren:                codes.FailedPrecondition,
+	CodeHasSubscriptions:           codes.FailedPrecondition,
+	CodeAccountNotSynced:           codes.FailedPrecondition,
+	CodeSubscriptionCancelled:      codes.FailedPrecondition,
+	CodeSubscriptionAccountChanged: codes.FailedPrecondition,
+	CodeProductChanged:             codes.FailedPrecondition,
+	CodeTrialExpired:               codes.FailedPrecondition,
+	CodeTrialDowngrade:             codes.FailedPrecondition,
+	CodeBaseProductLimit:           codes.FailedPrecondition,
+	CodeProductAlreadySubscribed:   codes.FailedPrecondition,
+	CodeAllocationTypeMismatch:     codes.FailedPrecondition,
+	CodeInsufficientInventory:      codes.FailedPrecondition,
 }
 
 // GRPCCode is the gRPC code a Synchronize failure with this diagnostic code
