@@ -2,6 +2,8 @@ package pandaapi_test
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -265,5 +267,50 @@ func TestAllocationRetries(t *testing.T) {
 	sum, err := c.GetSoftwareSummary(ctx, acc.ID)
 	if err != nil || len(sum.Allocations) != 0 {
 		t.Errorf("after the delete: %+v, %v", sum, err)
+	}
+}
+
+// Thirty end customers order at once from a reseller holding 100: exactly
+// twenty orders of five fit, the rest are told why, and the reseller is
+// never over-allocated.
+func TestAllocationsRaceForInventory(t *testing.T) {
+	t.Parallel()
+	_, url := newSim(t)
+	c := newClient(t, url)
+	ctx := ctxT(t)
+	reseller := mustCreate(t, c, root, pandaapi.AccountTypeServiceProvider, "reseller")
+	if _, err := c.CreateAllocation(ctx, reseller.ID, pandaapi.AllocationRequest{Product: pandaapi.ProductEDR, Type: pandaapi.AllocationTerm, Quantity: 100}); err != nil {
+		t.Fatal(err)
+	}
+	var customers []string
+	for i := range 30 {
+		customers = append(customers, mustCreate(t, c, reseller.ID, pandaapi.AccountTypeSubscriber, fmt.Sprintf("customer-%d", i)).ID)
+	}
+	results := make(chan error, len(customers))
+	var wg sync.WaitGroup
+	for _, id := range customers {
+		wg.Go(func() {
+			_, err := c.CreateAllocation(ctx, id, pandaapi.AllocationRequest{Product: pandaapi.ProductEDR, Type: pandaapi.AllocationTerm, Quantity: 5})
+			results <- err
+		})
+	}
+	wg.Wait()
+	close(results)
+	got := map[string]int{}
+	for err := range results {
+		got[codeOf(err)]++
+		if err != nil && codeOf(err) != pandaapi.CodeInsufficientInventory {
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"": 20, pandaapi.CodeInsufficientInventory: 10}, got); diff != "" {
+		t.Errorf("outcomes by code (-want +got):\n%s", diff)
+	}
+	sum, err := c.GetSoftwareSummary(ctx, reseller.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]pandaapi.InventoryItem{{Product: pandaapi.ProductEDR, Total: 100, Allocated: 100, Unallocated: 0}}, sum.Inventory); diff != "" {
+		t.Errorf("reseller inventory (-want +got):\n%s", diff)
 	}
 }
