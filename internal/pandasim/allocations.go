@@ -179,7 +179,7 @@ func (s *Server) expireTrialsLocked() {
 // endTrial removes a trial allocation and starts the cooldown.
 func (st *store) endTrial(acc *account, product string, at time.Time) {
 	delete(acc.allocs, product)
-	st.trialEnded[trialKey(acc.ID, product)] = at.Add(TrialCooldown)
+	st.trialEnded[trialKey(acc.ID, product)] = at.UTC().Add(TrialCooldown)
 }
 
 // dropOrphanTrialAddons ends the add-on trials of an account that holds no
@@ -417,7 +417,7 @@ func (s *Server) handleCreateAllocation(w http.ResponseWriter, r *http.Request) 
 		endedModules = append(endedModules, req.ProductName)
 	}
 	for _, p := range endedModules {
-		s.st.trialEnded[trialKey(acc.ID, p)] = now.Add(TrialCooldown)
+		s.st.trialEnded[trialKey(acc.ID, p)] = now.UTC().Add(TrialCooldown)
 	}
 	writeJSON(w, http.StatusOK, a.clone())
 	return nil
@@ -502,7 +502,7 @@ func (s *Server) handleDeleteAllocation(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	if cur.AllocationType == AllocationTrial {
-		s.st.trialEnded[trialKey(acc.ID, req.ProductName)] = s.now().Add(TrialCooldown)
+		s.st.trialEnded[trialKey(acc.ID, req.ProductName)] = s.now().UTC().Add(TrialCooldown)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
