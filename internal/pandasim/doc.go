@@ -123,7 +123,9 @@
 // its subscription records true); every error code and the 409 status for
 // a broken rule. Not modelled: unlimited subscriptions, "linked to
 // licence", term expiry dates, serial numbers, trial extensions and
-// upgrades, hardware.
+// upgrades, hardware (its summary is always empty), and the summary's
+// allocationStatus/offset/limit parameters (ignored: an account's
+// allocations are few).
 //
 // Faults apply to /rest routes only, never to /_sim or /oauth/token; see
 // [Faults]. Decisions come from a seeded RNG, so a sequential client
