@@ -6,7 +6,9 @@
 // The first line on stdout is "pandasim listening on http://HOST:PORT"
 // (port 0 picks a free port; read the line to learn it). Logs go to stderr.
 // Credentials come from flags or from PANDASIM_ACCESS_ID, PANDASIM_PASSWORD
-// and PANDASIM_API_KEY; the defaults are demo values. With --state FILE the
+// and PANDASIM_API_KEY; the defaults are demo values. --root-inventory
+// EPDR=500,PATCH_MANAGEMENT=200 sets the licences the root account can
+// allocate (default: a million of every product). With --state FILE the
 // state is loaded at start (when the file exists), saved every
 // --save-interval when it changed, and saved on SIGINT/SIGTERM.
 //
@@ -25,6 +27,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +54,7 @@ type config struct {
 	seed                                     uint64
 	faults                                   pandasim.Faults
 	latency, latencyJitter                   time.Duration
+	rootInventory                            map[string]int // nil: the default
 }
 
 func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (config, error) {
@@ -80,6 +85,11 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (co
 	fs.IntVar(&c.faults.RateBurst, "rate-burst", 0, "rate-limit burst (0: the rate)")
 	fs.Float64Var(&c.faults.CommitThenFailRate, "commit-then-fail", 0, "fraction of successful writes whose answer is lost")
 	fs.StringVar(&c.faults.CommitThenFailMode, "commit-then-fail-mode", pandasim.CommitThenFailStatus, "status (500), cut (close the connection) or mixed")
+	fs.Func("root-inventory", fmt.Sprintf("the root account's licences, PRODUCT=N,... (products left out have none; default %d of every product)", pandasim.DefaultRootQuantity), func(v string) error {
+		inv, err := parseInventory(v)
+		c.rootInventory = inv
+		return err
+	})
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +103,29 @@ func parseFlags(args []string, stderr io.Writer, getenv func(string) string) (co
 	return c, nil
 }
 
+// parseInventory reads "EPDR=500,PATCH_MANAGEMENT=200". The simulator
+// checks the product names.
+func parseInventory(v string) (map[string]int, error) {
+	inv := map[string]int{}
+	for item := range strings.SplitSeq(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, num, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(strings.TrimSpace(num))
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not PRODUCT=N with N >= 0", item)
+		}
+		name = strings.TrimSpace(name)
+		if _, dup := inv[name]; dup {
+			return nil, fmt.Errorf("%s is given twice", name)
+		}
+		inv[name] = n
+	}
+	return inv, nil
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	c, err := parseFlags(args, stderr, getenv)
 	if err != nil {
@@ -102,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if err != nil {
 		return err
 	}
-	sim, err := pandasim.New(
+	opts := []pandasim.Option{
 		pandasim.WithCredentials(c.accessID, c.password, c.apiKey),
 		pandasim.WithRootAccount(c.root),
 		pandasim.WithTokenTTL(c.tokenTTL),
@@ -111,7 +144,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		pandasim.WithSeed(c.seed),
 		pandasim.WithFaults(c.faults),
 		pandasim.WithLogger(log),
-	)
+	}
+	if c.rootInventory != nil {
+		opts = append(opts, pandasim.WithRootInventory(c.rootInventory))
+	}
+	sim, err := pandasim.New(opts...)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cloudbss/provisioning/internal/pandaapi"
 )
 
@@ -111,7 +113,7 @@ func TestBinary(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state.json")
 	const password = "env-password-123"
 	env := []string{"PANDASIM_PASSWORD=" + password}
-	args := []string{"--listen", "127.0.0.1:0", "--state", state, "--log-format", "json", "--seed", "9"}
+	args := []string{"--listen", "127.0.0.1:0", "--state", state, "--log-format", "json", "--seed", "9", "--root-inventory", "EPDR=50"}
 
 	cmd, url, stderr := start(t, bin, env, args...)
 	c, err := pandaapi.New(pandaapi.Config{BaseURL: url, AccessID: "demo", Password: password, APIKey: "demo-api-key"})
@@ -131,6 +133,12 @@ func TestBinary(t *testing.T) {
 	if tx, err = pandaapi.AwaitTransaction(ctx, c, tx.ID, 10*time.Millisecond); err != nil || tx.Status != pandaapi.TransactionSuccess {
 		t.Fatalf("transaction %+v, %v", tx, err)
 	}
+	if _, err := c.CreateAllocation(ctx, acc.ID, pandaapi.AllocationRequest{Product: pandaapi.ProductEPDR, Type: pandaapi.AllocationTerm, Quantity: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAllocation(ctx, acc.ID, pandaapi.AllocationRequest{Product: pandaapi.ProductEPP, Type: pandaapi.AllocationTerm, Quantity: 1}); codeOf(err) != pandaapi.CodeOneBaseProduct {
+		t.Errorf("a second base product: %v", err)
+	}
 	stop(t, cmd)
 	logs := stderr.String()
 	if !strings.Contains(logs, `"path":"/rest/platform/accounts/v1/accounts/ACC-0000001"`) || strings.Contains(logs, password) {
@@ -149,6 +157,18 @@ func TestBinary(t *testing.T) {
 	if op, err := c.GetOperator(ctx, "persisted.admin"); err != nil || op.AccountID != acc.ID {
 		t.Errorf("after restart GetOperator = %+v, %v", op, err)
 	}
+	// The allocation was saved; the root's inventory comes from the flag.
+	if sum, err := c.GetSoftwareSummary(ctx, "ACC-0000001"); err != nil || sum.Unallocated(pandaapi.ProductEPDR) != 40 || sum.Unallocated(pandaapi.ProductEPP) != 0 {
+		t.Errorf("after restart the root's summary = %+v, %v; want 40 EPDR unallocated and no EPP", sum, err)
+	}
+}
+
+func codeOf(err error) string {
+	var pe *pandaapi.Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
 }
 
 func TestBadFlags(t *testing.T) {
@@ -160,10 +180,42 @@ func TestBadFlags(t *testing.T) {
 		"stray args":   {"extra"},
 		"bad listen":   {"--listen", "nowhere"},
 		"unknown flag": {"--nope"},
+		"inventory":    {"--root-inventory", "EPDR"},
+		"product":      {"--root-inventory", "EDR_CORE=5", "--listen", "127.0.0.1:0"},
 	} {
 		err := run(context.Background(), args, io.Discard, io.Discard, func(string) string { return "" })
 		if err == nil || errors.Is(err, context.Canceled) {
 			t.Errorf("%s: run = %v, want an error", name, err)
 		}
+	}
+}
+
+func TestParseInventory(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		in      string
+		want    map[string]int
+		wantErr bool
+	}{
+		"two":          {in: "EPDR=500,PATCH_MANAGEMENT=200", want: map[string]int{"EPDR": 500, "PATCH_MANAGEMENT": 200}},
+		"spaces":       {in: " EPP = 3 , ", want: map[string]int{"EPP": 3}},
+		"empty: none":  {in: "", want: map[string]int{}},
+		"zero":         {in: "EPP=0", want: map[string]int{"EPP": 0}},
+		"no number":    {in: "EPP", wantErr: true},
+		"negative":     {in: "EPP=-1", wantErr: true},
+		"not a number": {in: "EPP=many", wantErr: true},
+		"twice":        {in: "EPP=1,EPP=2", wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseInventory(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); !tc.wantErr && diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -1,6 +1,6 @@
-// Package pandaapi is the client for the Panda remote system: the accounts and
-// operator-management APIs modelled on WatchGuard Cloud, where Panda's
-// products live today (see DESIGN.md section 4).
+// Package pandaapi is the client for the Panda remote system: the Accounts,
+// Operator Management and Allocations APIs modelled on WatchGuard Cloud,
+// where Panda's products live today.
 //
 // [API] is the interface the Panda adapter depends on; [*Client] implements
 // it over HTTP and a mockgen mock lives in package pandamock. The client
@@ -11,7 +11,14 @@
 // Every failure from the remote side is an [*Error] whose Kind is one of the
 // sentinel errors ([ErrNotFound], [ErrConflict], [ErrInvalid],
 // [ErrUnauthorized], [ErrRateLimited], [ErrUnavailable]) so the adapter can
-// map it to a gRPC code with errors.Is.
+// map it to a gRPC code with errors.Is; a refusal also carries the server's
+// reason in [Error.Code] (e.g. [CodeInsufficientInventory]) so the adapter
+// can name the rule.
+//
+// Retries: reads, the account PATCH (it sets all fields), the allocation
+// PUT (it sets the quantity) and the DELETEs are idempotent and resent
+// after a 5xx or a lost answer; a DELETE whose resend finds the object gone
+// succeeded. The creates (accounts, operators, allocations) are not.
 //
 // What this package must not do: it never retries a create (POST) once the
 // request may have reached the server, because the write may have been

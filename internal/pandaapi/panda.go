@@ -189,10 +189,21 @@ type API interface {
 	// ErrConflict when the parent is a subscriber or the tier limit is
 	// reached, ErrInvalid for a bad request.
 	CreateAccount(ctx context.Context, parentID string, req CreateAccountRequest) (*Account, error)
+	// UpdateAccount replaces the account's name and contact (all four
+	// fields). ErrNotFound when there is none, ErrInvalid for a blank name
+	// or a bad email. Resending is safe.
+	UpdateAccount(ctx context.Context, id string, req UpdateAccountRequest) error
 	// DeleteAccount deletes a childless account and its operators (their
-	// usernames become free). ErrNotFound when there is none, ErrConflict
-	// when it still has children or is the root. Resending is safe.
+	// usernames become free). ErrNotFound when there is none; ErrConflict
+	// with Code CodeHasChildren, CodeHasAllocations or CodeRootAccount.
+	// Resending is safe.
 	DeleteAccount(ctx context.Context, id string) error
+	// DeleteAccountTree deletes the account with all its descendants and
+	// their operators, and returns the descendants' ids, deepest first.
+	// ErrConflict with CodeHasAllocations when any of them holds
+	// allocations (nothing is deleted then), CodeRootAccount for the root.
+	// Resending is safe.
+	DeleteAccountTree(ctx context.Context, id string) ([]string, error)
 	// CreateOperator starts creating an operator and returns the PENDING
 	// transaction. Bad syntax, an unknown account or an unfitting role fail
 	// at once (ErrInvalid, ErrNotFound); a duplicate username fails the
@@ -206,6 +217,32 @@ type API interface {
 	// ListOperators returns the operators of an account, ordered by
 	// username; ErrNotFound when the account does not exist.
 	ListOperators(ctx context.Context, accountID string) ([]Operator, error)
+
+	// CreateAllocation allocates licences of a product to an account, drawn
+	// from its parent's unallocated inventory. It is not idempotent: after
+	// a lost answer (MayHaveCommitted) read GetSoftwareSummary before
+	// trying again. A paid allocation replaces a trial of the same product
+	// (and ends the account's module trials). ErrNotFound for an unknown
+	// account, ErrInvalid with CodeUnknownProduct, ErrConflict with the
+	// Code of the broken rule: CodeAllocationExists,
+	// CodeAllocationTypeConflict, CodeOneBaseProduct, CodeNoBaseProduct,
+	// CodeAddonExceedsBase, CodeTrialLimit, CodeTrialUnavailable,
+	// CodeInsufficientInventory, CodeRootAccount.
+	CreateAllocation(ctx context.Context, accountID string, req AllocationRequest) (*Allocation, error)
+	// SetAllocationQuantity sets the quantity of an existing allocation
+	// (req.Type must be its type). ErrNotFound when the account holds no
+	// allocation of the product; ErrConflict as for CreateAllocation, or
+	// CodeAllocatedToChildren when a reseller's children hold more.
+	// Resending is safe.
+	SetAllocationQuantity(ctx context.Context, accountID string, req AllocationRequest) (*Allocation, error)
+	// DeleteAllocation releases an allocation to the parent's inventory.
+	// ErrNotFound when there is none; ErrConflict with
+	// CodeAllocatedToChildren, CodeNoBaseProduct (add-ons still need it) or
+	// CodeAllocationTypeConflict. Resending is safe.
+	DeleteAllocation(ctx context.Context, accountID string, product Product, typ AllocationType) error
+	// GetSoftwareSummary returns the account's allocations and inventory;
+	// ErrNotFound when the account does not exist.
+	GetSoftwareSummary(ctx context.Context, accountID string) (*SoftwareSummary, error)
 }
 
 var _ API = (*Client)(nil)

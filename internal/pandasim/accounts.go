@@ -2,7 +2,9 @@ package pandasim
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -192,22 +194,114 @@ func intParam(s string, def int) (int, error) {
 	return strconv.Atoi(s)
 }
 
+// PatchAccountRequest is the body of PATCH /accounts/{id}. WatchGuard
+// requires all four fields: the caller sends the whole contact, not a diff.
+type PatchAccountRequest struct {
+	Name      *string `json:"name"`
+	FirstName *string `json:"firstName"`
+	LastName  *string `json:"lastName"`
+	Email     *string `json:"email"`
+}
+
+// validate checks that all four fields are present and, with the rules of
+// a create, valid.
+func (req PatchAccountRequest) validate() error {
+	var missing []string
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"name", req.Name}, {"firstName", req.FirstName}, {"lastName", req.LastName}, {"email", req.Email}} {
+		if f.v == nil {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s required: PATCH replaces name, firstName, lastName and email together", strings.Join(missing, ", "))
+	}
+	// Type is irrelevant to a PATCH; borrow the create's checks.
+	return CreateAccountRequest{Type: TypeSubscriber, Name: *req.Name, FirstName: *req.FirstName, LastName: *req.LastName, Email: *req.Email}.Validate()
+}
+
+// handlePatchAccount replaces an account's name and contact: 204, no body.
+func (s *Server) handlePatchAccount(w http.ResponseWriter, r *http.Request) *apiError {
+	id := r.PathValue("id")
+	var req PatchAccountRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if err := req.validate(); err != nil {
+		return errorf(http.StatusBadRequest, CodeInvalidRequest, "%v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	acc := s.st.accounts[id]
+	if acc == nil {
+		return errorf(http.StatusNotFound, CodeNotFound, "account %s not found", id)
+	}
+	s.st.modifyAccount(acc, *req.Name, *req.FirstName, *req.LastName, *req.Email)
+	s.version++
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// DeleteAccountResponse is the answer of DELETE /accounts/{id}: the ids of
+// the descendants deleted with the account (only with force=true), deepest
+// first.
+type DeleteAccountResponse struct {
+	ChildIDs []string `json:"childIds"`
+}
+
+// handleDeleteAccount deletes an account and its operators. With
+// ?force=true its descendants go too; without, an account with children is
+// refused. Either way nothing is deleted while the account or a descendant
+// holds allocations: release the licences first.
 func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request) *apiError {
 	id := r.PathValue("id")
+	force := false
+	if v := r.URL.Query().Get("force"); v != "" {
+		switch v {
+		case "true":
+			force = true
+		case "false":
+		default:
+			return errorf(http.StatusBadRequest, CodeInvalidRequest, "force must be true or false, not %q", v)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
+	s.expireTrialsLocked()
 	acc := s.st.accounts[id]
 	switch {
 	case acc == nil:
 		return errorf(http.StatusNotFound, CodeNotFound, "account %s not found", id)
 	case id == s.st.root:
 		return errorf(http.StatusConflict, CodeRootAccount, "the root account cannot be deleted")
-	case len(acc.children) > 0:
-		return errorf(http.StatusConflict, CodeHasChildren, "account %s still has %d child accounts; delete them first", id, len(acc.children))
+	case len(acc.children) > 0 && !force:
+		return errorf(http.StatusConflict, CodeHasChildren, "account %s still has %d child accounts; delete them first or pass force=true", id, len(acc.children))
 	}
-	s.st.removeAccount(acc)
-	s.version++
-	w.WriteHeader(http.StatusNoContent)
+	tree := s.st.subtree(acc)
+	for _, a := range tree {
+		if len(a.allocs) > 0 {
+			products := slices.Sorted(maps.Keys(a.allocs))
+			if a == acc {
+				return errorf(http.StatusConflict, CodeHasAllocations, "account %s holds allocations of %s; delete them first", id, strings.Join(products, ", "))
+			}
+			return errorf(http.StatusConflict, CodeHasAllocations, "descendant %s of account %s holds allocations of %s; delete them first", a.ID, id, strings.Join(products, ", "))
+		}
+	}
+	writeJSON(w, http.StatusOK, DeleteAccountResponse{ChildIDs: s.removeTreeLocked(tree)})
 	return nil
+}
+
+// removeTreeLocked removes the accounts of tree (deepest first, the root of
+// the subtree last) and returns the ids of all but the last.
+func (s *Server) removeTreeLocked(tree []*account) []string {
+	ids := make([]string, 0, len(tree)-1)
+	for _, a := range tree {
+		s.st.removeAccount(a)
+		ids = append(ids, a.ID)
+	}
+	s.version++
+	return ids[:len(ids)-1]
 }

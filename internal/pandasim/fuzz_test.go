@@ -57,3 +57,66 @@ func FuzzRequestBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAllocationBody throws arbitrary bodies at the three allocation writes
+// of one subscriber under a reseller. Whatever sequence it accepts, the
+// rules hold on the state: nobody is over-allocated, the subscriber holds
+// at most one base product, no add-on exceeds its base products of the same
+// type, no trial exceeds 250.
+func FuzzAllocationBody(f *testing.F) {
+	f.Add(uint8(0), `{"productName":"EPDR","allocationType":"subscription","quantity":10}`)
+	f.Add(uint8(1), `{"productName":"EPDR","allocationType":"subscription","quantity":30}`)
+	f.Add(uint8(0), `{"productName":"PATCH_MANAGEMENT","allocationType":"subscription","quantity":10}`)
+	f.Add(uint8(0), `{"productName":"EPP","allocationType":"trial","quantity":250}`)
+	f.Add(uint8(2), `{"productName":"EPDR","allocationType":"subscription"}`)
+	h := newHarness(f, pandasim.WithRootInventory(map[string]int{"EPP": 500, "EPDR": 500, "PATCH_MANAGEMENT": 500}))
+	sp := h.createAccount(root, 1, "reseller")
+	sub := h.createAccount(sp.ID, 2, "customer")
+	for _, b := range []string{`{"productName":"EPDR","allocationType":"subscription","quantity":20}`, `{"productName":"PATCH_MANAGEMENT","allocationType":"subscription","quantity":20}`} {
+		if st, code := h.do(http.MethodPost, pandasim.AllocationsPrefix+"/"+sp.ID+"/assets", b, nil); st != 200 {
+			f.Fatalf("setup: %d %s", st, code)
+		}
+	}
+	methods := []string{http.MethodPost, http.MethodPut, http.MethodDelete}
+	allowed := map[int]bool{200: true, 204: true, 400: true, 404: true, 409: true, 413: true}
+	f.Fuzz(func(t *testing.T, method uint8, body string) {
+		m := methods[int(method)%len(methods)]
+		r := httptest.NewRequest(m, pandasim.AllocationsPrefix+"/"+sub.ID+"/assets", strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+h.tok)
+		r.Header.Set("WatchGuard-API-Key", pandasim.DefaultAPIKey)
+		rec := httptest.NewRecorder()
+		h.sim.ServeHTTP(rec, r)
+		if !allowed[rec.Code] || (rec.Code != 204 && !json.Valid(rec.Body.Bytes())) {
+			t.Fatalf("%s %q: status %d %q", m, body, rec.Code, rec.Body)
+		}
+		snap := h.sim.Snapshot()
+		for _, inv := range snap.Inventory {
+			for _, it := range inv.Items {
+				if it.Unallocated < 0 {
+					t.Fatalf("after %s %q: %s over-allocated: %+v", m, body, inv.AccountID, it)
+				}
+			}
+		}
+		bases, byType := 0, map[string]int{}
+		for _, a := range snap.Allocations {
+			if a.AccountID != sub.ID {
+				continue
+			}
+			if a.AllocationType == pandasim.AllocationTrial && a.Quantity > pandasim.TrialMaxQuantity {
+				t.Fatalf("trial of %d", a.Quantity)
+			}
+			if pandasim.IsBaseProduct(a.ProductName) {
+				bases++
+				byType[a.AllocationType] += a.Quantity
+			}
+		}
+		if bases > 1 {
+			t.Fatalf("after %s %q the subscriber holds %d base products", m, body, bases)
+		}
+		for _, a := range snap.Allocations {
+			if a.AccountID == sub.ID && pandasim.IsAddonProduct(a.ProductName) && a.Quantity > byType[a.AllocationType] {
+				t.Fatalf("after %s %q add-on %+v exceeds its base products %v", m, body, a, byType)
+			}
+		}
+	})
+}

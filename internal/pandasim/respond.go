@@ -32,6 +32,23 @@ const (
 	CodeInternal           = "INTERNAL_ERROR"
 	CodeIDSpaceExhausted   = "ID_SPACE_EXHAUSTED"
 
+	// Account lifecycle.
+	CodeHasAllocations = "HAS_ALLOCATIONS"
+	CodeNotSubscriber  = "NOT_A_SUBSCRIBER"
+
+	// Allocations: 400 for a product outside the catalogue, 409 for every
+	// broken rule.
+	CodeUnknownProduct         = "UNKNOWN_PRODUCT"
+	CodeAllocationExists       = "ALLOCATION_EXISTS"
+	CodeAllocationTypeConflict = "ALLOCATION_TYPE_CONFLICT"
+	CodeOneBaseProduct         = "ONE_BASE_PRODUCT"
+	CodeNoBaseProduct          = "NO_BASE_PRODUCT"
+	CodeAddonExceedsBase       = "ADDON_EXCEEDS_BASE"
+	CodeTrialLimit             = "TRIAL_LIMIT"
+	CodeTrialUnavailable       = "TRIAL_UNAVAILABLE"
+	CodeInsufficientInventory  = "INSUFFICIENT_INVENTORY"
+	CodeAllocatedToChildren    = "ALLOCATED_TO_CHILDREN"
+
 	CodeInvalidClient        = "invalid_client"
 	CodeUnsupportedGrantType = "unsupported_grant_type"
 	CodeInvalidScope         = "invalid_scope"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -39,7 +40,10 @@ type Server struct {
 	maxTiers                   int
 	txDelay                    atomic.Int64 // time.Duration
 	seed                       uint64
-	now                        func() time.Time
+	rootID                     string
+	rootInventory              map[string]int
+	now                        func() time.Time // the base clock plus clockOffset
+	clockOffset                atomic.Int64     // time.Duration; /_sim/clock moves it forward
 	log                        *slog.Logger
 	mux                        *http.ServeMux
 
@@ -69,7 +73,15 @@ func WithCredentials(accessID, password, apiKey string) Option {
 // which the BSS owner's direct customers and resellers are created. Default
 // [DefaultRootAccountID].
 func WithRootAccount(id string) Option {
-	return func(s *Server) { s.st = newStore(id) }
+	return func(s *Server) { s.rootID = id }
+}
+
+// WithRootInventory sets the root account's inventory: licences per product
+// name, from which the root's children are allocated. Products left out have
+// none. Default [DefaultRootInventory]. Unknown product names and negative
+// quantities are reported by [New].
+func WithRootInventory(inv map[string]int) Option {
+	return func(s *Server) { s.rootInventory = maps.Clone(inv) }
 }
 
 // WithTokenTTL sets how long an access token lives. Short values test the
@@ -113,8 +125,9 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithClock replaces time.Now, for tests of token expiry and transaction
-// delays that must not sleep.
+// WithClock replaces time.Now, for tests of token expiry, transaction
+// delays and trial expiry that must not sleep. POST /_sim/clock moves the
+// simulator's time forward from this clock.
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
@@ -137,12 +150,23 @@ func New(opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(s)
 	}
-	if s.st == nil {
-		s.st = newStore(DefaultRootAccountID)
+	if s.rootID == "" {
+		s.rootID = DefaultRootAccountID
 	}
-	if !validAccountID(s.st.root) {
-		return nil, fmt.Errorf("pandasim: root account id %q is not ACC- and seven digits", s.st.root)
+	if !validAccountID(s.rootID) {
+		return nil, fmt.Errorf("pandasim: root account id %q is not ACC- and seven digits", s.rootID)
 	}
+	if s.rootInventory == nil {
+		s.rootInventory = DefaultRootInventory()
+	}
+	for p, n := range s.rootInventory {
+		if !knownProduct(p) || n < 0 {
+			return nil, fmt.Errorf("pandasim: root inventory %s=%d: the product must be in the catalogue and the quantity not negative", p, n)
+		}
+	}
+	base := s.now
+	s.now = func() time.Time { return base().Add(time.Duration(s.clockOffset.Load())) }
+	s.st = newStore(s.rootID, s.rootInventory)
 	if err := s.faults.f.Validate(); err != nil {
 		return nil, fmt.Errorf("pandasim: invalid faults: %w", err)
 	}
@@ -169,7 +193,13 @@ func (s *Server) routes() {
 	m.Handle("POST "+AccountsPrefix+"/{parentId}", s.api(true, s.handleCreateAccount))
 	m.Handle("GET "+AccountsPrefix+"/{id}", s.api(false, s.handleGetAccount))
 	m.Handle("GET "+AccountsPrefix+"/{id}/children", s.api(false, s.handleListChildren))
+	m.Handle("PATCH "+AccountsPrefix+"/{id}", s.api(true, s.handlePatchAccount))
 	m.Handle("DELETE "+AccountsPrefix+"/{id}", s.api(true, s.handleDeleteAccount))
+
+	m.Handle("POST "+AllocationsPrefix+"/{accountId}/assets", s.api(true, s.handleCreateAllocation))
+	m.Handle("PUT "+AllocationsPrefix+"/{accountId}/assets", s.api(true, s.handleSetAllocation))
+	m.Handle("DELETE "+AllocationsPrefix+"/{accountId}/assets", s.api(true, s.handleDeleteAllocation))
+	m.Handle("GET "+AllocationsPrefix+"/{accountId}/assets/summary/{resourceType}", s.api(false, s.handleAllocationSummary))
 
 	m.Handle("POST "+OperatorsPrefix+"/operators", s.api(true, s.handleCreateOperator))
 	m.Handle("GET "+OperatorsPrefix+"/operators", s.api(false, s.handleListOperators))
@@ -184,6 +214,10 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /_sim/activate", s.handleActivate)
 	m.HandleFunc("POST /_sim/reset", s.handleReset)
 	m.HandleFunc("POST /_sim/revoke-tokens", s.handleRevokeTokens)
+	m.HandleFunc("POST /_sim/clock", s.handleAdvanceClock)
+	m.HandleFunc("POST /_sim/accounts/{id}/convert", s.handleConvertAccount)
+	m.HandleFunc("PATCH /_sim/accounts/{id}", s.handleSimPatchAccount)
+	m.HandleFunc("DELETE /_sim/accounts/{id}", s.handleSimDeleteAccount)
 	s.mux = m
 }
 
@@ -359,12 +393,13 @@ func (s *Server) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.settleLocked()
+	s.expireTrialsLocked()
 	return s.st.snapshot()
 }
 
 // Restore replaces the state with snap. Tokens, faults and stats are kept.
 func (s *Server) Restore(snap Snapshot) error {
-	st, err := storeFromSnapshot(snap)
+	st, err := storeFromSnapshot(snap, s.rootInventory)
 	if err != nil {
 		return err
 	}

@@ -205,7 +205,7 @@ func TestBadRequests(t *testing.T) {
 		"operator no account": {"POST", pandasim.OperatorsPrefix + "/operators", `{"username":"abcde","email":"a@b","role":"OWNER"}`, 400, pandasim.CodeInvalidRequest},
 		"operator bad role":   {"POST", pandasim.OperatorsPrefix + "/operators", `{"username":"abcde","accountId":"` + sub.ID + `","email":"a@b","role":"OWNER"}`, 400, pandasim.CodeInvalidRole},
 		"unknown route":       {"GET", "/rest/nope", "", 404, pandasim.CodeNotFound},
-		"wrong method":        {"PATCH", pandasim.AccountsPrefix + "/" + root, "", 405, pandasim.CodeInvalidRequest},
+		"wrong method":        {"PUT", pandasim.AccountsPrefix + "/" + root, "", 405, pandasim.CodeInvalidRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -73,6 +73,20 @@ type Snapshot struct {
 	// creation order.
 	Transactions []TransactionRecord `json:"transactions"`
 	Outbox       []Email             `json:"outbox"`
+	// Allocations lists every account's allocations, accounts in creation
+	// order, products in catalogue order.
+	Allocations []AccountAllocation `json:"allocations"`
+	// Inventory shows, for every account that holds or has handed on
+	// licences, its stock per product. It is derived from RootInventory and
+	// Allocations; [Server.Restore] ignores it.
+	Inventory []AccountInventory `json:"inventory"`
+	// RootInventory is the root's configured inventory. It is configuration
+	// (WithRootInventory, --root-inventory), not state: [Server.Restore]
+	// keeps the server's own.
+	RootInventory map[string]int `json:"rootInventory"`
+	// TrialsEnded lists the trials that ended recently enough that a new
+	// trial of the product is not yet available to the account.
+	TrialsEnded []TrialEnd `json:"trialsEnded"`
 }
 
 // TransactionRecord is a [Transaction] with what the simulator needs to
@@ -92,9 +106,10 @@ type account struct {
 	Account
 	depth    int
 	seq      uint64
-	children []string            // ids in creation order
-	byName   map[string][]string // name -> child ids, for the name filter
-	ops      map[string]struct{} // folded usernames of its operators
+	children []string               // ids in creation order
+	byName   map[string][]string    // name -> child ids, for the name filter
+	ops      map[string]struct{}    // folded usernames of its operators
+	allocs   map[string]*Allocation // by product name
 }
 
 type operator struct {
@@ -118,16 +133,24 @@ type store struct {
 	pending    []string // ids of unsettled transactions, oldest first
 	outbox     []Email
 	activation map[string]string // activation token -> folded username
+	// rootInventory is the root's configured stock per product; shared
+	// with the Server, never modified.
+	rootInventory map[string]int
+	// trialEnded maps accountID/product to the end of the cooldown after
+	// a trial.
+	trialEnded map[string]time.Time
 }
 
-func newStore(root string) *store {
+func newStore(root string, rootInventory map[string]int) *store {
 	s := &store{
-		root:       root,
-		accounts:   make(map[string]*account),
-		operators:  make(map[string]*operator),
-		reserved:   make(map[string]string),
-		txs:        make(map[string]*TransactionRecord),
-		activation: make(map[string]string),
+		root:          root,
+		rootInventory: rootInventory,
+		trialEnded:    make(map[string]time.Time),
+		accounts:      make(map[string]*account),
+		operators:     make(map[string]*operator),
+		reserved:      make(map[string]string),
+		txs:           make(map[string]*TransactionRecord),
+		activation:    make(map[string]string),
 	}
 	s.addAccount(Account{ID: root, Type: TypeServiceProvider, Name: "Root"}, nil)
 	return s
@@ -139,7 +162,7 @@ func foldUsername(u string) string { return strings.ToLower(u) }
 
 func (s *store) addAccount(a Account, parent *account) *account {
 	s.seq++
-	acc := &account{Account: a, seq: s.seq, byName: map[string][]string{}, ops: map[string]struct{}{}}
+	acc := &account{Account: a, seq: s.seq, byName: map[string][]string{}, ops: map[string]struct{}{}, allocs: map[string]*Allocation{}}
 	if parent != nil {
 		acc.depth = parent.depth + 1
 		parent.children = append(parent.children, a.ID)
@@ -164,7 +187,39 @@ func (s *store) removeAccount(acc *account) {
 		}
 		delete(s.operators, u)
 	}
+	for k := range s.trialEnded {
+		if strings.HasPrefix(k, acc.ID+"/") {
+			delete(s.trialEnded, k)
+		}
+	}
 	delete(s.accounts, acc.ID)
+}
+
+// modifyAccount replaces an account's name and contact, keeping the
+// parent's name index right.
+func (s *store) modifyAccount(acc *account, name, first, last, email string) {
+	if parent := s.accounts[acc.ParentID]; parent != nil && name != acc.Name {
+		if ids := removeID(parent.byName[acc.Name], acc.ID); len(ids) == 0 {
+			delete(parent.byName, acc.Name)
+		} else {
+			parent.byName[acc.Name] = ids
+		}
+		// Keep the index in creation order, as the children list is.
+		ids := append(parent.byName[name], acc.ID)
+		slices.SortFunc(ids, func(a, b string) int { return cmp.Compare(s.accounts[a].seq, s.accounts[b].seq) })
+		parent.byName[name] = ids
+	}
+	acc.Name, acc.FirstName, acc.LastName, acc.Email = name, first, last, email
+}
+
+// subtree lists acc and its descendants, deepest first and acc last, so
+// removing them in order never leaves an orphan.
+func (s *store) subtree(acc *account) []*account {
+	var out []*account
+	for _, cid := range acc.children {
+		out = append(out, s.subtree(s.accounts[cid])...)
+	}
+	return append(out, acc)
 }
 
 func removeID(ids []string, id string) []string {
@@ -211,6 +266,10 @@ func (s *store) settle(tx *TransactionRecord, now time.Time) {
 		return
 	}
 	op := &operator{Operator: tx.Operator}
+	if to, ok := roleOnConversion[op.Role]; ok && acc.Type == TypeServiceProvider {
+		// The account was converted while the transaction was pending.
+		op.Role = to
+	}
 	op.activationToken = activationToken(tx)
 	s.operators[key] = op
 	acc.ops[key] = struct{}{}
@@ -243,9 +302,24 @@ func (s *store) snapshot() Snapshot {
 		Transactions:  make([]TransactionRecord, 0, len(s.txOrder)),
 		Outbox:        slices.Clone(s.outbox),
 	}
+	snap.Allocations = []AccountAllocation{}
+	snap.Inventory = []AccountInventory{}
+	snap.RootInventory = maps.Clone(s.rootInventory)
+	snap.TrialsEnded = []TrialEnd{}
 	for _, a := range accs {
 		snap.Accounts = append(snap.Accounts, a.Account)
+		for _, al := range sortedAllocations(a) {
+			snap.Allocations = append(snap.Allocations, AccountAllocation{AccountID: a.ID, Allocation: al})
+		}
+		if items := s.inventory(a); len(items) > 0 {
+			snap.Inventory = append(snap.Inventory, AccountInventory{AccountID: a.ID, Items: items})
+		}
 	}
+	for k, until := range s.trialEnded {
+		id, product, _ := strings.Cut(k, "/")
+		snap.TrialsEnded = append(snap.TrialsEnded, TrialEnd{AccountID: id, ProductName: product, Until: until})
+	}
+	sortTrialEnds(snap.TrialsEnded)
 	for _, k := range slices.Sorted(maps.Keys(s.operators)) {
 		snap.Operators = append(snap.Operators, s.operators[k].Operator)
 	}
@@ -259,17 +333,19 @@ func (s *store) snapshot() Snapshot {
 }
 
 // storeFromSnapshot rebuilds the state and its indexes from a snapshot.
-func storeFromSnapshot(snap Snapshot) (*store, error) {
+func storeFromSnapshot(snap Snapshot, rootInventory map[string]int) (*store, error) {
 	if snap.RootAccountID == "" {
 		return nil, fmt.Errorf("snapshot has no rootAccountId")
 	}
 	s := &store{
-		root:       snap.RootAccountID,
-		accounts:   make(map[string]*account, len(snap.Accounts)),
-		operators:  make(map[string]*operator, len(snap.Operators)),
-		reserved:   make(map[string]string),
-		txs:        make(map[string]*TransactionRecord, len(snap.Transactions)),
-		activation: make(map[string]string),
+		root:          snap.RootAccountID,
+		rootInventory: rootInventory,
+		trialEnded:    make(map[string]time.Time, len(snap.TrialsEnded)),
+		accounts:      make(map[string]*account, len(snap.Accounts)),
+		operators:     make(map[string]*operator, len(snap.Operators)),
+		reserved:      make(map[string]string),
+		txs:           make(map[string]*TransactionRecord, len(snap.Transactions)),
+		activation:    make(map[string]string),
 	}
 	for _, a := range snap.Accounts {
 		if _, dup := s.accounts[a.ID]; dup {
@@ -307,6 +383,24 @@ func storeFromSnapshot(snap Snapshot) (*store, error) {
 				s.reserved[foldUsername(tx.Username)] = tx.ID
 			}
 		}
+	}
+	for _, a := range snap.Allocations {
+		acc := s.accounts[a.AccountID]
+		switch {
+		case acc == nil:
+			return nil, fmt.Errorf("allocation of %s: account %s not found", a.ProductName, a.AccountID)
+		case a.AccountID == s.root:
+			return nil, fmt.Errorf("allocation of %s to the root account: its inventory is configured", a.ProductName)
+		case !knownProduct(a.ProductName) || !knownAllocationType(a.AllocationType) || a.Quantity < 1:
+			return nil, fmt.Errorf("allocation to %s: product %q, type %q, quantity %d is not valid", a.AccountID, a.ProductName, a.AllocationType, a.Quantity)
+		case acc.allocs[a.ProductName] != nil:
+			return nil, fmt.Errorf("account %s: product %s allocated twice", a.AccountID, a.ProductName)
+		}
+		al := a.Allocation.clone()
+		acc.allocs[a.ProductName] = &al
+	}
+	for _, te := range snap.TrialsEnded {
+		s.trialEnded[trialKey(te.AccountID, te.ProductName)] = te.Until
 	}
 	s.outbox = slices.Clone(snap.Outbox)
 	for _, e := range s.outbox {

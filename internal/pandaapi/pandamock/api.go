@@ -70,6 +70,21 @@ func (mr *MockAPIMockRecorder) CreateAccount(ctx, parentID, req any) *gomock.Cal
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateAccount", reflect.TypeOf((*MockAPI)(nil).CreateAccount), ctx, parentID, req)
 }
 
+// CreateAllocation mocks base method.
+func (m *MockAPI) CreateAllocation(ctx context.Context, accountID string, req pandaapi.AllocationRequest) (*pandaapi.Allocation, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateAllocation", ctx, accountID, req)
+	ret0, _ := ret[0].(*pandaapi.Allocation)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateAllocation indicates an expected call of CreateAllocation.
+func (mr *MockAPIMockRecorder) CreateAllocation(ctx, accountID, req any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateAllocation", reflect.TypeOf((*MockAPI)(nil).CreateAllocation), ctx, accountID, req)
+}
+
 // CreateOperator mocks base method.
 func (m *MockAPI) CreateOperator(ctx context.Context, req pandaapi.CreateOperatorRequest) (*pandaapi.Transaction, error) {
 	m.ctrl.T.Helper()
@@ -97,6 +112,35 @@ func (m *MockAPI) DeleteAccount(ctx context.Context, id string) error {
 func (mr *MockAPIMockRecorder) DeleteAccount(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccount", reflect.TypeOf((*MockAPI)(nil).DeleteAccount), ctx, id)
+}
+
+// DeleteAccountTree mocks base method.
+func (m *MockAPI) DeleteAccountTree(ctx context.Context, id string) ([]string, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteAccountTree", ctx, id)
+	ret0, _ := ret[0].([]string)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// DeleteAccountTree indicates an expected call of DeleteAccountTree.
+func (mr *MockAPIMockRecorder) DeleteAccountTree(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccountTree", reflect.TypeOf((*MockAPI)(nil).DeleteAccountTree), ctx, id)
+}
+
+// DeleteAllocation mocks base method.
+func (m *MockAPI) DeleteAllocation(ctx context.Context, accountID string, product pandaapi.Product, typ pandaapi.AllocationType) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteAllocation", ctx, accountID, product, typ)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// DeleteAllocation indicates an expected call of DeleteAllocation.
+func (mr *MockAPIMockRecorder) DeleteAllocation(ctx, accountID, product, typ any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAllocation", reflect.TypeOf((*MockAPI)(nil).DeleteAllocation), ctx, accountID, product, typ)
 }
 
 // GetAccount mocks base method.
@@ -127,6 +171,21 @@ func (m *MockAPI) GetOperator(ctx context.Context, username string) (*pandaapi.O
 func (mr *MockAPIMockRecorder) GetOperator(ctx, username any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetOperator", reflect.TypeOf((*MockAPI)(nil).GetOperator), ctx, username)
+}
+
+// GetSoftwareSummary mocks base method.
+func (m *MockAPI) GetSoftwareSummary(ctx context.Context, accountID string) (*pandaapi.SoftwareSummary, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetSoftwareSummary", ctx, accountID)
+	ret0, _ := ret[0].(*pandaapi.SoftwareSummary)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetSoftwareSummary indicates an expected call of GetSoftwareSummary.
+func (mr *MockAPIMockRecorder) GetSoftwareSummary(ctx, accountID any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetSoftwareSummary", reflect.TypeOf((*MockAPI)(nil).GetSoftwareSummary), ctx, accountID)
 }
 
 // GetTransaction mocks base method.
@@ -172,4 +231,33 @@ func (m *MockAPI) ListOperators(ctx context.Context, accountID string) ([]pandaa
 func (mr *MockAPIMockRecorder) ListOperators(ctx, accountID any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListOperators", reflect.TypeOf((*MockAPI)(nil).ListOperators), ctx, accountID)
+}
+
+// SetAllocationQuantity mocks base method.
+func (m *MockAPI) SetAllocationQuantity(ctx context.Context, accountID string, req pandaapi.AllocationRequest) (*pandaapi.Allocation, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SetAllocationQuantity", ctx, accountID, req)
+	ret0, _ := ret[0].(*pandaapi.Allocation)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SetAllocationQuantity indicates an expected call of SetAllocationQuantity.
+func (mr *MockAPIMockRecorder) SetAllocationQuantity(ctx, accountID, req any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SetAllocationQuantity", reflect.TypeOf((*MockAPI)(nil).SetAllocationQuantity), ctx, accountID, req)
+}
+
+// UpdateAccount mocks base method.
+func (m *MockAPI) UpdateAccount(ctx context.Context, id string, req pandaapi.UpdateAccountRequest) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateAccount", ctx, id, req)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateAccount indicates an expected call of UpdateAccount.
+func (mr *MockAPIMockRecorder) UpdateAccount(ctx, id, req any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateAccount", reflect.TypeOf((*MockAPI)(nil).UpdateAccount), ctx, id, req)
 }
