@@ -74,7 +74,6 @@ class Logger:
             "@message": message,
             # Exactly this layout, or the host treats the line as plain text.
             "@timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "@module": self._name,
         }
         for k, v in fields.items():
             line[k] = v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
