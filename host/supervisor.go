@@ -258,14 +258,20 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 // spawn starts the plugin's process (or attaches to it) and connects.
 func (s *supervisor) spawn(start time.Time) (*instance, error) {
 	e := s.entry
-	c, err := s.newClient()
+	tail := &stderrTail{}
+	c, err := s.newClient(tail)
 	if err != nil {
 		return nil, err
 	}
 	inst := &instance{client: c, started: start, exited: make(chan struct{})}
 	rpc, err := c.Client()
 	if err != nil {
-		s.killInstance(inst)
+		s.killInstance(inst) // also waits for go-plugin to read the last of stderr
+		if t := tail.String(); t != "" {
+			// go-plugin's own message hides why a plugin died before its
+			// handshake (an import error, a missing library): its stderr says.
+			err = fmt.Errorf("%w; last stderr lines: %s", err, t)
+		}
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			actual, herr := fileSHA256(e.Path)
 			if herr != nil {
@@ -299,11 +305,13 @@ func (s *supervisor) attached() bool {
 
 // newClient builds the go-plugin client of one start: a fresh exec.Cmd (an
 // exec.Cmd runs only once), or an attachment to a plugin in debug mode.
-func (s *supervisor) newClient() (*goplugin.Client, error) {
+// stderr receives a copy of the plugin's stderr.
+func (s *supervisor) newClient(stderr io.Writer) (*goplugin.Client, error) {
 	e := s.entry
 	opts := []plugin.ClientOption{
-		plugin.WithClientLogger(slog.New(pluginLogHandler{s.log.Handler()})),
+		plugin.WithClientLogger(slog.New(newPluginLogHandler(s.log.Handler(), e.Path))),
 		plugin.WithStartTimeout(s.h.opts.startTimeout),
+		plugin.WithStderr(stderr),
 	}
 	if ri, ok := s.h.opts.reattach[e.Name]; ok {
 		c, err := plugin.AttachClient(ri, opts...)

@@ -335,6 +335,40 @@ func TestDaemon(t *testing.T) {
 	t.Logf("the Python plugin exited %s after its host was killed", time.Since(killed).Round(time.Millisecond))
 }
 
+// TestDiesBeforeHandshake: a Python plugin that fails at import time never
+// prints its handshake. The host's error, and the plugin's last_error, carry
+// the traceback's last lines instead of go-plugin's generic message alone,
+// and the host logs those lines at WARN.
+func TestDiesBeforeHandshake(t *testing.T) {
+	t.Parallel()
+	requirePython(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "provisioning-plugin-broken")
+	if err := os.WriteFile(script, []byte("#!"+python+"\nimport provisioning_module_that_is_not_installed\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	h, err := host.New(&catalog.Config{Plugins: []catalog.Entry{{Name: "broken", Path: script, Settings: map[string]string{}}}},
+		host.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))), host.WithMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Start(t.Context())
+	const cause = "ModuleNotFoundError: No module named 'provisioning_module_that_is_not_installed'"
+	if err == nil || !strings.Contains(err.Error(), cause) {
+		t.Fatalf("start error = %v, want it to name %q", err, cause)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = h.Close(ctx)
+	if ps := h.Plugins(); len(ps) != 1 || !strings.Contains(ps[0].GetLastError(), cause) {
+		t.Errorf("plugins = %v, want last_error naming %q", ps, cause)
+	}
+	if !regexp.MustCompile(`"level":"WARN","msg":"` + regexp.QuoteMeta(cause)).MatchString(logs.String()) {
+		t.Errorf("the host did not log the plugin's stderr at WARN:\n%s", logs.String())
+	}
+}
+
 // TestStartedByHand: without the host's cookie the plugin explains itself and
 // exits 1, never printing a handshake.
 func TestStartedByHand(t *testing.T) {
