@@ -345,6 +345,9 @@ func (s *supervisor) newClient(stderr io.Writer) (*goplugin.Client, error) {
 	if _, err := os.Stat(e.Path); err != nil {
 		return nil, permanentError{fmt.Errorf("plugin %q: binary: %w", e.Name, err)}
 	}
+	if err := verifyChecksums(e); err != nil {
+		return nil, permanentError{err}
+	}
 	return plugin.NewClient(cmd, opts...), nil
 }
 
@@ -405,12 +408,16 @@ func (s *supervisor) watch(ctx context.Context, inst *instance) string {
 // killed.
 func (s *supervisor) stopInstance(inst *instance) {
 	if inst.pid > 0 && !inst.isExited() {
+		timeout := s.h.opts.killTimeout
+		if s.entry.KillTimeout > 0 {
+			timeout = s.entry.KillTimeout // the catalog's kill_timeout
+		}
 		_ = syscall.Kill(inst.pid, syscall.SIGTERM)
-		t := time.NewTimer(s.h.opts.killTimeout)
+		t := time.NewTimer(timeout)
 		select {
 		case <-inst.exited:
 		case <-t.C:
-			s.log.Warn("plugin did not stop in time; killing it", "pid", inst.pid, "timeout", s.h.opts.killTimeout)
+			s.log.Warn("plugin did not stop in time; killing it", "pid", inst.pid, "timeout", timeout)
 		}
 		t.Stop()
 	}

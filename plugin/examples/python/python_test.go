@@ -3,6 +3,7 @@ package python_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -366,6 +367,82 @@ func TestDiesBeforeHandshake(t *testing.T) {
 	}
 	if !regexp.MustCompile(`"level":"WARN","msg":"` + regexp.QuoteMeta(cause)).MatchString(logs.String()) {
 		t.Errorf("the host did not log the plugin's stderr at WARN:\n%s", logs.String())
+	}
+}
+
+// TestChecksums pins every file the Python plugin runs (catalog checksums):
+// the host starts it when they match and refuses, naming the file, when one
+// of its modules differs; the launched file's own pin would not see that.
+func TestChecksums(t *testing.T) {
+	t.Parallel()
+	stubs := generate(t)
+	files := []string{pluginPath(t), "provisioning_plugin.py", "ledger.py", python}
+	var pins []catalog.FileChecksum
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs, _ := filepath.Abs(f)
+		pins = append(pins, catalog.FileChecksum{Path: abs, SHA256: fmt.Sprintf("%x", sha256.Sum256(b))})
+	}
+	start := func(pins []catalog.FileChecksum) (*host.Host, error) {
+		h, err := host.New(&catalog.Config{RequireChecksums: true, Plugins: []catalog.Entry{{
+			Name: pluginName, Path: pluginPath(t), Checksums: pins,
+			Env:      map[string]string{"PYTHONPATH": stubs},
+			Settings: map[string]string{"database": filepath.Join(t.TempDir(), "ledger.db")},
+		}}}, host.WithLogger(slog.New(slog.DiscardHandler)), host.WithMetrics(prometheus.NewRegistry()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_ = h.Close(ctx)
+		})
+		return h, h.Start(t.Context())
+	}
+	if _, err := start(pins); err != nil {
+		t.Fatalf("start with every file pinned: %v", err)
+	}
+	bad := slices.Clone(pins)
+	bad[2].SHA256 = strings.Repeat("0", 64) // ledger.py
+	h, err := start(bad)
+	if !errors.Is(err, host.ErrChecksumMismatch) || !strings.Contains(err.Error(), "ledger.py") {
+		t.Fatalf("start with ledger.py mispinned = %v, want ErrChecksumMismatch naming ledger.py", err)
+	}
+	if ps := h.Plugins(); len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_FAILED || ps[0].GetRestarts() != 0 {
+		t.Errorf("plugins = %v, want failed without a restart", ps)
+	}
+}
+
+// TestKillTimeout: the catalog's kill_timeout is how long the host waits
+// after SIGTERM. Set far below what any process needs to exit, it makes the
+// host kill the (well-behaved) plugin and say so with that timeout; the
+// host's default (5s) would have let it exit by itself.
+func TestKillTimeout(t *testing.T) {
+	t.Parallel()
+	stubs := generate(t)
+	var logs syncBuffer
+	h, err := host.New(&catalog.Config{Plugins: []catalog.Entry{{
+		Name: pluginName, Path: pluginPath(t), KillTimeout: time.Millisecond,
+		Env:      map[string]string{"PYTHONPATH": stubs},
+		Settings: map[string]string{"database": filepath.Join(t.TempDir(), "ledger.db")},
+	}}}, host.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))), host.WithMetrics(prometheus.NewRegistry()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if want := `"msg":"plugin did not stop in time; killing it","plugin":"pyledger","pid":`; !strings.Contains(logs.String(), want) ||
+		!strings.Contains(logs.String(), `"timeout":1000000}`) {
+		t.Errorf("want a kill after the catalog's 1ms; host log:\n%s", logs.String())
 	}
 }
 
