@@ -58,9 +58,12 @@ func requirePython(t *testing.T) {
 	pythonOnce.Do(func() {
 		out, err := exec.Command(python, "-c", "import grpc, google.protobuf, cryptography, grpc_tools").CombinedOutput()
 		if err != nil {
-			pythonErr = fmt.Errorf("%s cannot load the plugin's modules (%v: %s); "+
-				"install python3-grpcio python3-protobuf python3-cryptography python3-grpc-tools",
-				python, err, strings.TrimSpace(lastLine(string(out))))
+			why := err.Error()
+			if l := lastLine(string(out)); l != "" {
+				why = l // "ModuleNotFoundError: No module named 'grpc'"
+			}
+			pythonErr = fmt.Errorf("%s cannot load the plugin's modules (%s); "+
+				"install python3-grpcio python3-protobuf python3-cryptography python3-grpc-tools", python, why)
 		}
 	})
 	if pythonErr != nil {
