@@ -6,6 +6,8 @@ ledger example (plugin/examples/ledger), and follows the same contract: the
 .proto comments and docs/plugin-protocol.md.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -21,6 +23,7 @@ from provisioning_plugin import DATA_DIR_ENV, PluginError, context_error, error_
 NAME = "pyledger"
 VERSION = "1.0.0"
 SETTING_DATABASE = "database"
+SETTING_SIGNING_KEY = "signing_key"  # a secret: never logged, echoed or put in an error
 
 # Reason codes (Diagnostic.code and ErrorInfo.reason) this plugin uses; the
 # full list is in proto/provisioning/v1 and docs/plugin-protocol.md §7.
@@ -134,7 +137,8 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS accounts (
     type       INTEGER NOT NULL,
     parent_id  TEXT    NOT NULL,
     vals       TEXT    NOT NULL,                   -- the option values, as JSON
-    updated_at INTEGER NOT NULL                    -- Unix nanoseconds
+    updated_at INTEGER NOT NULL,                   -- Unix nanoseconds
+    sig        TEXT    NOT NULL DEFAULT ''         -- HMAC-SHA256 of account_id and vals, with the signing key
 )"""
 
 
@@ -143,8 +147,9 @@ class Store:
     "look up, then insert" atomic between threads, BEGIN IMMEDIATE between
     processes sharing the file."""
 
-    def __init__(self, path):
+    def __init__(self, path, key=""):
         self.path = path
+        self.key = key
         self.lock = threading.Lock()
         self.db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -155,12 +160,18 @@ class Store:
             self.db.close()
 
     def lookup(self, account_id):
-        row = self.db.execute("SELECT seq, account_id, type, parent_id, vals, updated_at FROM accounts WHERE account_id = ?",
+        row = self.db.execute("SELECT seq, account_id, type, parent_id, vals, updated_at, sig FROM accounts WHERE account_id = ?",
                               (account_id,)).fetchone()
         if row is None:
             return None
         return {"seq": row[0], "account_id": row[1], "type": row[2], "parent_id": row[3],
-                "values": json.loads(row[4]), "updated": row[5]}
+                "values": json.loads(row[4]), "updated": row[5], "sig": row[6], "raw_vals": row[4]}
+
+    def sign(self, account_id, vals_json):
+        """The entry's signature, or "" without a signing key."""
+        if not self.key:
+            return ""
+        return hmac.new(self.key.encode(), (account_id + "\n" + vals_json).encode(), hashlib.sha256).hexdigest()
 
 
 def remote_id(entry):
@@ -199,30 +210,35 @@ class Adapter(adapter_pb2_grpc.ProvisioningAdapterServicer):
             # A secret would be sensitive=True and never carry a value.
             config_fields=[types_pb2.Field(
                 key=SETTING_DATABASE, label="Database file", order=1, kind=types_pb2.FIELD_KIND_STRING, required=True,
-                description="Path of the SQLite file; a relative path is inside the plugin's data folder.")],
+                description="Path of the SQLite file; a relative path is inside the plugin's data folder."),
+                types_pb2.Field(
+                key=SETTING_SIGNING_KEY, label="Signing key", order=2, kind=types_pb2.FIELD_KIND_STRING, sensitive=True,
+                description="Optional. When set, every entry is signed (HMAC-SHA256), and GetSyncStatus reports an "
+                            "entry changed behind the plugin's back as FAILED.")],
         )
 
     @rpc
     def Configure(self, request, context):
         for k in sorted(request.settings):
-            if k != SETTING_DATABASE:
+            if k not in (SETTING_DATABASE, SETTING_SIGNING_KEY):
                 raise invalid_argument(k, UNKNOWN_FIELD, "unknown setting " + k)
         path = request.settings.get(SETTING_DATABASE, "")
         if not path:
             raise invalid_argument(SETTING_DATABASE, REQUIRED, "the database setting is required")
         if not os.path.isabs(path) and os.environ.get(DATA_DIR_ENV):
             path = os.path.join(os.environ[DATA_DIR_ENV], path)
+        key = request.settings.get(SETTING_SIGNING_KEY, "")
         with self._mu:
-            if self._store and self._store.path == path:
+            if self._store and self._store.path == path and hmac.compare_digest(self._store.key, key):
                 return adapter_pb2.ConfigureResponse()
             try:
-                store = Store(path)
+                store = Store(path, key)
             except sqlite3.Error as e:
                 raise invalid_argument(SETTING_DATABASE, INVALID_VALUE, "cannot open the database: " + str(e))
             old, self._store = self._store, store
         if old:
             old.close()  # waits for the call using it
-        self.log.info("ledger configured", database=path)
+        self.log.info("ledger configured", database=path, signed=bool(key))  # never the key
         return adapter_pb2.ConfigureResponse()
 
     @rpc
@@ -273,12 +289,13 @@ class Adapter(adapter_pb2_grpc.ProvisioningAdapterServicer):
                     entry = prior  # a replay: nothing to write
                 else:
                     now = time.time_ns()
+                    js = json.dumps(vals, sort_keys=True)
                     if prior:
-                        st.db.execute("UPDATE accounts SET vals = ?, updated_at = ? WHERE seq = ?",
-                                      (json.dumps(vals), now, prior["seq"]))
+                        st.db.execute("UPDATE accounts SET vals = ?, updated_at = ?, sig = ? WHERE seq = ?",
+                                      (js, now, st.sign(acct.id, js), prior["seq"]))
                     else:
-                        st.db.execute("INSERT INTO accounts (account_id, type, parent_id, vals, updated_at) VALUES (?, ?, ?, ?, ?)",
-                                      (acct.id, acct.type, acct.parent_id, json.dumps(vals), now))
+                        st.db.execute("INSERT INTO accounts (account_id, type, parent_id, vals, updated_at, sig) VALUES (?, ?, ?, ?, ?, ?)",
+                                      (acct.id, acct.type, acct.parent_id, js, now, st.sign(acct.id, js)))
                     entry = st.lookup(acct.id)
                 # Never commit for a caller that has gone: the retry decides.
                 if not context.is_active():
@@ -301,7 +318,11 @@ class Adapter(adapter_pb2_grpc.ProvisioningAdapterServicer):
         with st.lock, _store_errors():
             entry = st.lookup(account_id)
             if entry:
-                return adapter_pb2.GetSyncStatusResponse(record=self._record(st, entry))
+                rec = self._record(st, entry)
+                if st.key and not hmac.compare_digest(entry["sig"], st.sign(entry["account_id"], entry["raw_vals"])):
+                    rec.status = types_pb2.SYNC_STATUS_FAILED
+                    rec.message = "the ledger entry was changed outside the plugin (its signature does not match)"
+                return adapter_pb2.GetSyncStatusResponse(record=rec)
         rec = types_pb2.SyncRecord(plugin=NAME, account_id=account_id, status=types_pb2.SYNC_STATUS_NOT_SYNCED)
         if request.record.remote_id:
             rec.status = types_pb2.SYNC_STATUS_MISSING

@@ -137,8 +137,8 @@ func tableDump(db string) func(context.Context) ([]byte, error) {
 
 // TestConformance runs `provctl conformance` against the Python plugin, as
 // its author would: provctl launches it through go-plugin with AutoMTLS.
-// Every check must pass but secrets.never-echoed, which has nothing to look
-// for (the plugin has no sensitive setting).
+// Every check must pass, none skip: the fixtures give a state_url and the
+// settings a signing key (sensitive) for secrets.never-echoed to look for.
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	stubs := generate(t)
@@ -160,11 +160,11 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "fixtures.yaml"), string(fx)+"state_url: "+state.URL+"\n")
-	writeFile(t, filepath.Join(dir, "settings.yaml"), "database: "+db+"\n")
+	writeFile(t, filepath.Join(dir, "settings.yaml"), "database: "+db+"\nsigning_key: env:PYLEDGER_SIGNING_KEY\n")
 
 	cmd := exec.Command(provctl, "conformance", "-o", "json",
 		"--plugin", pluginPath(t), "--settings", filepath.Join(dir, "settings.yaml"), "--fixtures", filepath.Join(dir, "fixtures.yaml"))
-	cmd.Env = append(os.Environ(), "PYTHONPATH="+stubs)
+	cmd.Env = append(os.Environ(), "PYTHONPATH="+stubs, "PYLEDGER_SIGNING_KEY=conformance-signing-key")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -192,7 +192,7 @@ func TestConformance(t *testing.T) {
 			t.Errorf("%s: %s %s", r.Name, r.Status, r.Message)
 		}
 	}
-	if d := cmp.Diff([]string{"secrets.never-echoed"}, skipped); d != "" {
+	if d := cmp.Diff([]string(nil), skipped); d != "" {
 		t.Errorf("skipped checks (-want +got):\n%s", d)
 	}
 	if rep.Plugin != pluginName || rep.Version != "1.0.0" {
@@ -204,6 +204,48 @@ func TestConformance(t *testing.T) {
 	// non-JSON line would show up at provctl's WARN level on stderr.
 	if s := stderr.String(); strings.Contains(s, "Traceback") {
 		t.Errorf("the plugin wrote a Python traceback:\n%s", s)
+	}
+}
+
+// TestSignedEntries: with a signing key, an entry changed in the ledger file
+// behind the plugin's back is reported FAILED by GetSyncStatus.
+func TestSignedEntries(t *testing.T) {
+	t.Parallel()
+	stubs := generate(t)
+	db := filepath.Join(t.TempDir(), "ledger.db")
+	p := plugintest.Launch(t, pluginPath(t), []string{"PYTHONPATH=" + stubs})
+	ctx := t.Context()
+	if _, err := p.Client.Configure(ctx, &provisioningv1.ConfigureRequest{Settings: map[string]string{"database": db, "signing_key": "k3y-for-the-test"}}); err != nil {
+		t.Fatal(err)
+	}
+	sr, err := p.Client.Synchronize(ctx, &provisioningv1.SynchronizeRequest{
+		Account:  &provisioningv1.Account{Id: "C-1", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme"},
+		AutoFill: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func() *provisioningv1.SyncRecord {
+		t.Helper()
+		r, err := p.Client.GetSyncStatus(ctx, &provisioningv1.GetSyncStatusRequest{Record: sr.GetRecord()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetRecord()
+	}
+	if got := status().GetStatus(); got != provisioningv1.SyncStatus_SYNC_STATUS_SYNCED {
+		t.Fatalf("status of an untouched entry = %v, want SYNCED", got)
+	}
+	conn, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `UPDATE accounts SET vals = '{"plan": "premium", "seats": "1"}' WHERE account_id = 'C-1'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_FAILED || !strings.Contains(got.GetMessage(), "signature") {
+		t.Errorf("status of an altered entry = %v, want FAILED naming the signature", got)
 	}
 }
 
