@@ -61,6 +61,8 @@ vet: ## go vet.
 
 .PHONY: gotest
 gotest: ## go test -race ./... (fuzz seed corpora included).
+	@/usr/bin/python3 -c 'import grpc, google.protobuf, cryptography, grpc_tools' 2>/dev/null || \
+		echo "note: skipping the Python example plugin's tests (plugin/examples/python): /usr/bin/python3 lacks its modules; install python3-grpcio python3-protobuf python3-cryptography python3-grpc-tools"
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 BENCH ?= .

@@ -83,7 +83,8 @@ func WithHealthInterval(d time.Duration) Option { return func(o *options) { o.he
 func WithDrainTimeout(d time.Duration) Option { return func(o *options) { o.drainTimeout = d } }
 
 // WithKillTimeout bounds how long a plugin has to exit after SIGTERM before
-// its whole process group is killed. Default 5s.
+// its whole process group is killed. Default 5s; a catalog entry's
+// KillTimeout (kill_timeout) overrides it for that plugin.
 func WithKillTimeout(d time.Duration) Option { return func(o *options) { o.killTimeout = d } }
 
 // WithSettleInterval sets how often PENDING records are refreshed through

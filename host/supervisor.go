@@ -258,14 +258,20 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 // spawn starts the plugin's process (or attaches to it) and connects.
 func (s *supervisor) spawn(start time.Time) (*instance, error) {
 	e := s.entry
-	c, err := s.newClient()
+	tail := &stderrTail{}
+	c, err := s.newClient(tail)
 	if err != nil {
 		return nil, err
 	}
 	inst := &instance{client: c, started: start, exited: make(chan struct{})}
 	rpc, err := c.Client()
 	if err != nil {
-		s.killInstance(inst)
+		s.killInstance(inst) // also waits for go-plugin to read the last of stderr
+		if t := tail.String(); t != "" {
+			// go-plugin's own message hides why a plugin died before its
+			// handshake (an import error, a missing library): its stderr says.
+			err = fmt.Errorf("%w; last stderr lines: %s", err, t)
+		}
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
 			actual, herr := fileSHA256(e.Path)
 			if herr != nil {
@@ -299,11 +305,13 @@ func (s *supervisor) attached() bool {
 
 // newClient builds the go-plugin client of one start: a fresh exec.Cmd (an
 // exec.Cmd runs only once), or an attachment to a plugin in debug mode.
-func (s *supervisor) newClient() (*goplugin.Client, error) {
+// stderr receives a copy of the plugin's stderr.
+func (s *supervisor) newClient(stderr io.Writer) (*goplugin.Client, error) {
 	e := s.entry
 	opts := []plugin.ClientOption{
-		plugin.WithClientLogger(slog.New(pluginLogHandler{s.log.Handler()})),
+		plugin.WithClientLogger(slog.New(newPluginLogHandler(s.log.Handler(), e.Path))),
 		plugin.WithStartTimeout(s.h.opts.startTimeout),
+		plugin.WithStderr(stderr),
 	}
 	if ri, ok := s.h.opts.reattach[e.Name]; ok {
 		c, err := plugin.AttachClient(ri, opts...)
@@ -336,6 +344,9 @@ func (s *supervisor) newClient() (*goplugin.Client, error) {
 	}
 	if _, err := os.Stat(e.Path); err != nil {
 		return nil, permanentError{fmt.Errorf("plugin %q: binary: %w", e.Name, err)}
+	}
+	if err := verifyChecksums(e); err != nil {
+		return nil, permanentError{err}
 	}
 	return plugin.NewClient(cmd, opts...), nil
 }
@@ -397,12 +408,16 @@ func (s *supervisor) watch(ctx context.Context, inst *instance) string {
 // killed.
 func (s *supervisor) stopInstance(inst *instance) {
 	if inst.pid > 0 && !inst.isExited() {
+		timeout := s.h.opts.killTimeout
+		if s.entry.KillTimeout > 0 {
+			timeout = s.entry.KillTimeout // the catalog's kill_timeout
+		}
 		_ = syscall.Kill(inst.pid, syscall.SIGTERM)
-		t := time.NewTimer(s.h.opts.killTimeout)
+		t := time.NewTimer(timeout)
 		select {
 		case <-inst.exited:
 		case <-t.C:
-			s.log.Warn("plugin did not stop in time; killing it", "pid", inst.pid, "timeout", s.h.opts.killTimeout)
+			s.log.Warn("plugin did not stop in time; killing it", "pid", inst.pid, "timeout", timeout)
 		}
 		t.Stop()
 	}

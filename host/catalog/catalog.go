@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -36,7 +37,19 @@ type Entry struct {
 	Path string
 	// SHA256 is the expected SHA-256 of the binary, lowercase hex, or empty.
 	// When set, the host refuses to start a binary with another digest.
+	// It covers the launched file only: for a script, see Checksums.
 	SHA256 string
+	// Checksums pin every file a plugin runs, not only the one the host
+	// launches: an interpreted plugin's modules and generated code, its
+	// interpreter. The host checks each before every start and refuses to
+	// start the plugin on a mismatch. Files not listed (libraries the
+	// interpreter finds elsewhere, caches it prefers to the source) are not
+	// covered.
+	Checksums []FileChecksum
+	// KillTimeout is how long the host waits, after SIGTERM, for the plugin
+	// to drain its calls and exit before it kills the process group. Zero:
+	// the host's default (5s). Keep it above the plugin's own grace period.
+	KillTimeout time.Duration
 	// Args are extra command-line arguments for the plugin process.
 	Args []string
 	// Env holds extra environment variables for the plugin process, on top
@@ -48,14 +61,24 @@ type Entry struct {
 	Settings map[string]string
 }
 
+// FileChecksum pins one file of a plugin.
+type FileChecksum struct {
+	// Path is absolute; a relative path in the file is resolved against the
+	// folder of the file.
+	Path string
+	// SHA256 is the file's expected SHA-256, lowercase hex.
+	SHA256 string
+}
+
 // Config is a parsed catalog.
 type Config struct {
 	// Plugins are the catalog entries: those listed in the file, then the
 	// binaries found in PluginDir that no listed entry names, ordered by
 	// name. Names are unique.
 	Plugins []Entry
-	// RequireChecksums makes every entry without an SHA256 an error, so that
-	// the host only ever runs binaries whose digest the operator pinned.
+	// RequireChecksums makes every entry without an SHA256 or Checksums an
+	// error, so that the host only ever runs files whose digest the operator
+	// pinned.
 	RequireChecksums bool
 	// PluginDir is the absolute path of the scanned plugin directory, or
 	// empty. An entry listed with a name but no path runs
@@ -83,12 +106,19 @@ type file struct {
 }
 
 type fileEntry struct {
-	Name     string            `yaml:"name"`
-	Path     string            `yaml:"path"`
-	SHA256   string            `yaml:"sha256"`
-	Args     []string          `yaml:"args"`
-	Env      map[string]string `yaml:"env"`
-	Settings map[string]string `yaml:"settings"`
+	Name        string            `yaml:"name"`
+	Path        string            `yaml:"path"`
+	SHA256      string            `yaml:"sha256"`
+	Checksums   []fileChecksum    `yaml:"checksums"`
+	KillTimeout string            `yaml:"kill_timeout"`
+	Args        []string          `yaml:"args"`
+	Env         map[string]string `yaml:"env"`
+	Settings    map[string]string `yaml:"settings"`
+}
+
+type fileChecksum struct {
+	Path   string `yaml:"path"`
+	SHA256 string `yaml:"sha256"`
 }
 
 // Load reads and parses the catalog file at path. Relative paths inside it
@@ -172,8 +202,8 @@ func Parse(data []byte, baseDir string) (*Config, error) {
 	sort.SliceStable(cfg.Plugins, func(i, j int) bool { return cfg.Plugins[i].Name < cfg.Plugins[j].Name })
 	if cfg.RequireChecksums {
 		for _, e := range cfg.Plugins {
-			if e.SHA256 == "" {
-				return nil, fmt.Errorf("%w: plugin %q has no sha256 and require_checksums is set", ErrInvalid, e.Name)
+			if e.SHA256 == "" && len(e.Checksums) == 0 {
+				return nil, fmt.Errorf("%w: plugin %q has no sha256 or checksums and require_checksums is set", ErrInvalid, e.Name)
 			}
 		}
 	}
@@ -194,11 +224,28 @@ func (fe fileEntry) entry(baseDir, pluginDir string) (Entry, error) {
 		return Entry{}, fmt.Errorf("plugin %q: path is required (or set plugin_dir)", fe.Name)
 	}
 	if fe.SHA256 != "" {
-		sum := strings.ToLower(strings.TrimSpace(fe.SHA256))
-		if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
-			return Entry{}, fmt.Errorf("plugin %q: sha256 must be 64 hex digits", fe.Name)
+		sum, err := parseDigest(fe.SHA256)
+		if err != nil {
+			return Entry{}, fmt.Errorf("plugin %q: sha256 %w", fe.Name, err)
 		}
 		e.SHA256 = sum
+	}
+	for i, fc := range fe.Checksums {
+		if fc.Path == "" {
+			return Entry{}, fmt.Errorf("plugin %q: checksums[%d]: path is required", fe.Name, i)
+		}
+		sum, err := parseDigest(fc.SHA256)
+		if err != nil {
+			return Entry{}, fmt.Errorf("plugin %q: checksums[%d]: sha256 %w", fe.Name, i, err)
+		}
+		e.Checksums = append(e.Checksums, FileChecksum{Path: resolve(baseDir, fc.Path), SHA256: sum})
+	}
+	if fe.KillTimeout != "" {
+		d, err := time.ParseDuration(fe.KillTimeout)
+		if err != nil || d <= 0 {
+			return Entry{}, fmt.Errorf("plugin %q: kill_timeout %q is not a positive duration (such as 10s)", fe.Name, fe.KillTimeout)
+		}
+		e.KillTimeout = d
 	}
 	if len(fe.Env) > 0 {
 		e.Env = make(map[string]string, len(fe.Env))
@@ -222,6 +269,15 @@ func (fe fileEntry) entry(baseDir, pluginDir string) (Entry, error) {
 		e.Settings[k] = rv
 	}
 	return e, nil
+}
+
+// parseDigest normalizes a SHA-256 written in hex.
+func parseDigest(s string) (string, error) {
+	sum := strings.ToLower(strings.TrimSpace(s))
+	if b, err := hex.DecodeString(sum); err != nil || len(b) != 32 {
+		return "", errors.New("must be 64 hex digits")
+	}
+	return sum, nil
 }
 
 // resolveValue reads "env:NAME" and "file:PATH" values. Errors name the

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -83,6 +84,38 @@ plugins:
 		"require checksums satisfied": {
 			yaml: "require_checksums: true\nplugins:\n  - {name: a, path: /a, sha256: " + digest + "}\n",
 			want: &catalog.Config{RequireChecksums: true, Plugins: []catalog.Entry{{Name: "a", Path: "/a", SHA256: digest, Settings: map[string]string{}}}},
+		},
+		"checksums and kill timeout": {
+			yaml: `
+require_checksums: true
+plugins:
+  - name: py
+    path: ./py/provisioning-plugin-py
+    kill_timeout: 12s
+    checksums:
+      - {path: ./py/provisioning-plugin-py, sha256: "` + strings.ToUpper(digest) + `"}
+      - {path: /usr/bin/python3.11, sha256: ` + digest + `}
+`,
+			want: &catalog.Config{RequireChecksums: true, Plugins: []catalog.Entry{{
+				Name: "py", Path: filepath.Join(dir, "py/provisioning-plugin-py"), KillTimeout: 12 * time.Second,
+				Checksums: []catalog.FileChecksum{
+					{Path: filepath.Join(dir, "py/provisioning-plugin-py"), SHA256: digest},
+					{Path: "/usr/bin/python3.11", SHA256: digest},
+				},
+				Settings: map[string]string{},
+			}}},
+		},
+		"checksum without path": {
+			yaml: "plugins:\n  - {name: a, path: /a, checksums: [{sha256: " + digest + "}]}\n", wantErr: "checksums[0]: path is required",
+		},
+		"bad checksum digest": {
+			yaml: "plugins:\n  - {name: a, path: /a, checksums: [{path: /a, sha256: abc}]}\n", wantErr: "checksums[0]: sha256 must be 64 hex digits",
+		},
+		"bad kill timeout": {
+			yaml: "plugins:\n  - {name: a, path: /a, kill_timeout: soon}\n", wantErr: "not a positive duration",
+		},
+		"negative kill timeout": {
+			yaml: "plugins:\n  - {name: a, path: /a, kill_timeout: -1s}\n", wantErr: "not a positive duration",
 		},
 		"two documents": {
 			yaml: "plugins: []\n---\nplugins: []\n", wantErr: "one YAML document",
