@@ -11,8 +11,8 @@ import (
 )
 
 // A host launches a plugin binary, calls it and stops it: Terminate lets the
-// plugin finish its in-flight calls, Kill then removes its whole process
-// group. The provisioning host adds restarts, health checks and draining on
+// plugin finish its in-flight calls, and Kill removes its whole process group
+// (children included) if it is still there. The provisioning host adds restarts, health checks and draining on
 // top of this.
 //
 // This example is compiled, not run: it needs a plugin binary.
@@ -37,5 +37,10 @@ func ExampleLauncher() {
 		return
 	}
 	fmt.Println(info.GetName(), info.GetVersion())
+
+	// Stop gracefully; the deferred Kill cleans up what is left.
 	_ = p.Terminate()
+	for deadline := time.Now().Add(5 * time.Second); !p.Exited() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 }
