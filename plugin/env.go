@@ -17,12 +17,19 @@ package plugin
 //	PLUGIN_CLIENT_CERT                go-plugin: the host's AutoMTLS certificate
 //	PLUGIN_MIN_PORT, PLUGIN_MAX_PORT  go-plugin: the TCP port range (unused
 //	                                  on Unix, where plugins serve on a socket)
+//	PLUGIN_MULTIPLEX_GRPC             go-plugin: broker multiplexing; never
+//	                                  set, the protocol uses no broker
 //
-// Set by a person, on the plugin or on the host, which passes its own
-// environment on to its plugins:
+// Set by a person to debug, on a plugin run by hand or on provctl or a host
+// (a [Launcher] keeps both out of the plugins it starts, which would
+// otherwise skip the handshake):
 //
 //	PROVISIONING_PLUGIN_DEBUG         [DebugEnv], serve in debug mode
 //	PROVISIONING_PLUGIN_REATTACH      [ReattachEnv], attach instead of launch
+//
+// Set by a person on the plugin or on the host, which passes its own
+// environment on to its plugins:
+//
 //	PROVISIONING_PLUGIN_PPROF         [PprofEnv], serve Go profiles
 //	PROVISIONING_PLUGIN_LOG_LEVEL     [LogLevelEnv], the plugin's log level
 //	PLUGIN_UNIX_SOCKET_DIR            go-plugin: where plugins put their socket
