@@ -261,7 +261,9 @@ func (s *supervisor) spawn(start time.Time) (*instance, error) {
 	if ri, ok := s.h.opts.reattach[e.Name]; ok {
 		p, err := plugin.Attach(ri, opts...)
 		if err != nil {
-			return nil, permanentError{fmt.Errorf("plugin %q: %w", e.Name, err)}
+			// Not permanent: a developer may be restarting the plugin
+			// under a debugger.
+			return nil, fmt.Errorf("plugin %q: %w", e.Name, err)
 		}
 		// An attached plugin is not ours to signal: pid stays 0.
 		inst := &instance{proc: p, conn: p.Conn(), started: start, exited: make(chan struct{})}
