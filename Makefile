@@ -1,11 +1,12 @@
-# Every tool is pinned: buf and benchstat in tools/go.mod, protoc-gen-go,
-# protoc-gen-go-grpc and mockgen in go.mod, all run through `go tool`, so a
-# machine with only Go installed can run every target.
+# Every tool is pinned: buf, benchstat and golangci-lint in tools/go.mod,
+# protoc-gen-go, protoc-gen-go-grpc and mockgen in go.mod, all run through
+# `go tool`, so a machine with only Go installed can run every target.
 
 SHELL := /usr/bin/env bash
 GO    ?= go
 BUF   := $(GO) tool -modfile=tools/go.mod buf
 BENCHSTAT := $(GO) tool -modfile=tools/go.mod benchstat
+GOLANGCI_LINT := $(GO) tool -modfile=tools/go.mod golangci-lint
 # Generated files that `make generate` owns; `make test` fails if they drift.
 GENERATED := '*.pb.go' '*mock/*.go'
 
@@ -20,7 +21,7 @@ demo: build ## Build everything, start pandasim + provisioning-host + the Panda 
 	./scripts/demo.sh
 
 .PHONY: test
-test: lint fmt-check generate-check vet gotest ## Everything CI runs: buf lint and format, generated code up to date, go vet, go test -race.
+test: lint golint fmt-check generate-check vet gotest ## Everything CI runs: buf lint and format, golangci-lint, generated code up to date, go vet, go test -race.
 
 .PHONY: build
 build: ## Build every binary into bin/.
@@ -34,6 +35,10 @@ generate: ## Regenerate protobuf/gRPC code (buf) and mocks (mockgen via go gener
 .PHONY: lint
 lint: ## buf lint (STANDARD) on the protocol.
 	$(BUF) lint
+
+.PHONY: golint
+golint: ## golangci-lint on the Go code (linters in .golangci.yml; generated code excluded).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: fmt-check
 fmt-check: ## Check .proto formatting (buf format) and Go formatting (gofmt).

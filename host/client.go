@@ -58,7 +58,7 @@ func (s *supervisor) invoke(ctx context.Context, method string, args, reply any,
 		if err == nil || !s.crashed(ctx, inst, err) {
 			return err
 		}
-		if retried || !Idempotent(method) {
+		if retried || !idempotent(method) {
 			s.log.Warn("plugin crashed during a call; not retrying it", "rpc", rpcName(method), "retried", retried)
 			return diag.Host.Unavailable(diag.ReasonPluginRestarting,
 				"plugin "+s.entry.Name+" crashed during "+rpcName(method)+"; it is restarting", time.Second)
@@ -149,10 +149,11 @@ func (s *supervisor) crashed(ctx context.Context, inst *instance, err error) boo
 
 var idempotentCache sync.Map // full method name → bool
 
-// Idempotent reports whether the RPC named by its full method name
-// ("/package.Service/Method") may be replayed: its proto declares
-// idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT. Unknown methods are not.
-func Idempotent(fullMethod string) bool {
+// idempotent reports whether the RPC named by its full method name
+// ("/package.Service/Method") may be replayed on a restarted plugin: its
+// proto declares idempotency_level NO_SIDE_EFFECTS or IDEMPOTENT. Unknown
+// methods are not.
+func idempotent(fullMethod string) bool {
 	if v, ok := idempotentCache.Load(fullMethod); ok {
 		return v.(bool)
 	}

@@ -253,25 +253,6 @@ func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return sum
 }
 
-func TestIdempotentFromDescriptor(t *testing.T) {
-	t.Parallel()
-	for m, want := range map[string]bool{
-		"/provisioning.v1.ProvisioningAdapter/GetPluginInfo":       true,
-		"/provisioning.v1.ProvisioningAdapter/Probe":               true,
-		"/provisioning.v1.ProvisioningAdapter/GetSyncOptions":      true,
-		"/provisioning.v1.ProvisioningAdapter/ValidateSyncOptions": true,
-		"/provisioning.v1.ProvisioningAdapter/GetSyncStatus":       true,
-		"/provisioning.v1.ProvisioningAdapter/Synchronize":         true,
-		"/provisioning.v1.ProvisioningAdapter/Nope":                false,
-		"/grpc.health.v1.Health/Check":                             false, // no idempotency_level declared
-		"garbage":                                                  false,
-	} {
-		if got := host.Idempotent(m); got != want {
-			t.Errorf("Idempotent(%s) = %v, want %v", m, got, want)
-		}
-	}
-}
-
 func TestSettlePending(t *testing.T) {
 	st := store.NewMemory()
 	f := start(t, catalog.Entry{}, host.WithStore(st), host.WithSettleInterval(50*time.Millisecond))

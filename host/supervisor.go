@@ -9,10 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -25,10 +23,6 @@ import (
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
-
-// DataDirEnv is the environment variable through which a plugin learns its
-// own data folder (see [WithDataDir]).
-const DataDirEnv = "PROVISIONING_PLUGIN_DATA_DIR"
 
 // ErrChecksumMismatch is wrapped when a plugin binary's SHA-256 is not the
 // one its catalog entry pins. The plugin is then never started.
@@ -47,7 +41,7 @@ func (e permanentError) Unwrap() error { return e.err }
 // instance is one run of a plugin process, or the adapter linked in with
 // [WithInProcessPlugin] (client nil, pid 0: it never exits on its own).
 type instance struct {
-	client  *goplugin.Client
+	proc    *plugin.Process
 	conn    grpc.ClientConnInterface
 	pid     int
 	started time.Time
@@ -183,12 +177,14 @@ func (s *supervisor) fail(err error) {
 	s.setState(hostv1.PluginState_PLUGIN_STATE_FAILED, nil, err.Error())
 }
 
-func backoff(min, max time.Duration, failures int) time.Duration {
-	d := min
+// backoff is the wait before a restart after failures failed ones: lo,
+// doubling up to hi.
+func backoff(lo, hi time.Duration, failures int) time.Duration {
+	d := lo
 	for range failures {
 		d *= 2
-		if d >= max {
-			return max
+		if d >= hi {
+			return hi
 		}
 	}
 	return d
@@ -259,14 +255,29 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 func (s *supervisor) spawn(start time.Time) (*instance, error) {
 	e := s.entry
 	tail := &stderrTail{}
-	c, err := s.newClient(tail)
+	opts := []plugin.LaunchOption{
+		plugin.WithClientLogger(slog.New(newPluginLogHandler(s.log.Handler(), e.Path))),
+		plugin.WithStartTimeout(s.h.opts.startTimeout),
+	}
+	if ri, ok := s.h.opts.reattach[e.Name]; ok {
+		p, err := plugin.Attach(ri, opts...)
+		if err != nil {
+			// Not permanent: a developer may be restarting the plugin
+			// under a debugger.
+			return nil, fmt.Errorf("plugin %q: %w", e.Name, err)
+		}
+		// An attached plugin is not ours to signal: pid stays 0.
+		inst := &instance{proc: p, conn: p.Conn(), started: start, exited: make(chan struct{})}
+		go s.watchExit(inst)
+		return inst, nil
+	}
+	l, err := s.launcher(append(opts, plugin.WithStderr(tail)))
 	if err != nil {
 		return nil, err
 	}
-	inst := &instance{client: c, started: start, exited: make(chan struct{})}
-	rpc, err := c.Client()
+	p, err := l.Start()
 	if err != nil {
-		s.killInstance(inst) // also waits for go-plugin to read the last of stderr
+		// Start has killed the process and read the last of its stderr.
 		if t := tail.String(); t != "" {
 			// go-plugin's own message hides why a plugin died before its
 			// handshake (an import error, a missing library): its stderr says.
@@ -280,18 +291,9 @@ func (s *supervisor) spawn(start time.Time) (*instance, error) {
 			return nil, permanentError{fmt.Errorf("plugin %q: %w: %s has sha256 %s, the catalog requires %s",
 				e.Name, ErrChecksumMismatch, e.Path, actual, e.SHA256)}
 		}
-		return nil, fmt.Errorf("plugin %q: start %s: %w", e.Name, e.Path, err)
+		return nil, fmt.Errorf("plugin %q: %w", e.Name, err)
 	}
-	if rc := c.ReattachConfig(); rc != nil && !s.attached() {
-		// An attached plugin is not ours to signal: pid stays 0.
-		inst.pid = rc.Pid
-	}
-	gc, ok := rpc.(*goplugin.GRPCClient)
-	if !ok {
-		s.killInstance(inst)
-		return nil, permanentError{fmt.Errorf("plugin %q: speaks %T, want gRPC", e.Name, rpc)}
-	}
-	inst.conn = gc.Conn
+	inst := &instance{proc: p, conn: p.Conn(), pid: p.Pid(), started: start, exited: make(chan struct{})}
 	go s.watchExit(inst)
 	return inst, nil
 }
@@ -303,38 +305,14 @@ func (s *supervisor) attached() bool {
 	return ok
 }
 
-// newClient builds the go-plugin client of one start: a fresh exec.Cmd (an
-// exec.Cmd runs only once), or an attachment to a plugin in debug mode.
-// stderr receives a copy of the plugin's stderr.
-func (s *supervisor) newClient(stderr io.Writer) (*goplugin.Client, error) {
+// launcher is the plugin's launcher as the catalog entry describes it. The
+// checks here are the permanent failures: a retry cannot fix them.
+func (s *supervisor) launcher(opts []plugin.LaunchOption) (*plugin.Launcher, error) {
 	e := s.entry
-	opts := []plugin.ClientOption{
-		plugin.WithClientLogger(slog.New(newPluginLogHandler(s.log.Handler(), e.Path))),
-		plugin.WithStartTimeout(s.h.opts.startTimeout),
-		plugin.WithStderr(stderr),
-	}
-	if ri, ok := s.h.opts.reattach[e.Name]; ok {
-		c, err := plugin.AttachClient(ri, opts...)
-		if err != nil {
-			return nil, permanentError{fmt.Errorf("plugin %q: %w", e.Name, err)}
-		}
-		return c, nil
-	}
-	cmd := exec.Command(e.Path, e.Args...)
-	cmd.Env = os.Environ()
-	for k, v := range e.Env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	opts = append(opts, plugin.WithArgs(e.Args...), plugin.WithEnv(e.Env))
 	if dir := s.h.opts.dataDir; dir != "" {
-		pdir := filepath.Join(dir, "plugins", e.Name)
-		if err := os.MkdirAll(pdir, 0o700); err != nil {
-			return nil, permanentError{fmt.Errorf("plugin %q: data folder: %w", e.Name, err)}
-		}
-		cmd.Env = append(cmd.Env, DataDirEnv+"="+pdir)
+		opts = append(opts, plugin.WithDataDir(filepath.Join(dir, "plugins", e.Name)))
 	}
-	// Its own process group, so that stopping the plugin also stops whatever
-	// it spawned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if e.SHA256 != "" {
 		sum, err := hex.DecodeString(e.SHA256)
 		if err != nil {
@@ -348,7 +326,7 @@ func (s *supervisor) newClient(stderr io.Writer) (*goplugin.Client, error) {
 	if err := verifyChecksums(e); err != nil {
 		return nil, permanentError{err}
 	}
-	return plugin.NewClient(cmd, opts...), nil
+	return plugin.NewLauncher(e.Path, opts...), nil
 }
 
 // watchExit notices the process exiting. go-plugin offers no channel for it,
@@ -362,7 +340,7 @@ func (s *supervisor) watchExit(inst *instance) {
 		case <-inst.exited:
 			return
 		case <-t.C:
-			if inst.client.Exited() {
+			if inst.proc.Exited() {
 				inst.markExited()
 				return
 			}
@@ -403,16 +381,16 @@ func (s *supervisor) watch(ctx context.Context, inst *instance) string {
 	}
 }
 
-// stopInstance stops a healthy plugin gracefully: SIGTERM lets the plugin
-// SDK drain its own calls; after the kill timeout the whole process group is
-// killed.
+// stopInstance stops a healthy plugin gracefully: Terminate (SIGTERM) lets
+// the plugin SDK drain its own calls; after the kill timeout the whole
+// process group is killed.
 func (s *supervisor) stopInstance(inst *instance) {
 	if inst.pid > 0 && !inst.isExited() {
 		timeout := s.h.opts.killTimeout
 		if s.entry.KillTimeout > 0 {
 			timeout = s.entry.KillTimeout // the catalog's kill_timeout
 		}
-		_ = syscall.Kill(inst.pid, syscall.SIGTERM)
+		_ = inst.proc.Terminate()
 		t := time.NewTimer(timeout)
 		select {
 		case <-inst.exited:
@@ -424,14 +402,11 @@ func (s *supervisor) stopInstance(inst *instance) {
 	s.killInstance(inst)
 }
 
-// killInstance kills the process group at once and releases go-plugin's
-// resources. go-plugin's Kill alone would leave the plugin's children behind.
+// killInstance kills the process group at once and releases the
+// connection (see [plugin.Process.Kill]).
 func (s *supervisor) killInstance(inst *instance) {
-	if inst.pid > 0 {
-		_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
-	}
-	if inst.client != nil {
-		inst.client.Kill()
+	if inst.proc != nil {
+		inst.proc.Kill()
 	}
 	inst.markExited()
 }
@@ -510,7 +485,7 @@ func (s *supervisor) killNow() {
 	s.mu.Lock()
 	inst := s.cur
 	s.mu.Unlock()
-	if inst != nil && inst.pid > 0 {
-		_ = syscall.Kill(-inst.pid, syscall.SIGKILL)
+	if inst != nil && inst.proc != nil {
+		inst.proc.KillGroup()
 	}
 }

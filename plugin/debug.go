@@ -17,14 +17,9 @@ import (
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
-// ReattachEnv is the environment variable provctl and hosts read to attach to
-// a plugin running in debug mode instead of launching one.
-const ReattachEnv = "PROVISIONING_PLUGIN_REATTACH"
-
 // ReattachInfo is what a host needs to attach to a plugin that is already
 // running (go-plugin's reattach configuration), in a JSON form a person can
-// copy. A plugin in debug mode prints it; [ReattachInfo.Config] turns it back
-// into go-plugin's form.
+// copy. A plugin in debug mode prints it; [Attach] connects to it.
 //
 // Debug mode serves without TLS: it is for a developer's machine only.
 type ReattachInfo struct {
@@ -60,9 +55,9 @@ func ParseReattach(s string) (ReattachInfo, error) {
 	return ri, nil
 }
 
-// Config is the go-plugin reattach configuration for ri. The plugin was
+// config is the go-plugin reattach configuration for ri. The plugin was
 // started by someone else, so a client built from it never kills the process.
-func (ri ReattachInfo) Config() (*goplugin.ReattachConfig, error) {
+func (ri ReattachInfo) config() (*goplugin.ReattachConfig, error) {
 	var addr net.Addr
 	var err error
 	switch ri.Network {
@@ -101,8 +96,8 @@ func serveDebug(adapter provisioningv1.ProvisioningAdapterServer, o *serveOption
 	reattach := make(chan *goplugin.ReattachConfig, 1)
 	closed := make(chan struct{})
 	go goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         PluginSet(adapter),
+		HandshakeConfig: handshake,
+		Plugins:         pluginSet(adapter),
 		GRPCServer:      d.newServer,
 		Logger:          hclogslog.New(o.logger, hclog.Trace),
 		Test: &goplugin.ServeTestConfig{

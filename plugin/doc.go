@@ -1,6 +1,7 @@
 // Package plugin is the SDK for provisioning plugins: the go-plugin handshake
 // shared by hosts and plugins, [Serve] for a plugin's main, the debug
-// (reattach) mode, and [NewClient] for hosts that launch plugin binaries.
+// (reattach) mode, and [Launcher] for hosts that launch plugin binaries (the
+// environment of the protocol is listed in env.go).
 //
 // A plugin is a separate executable that serves the
 // provisioning.v1.ProvisioningAdapter gRPC service through

@@ -13,8 +13,8 @@ import (
 // plugin's name. Create it before [Serve] replaces os.Stderr, or pass it to
 // Serve with [WithLogger].
 //
-// The level comes from PROVISIONING_PLUGIN_LOG_LEVEL (debug, info, warn,
-// error; default info).
+// The level comes from [LogLevelEnv] (debug, info, warn, error; default
+// info).
 func Logger() *slog.Logger {
 	return NewLogger(os.Stderr, levelFromEnv())
 }
@@ -58,7 +58,7 @@ func hclogLevel(l slog.Level) string {
 
 func levelFromEnv() slog.Level {
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.TrimSpace(os.Getenv("PROVISIONING_PLUGIN_LOG_LEVEL")))); err != nil {
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(os.Getenv(LogLevelEnv)))); err != nil {
 		return slog.LevelInfo
 	}
 	return l

@@ -27,18 +27,6 @@ import (
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
-// DebugEnv, set to 1 (or the --debug flag), runs a plugin in debug mode: it
-// serves on a local address without a host and prints the reattach
-// configuration for provctl or a host (see [ReattachEnv]).
-const DebugEnv = "PROVISIONING_PLUGIN_DEBUG"
-
-// PprofEnv, set to a loopback address such as 127.0.0.1:6061, makes a
-// plugin started by a host also serve Go profiles (/debug/pprof/) there, so
-// that its CPU and memory can be profiled under load. A host passes its own
-// environment to its plugins: set it on the host's process. Off when unset;
-// keep the address private.
-const PprofEnv = "PROVISIONING_PLUGIN_PPROF"
-
 // ServeOption configures [Serve].
 type ServeOption func(*serveOptions)
 
@@ -98,7 +86,7 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 	if isDebug(o.args) {
 		return serveDebug(adapter, &o)
 	}
-	if os.Getenv(Handshake.MagicCookieKey) != Handshake.MagicCookieValue {
+	if os.Getenv(magicCookieKey) != magicCookieValue {
 		name := filepath.Base(os.Args[0])
 		fmt.Fprintf(o.stderr, "%s is a provisioning plugin: a provisioning host starts it, it is not a command.\n"+
 			"To try it by hand, run it in debug mode and attach provctl to it:\n\n"+
@@ -122,8 +110,8 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 	}()
 
 	goplugin.Serve(&goplugin.ServeConfig{
-		HandshakeConfig: Handshake,
-		Plugins:         PluginSet(adapter),
+		HandshakeConfig: handshake,
+		Plugins:         pluginSet(adapter),
 		GRPCServer:      d.newServer,
 		Logger:          hclogslog.New(o.logger, hclog.Trace),
 	})
@@ -149,23 +137,6 @@ func watchSignals(stop chan<- string) {
 	select {
 	case stop <- "signal " + sig.String():
 	default:
-	}
-}
-
-// watchParent notices the death of the host: the process is then re-parented
-// (to init or a subreaper), so its parent pid changes.
-func watchParent(stop chan<- string, every time.Duration) {
-	ppid := os.Getppid()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for range t.C {
-		if os.Getppid() != ppid {
-			select {
-			case stop <- fmt.Sprintf("host process %d exited", ppid):
-			default:
-			}
-			return
-		}
 	}
 }
 

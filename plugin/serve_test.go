@@ -34,12 +34,12 @@ func TestMain(m *testing.M) {
 // fakeHost is a stand-in host process: it launches the plugin, prints the
 // plugin's pid and then waits to be killed.
 func fakeHost() {
-	c := plugin.NewClient(exec.Command(os.Getenv("PLUGIN_TEST_BINARY")), plugin.WithClientLogger(slog.New(slog.DiscardHandler)))
-	if _, err := plugin.Connect(c); err != nil {
+	p, err := plugin.NewLauncher(os.Getenv("PLUGIN_TEST_BINARY"), plugin.WithClientLogger(slog.New(slog.DiscardHandler))).Start()
+	if err != nil {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	}
-	fmt.Println(c.ReattachConfig().Pid)
+	fmt.Println(p.Pid())
 	select {}
 }
 
@@ -58,12 +58,6 @@ func TestServeSubprocessAutoMTLS(t *testing.T) {
 	if info.GetName() != "testplugin" {
 		t.Errorf("name = %q, want testplugin", info.GetName())
 	}
-	if p.GoPlugin.NegotiatedVersion() != plugin.ProtocolVersion {
-		t.Errorf("negotiated protocol %d, want %d", p.GoPlugin.NegotiatedVersion(), plugin.ProtocolVersion)
-	}
-	if p.GoPlugin.Protocol() != "grpc" {
-		t.Errorf("protocol %q, want grpc", p.GoPlugin.Protocol())
-	}
 	// The plugin's own log line reaches the host's slog at its level.
 	if _, err := p.Client.Probe(ctx, &provisioningv1.ProbeRequest{}); err != nil {
 		t.Fatalf("Probe: %v", err)
@@ -76,7 +70,7 @@ func TestServeSubprocessAutoMTLS(t *testing.T) {
 		t.Errorf("plugin warning not bridged into the host log; got:\n%s", out)
 	}
 
-	p.GoPlugin.Kill()
+	p.Process.Kill()
 	plugintest.WaitExit(t, p.Pid, 5*time.Second)
 }
 
@@ -204,20 +198,19 @@ func TestServeDebugModeReattach(t *testing.T) {
 	if ri.Plugin != "testplugin" || ri.Pid != cmd.Process.Pid {
 		t.Errorf("reattach info = %+v, want plugin testplugin and pid %d", ri, cmd.Process.Pid)
 	}
-	c, err := plugin.AttachClient(ri, plugin.WithClientLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac, err := plugin.Connect(c)
+	p, err := plugin.Attach(ri, plugin.WithClientLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := ac.GetPluginInfo(ctx, &provisioningv1.GetPluginInfoRequest{}); err != nil {
+	if _, err := p.Adapter().GetPluginInfo(ctx, &provisioningv1.GetPluginInfoRequest{}); err != nil {
 		t.Fatalf("GetPluginInfo over reattach: %v", err)
 	}
-	c.Kill() // a reattached client must not kill the plugin
+	if err := p.Terminate(); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill() // an attached plugin is not ours: neither call may stop it
 	if !plugintest.Alive(cmd.Process.Pid) {
 		t.Fatal("killing a reattached client killed the debug-mode plugin")
 	}

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"os/exec"
 	"time"
 
-	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/spf13/cobra"
 
 	"github.com/cloudbss/provisioning/plugin"
@@ -103,19 +100,15 @@ func (a *app) runConformance(ctx context.Context, o conformanceFlags) error {
 	a.ran = true
 
 	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	gp, attached, err := a.conformanceClient(entry.Path, entry.Args, entry.Env, logger)
+	proc, attached, err := a.conformancePlugin(entry.Path, entry.Args, entry.Env, logger)
 	if err != nil {
 		return err
 	}
-	defer gp.Kill() // never kills an attached plugin
-	client, err := plugin.Connect(gp)
-	if err != nil {
-		return err
-	}
+	defer proc.Kill() // never kills an attached plugin
 	if attached {
 		fmt.Fprintf(a.stderr, "provctl: attached to the plugin in debug mode (%s); --plugin is not launched\n", plugin.ReattachEnv)
 	}
-	rep, err := conformance.Check(ctx, client, conformance.Config{
+	rep, err := conformance.Check(ctx, proc.Adapter(), conformance.Config{
 		Settings:      entry.Settings,
 		Fixtures:      fx,
 		Repeat:        o.repeat,
@@ -143,21 +136,18 @@ func (a *app) runConformance(ctx context.Context, o conformanceFlags) error {
 	return nil
 }
 
-// conformanceClient launches the plugin binary, or attaches to the plugin
-// named in PROVISIONING_PLUGIN_REATTACH.
-func (a *app) conformanceClient(path string, args []string, env map[string]string, logger *slog.Logger) (c *goplugin.Client, attached bool, err error) {
+// conformancePlugin launches the plugin binary as a host would (through
+// the same [plugin.Launcher], its own process group included), or attaches
+// to the plugin named in PROVISIONING_PLUGIN_REATTACH.
+func (a *app) conformancePlugin(path string, args []string, env map[string]string, logger *slog.Logger) (p *plugin.Process, attached bool, err error) {
 	if ri := a.getenv(plugin.ReattachEnv); ri != "" {
 		info, err := plugin.ParseReattach(ri)
 		if err != nil {
 			return nil, false, usageError{err}
 		}
-		c, err := plugin.AttachClient(info, plugin.WithClientLogger(logger))
-		return c, true, err
+		p, err := plugin.Attach(info, plugin.WithClientLogger(logger))
+		return p, true, err
 	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	return plugin.NewClient(cmd, plugin.WithClientLogger(logger)), false, nil
+	p, err = plugin.NewLauncher(path, plugin.WithArgs(args...), plugin.WithEnv(env), plugin.WithClientLogger(logger)).Start()
+	return p, false, err
 }

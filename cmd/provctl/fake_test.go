@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -30,6 +31,8 @@ type fakeHost struct {
 
 	token   string // required bearer token, if set
 	plugins []string
+
+	listCalls atomic.Int32 // ListPlugins calls served
 
 	mu      sync.Mutex
 	records map[string]*provisioningv1.SyncRecord
@@ -90,6 +93,7 @@ func (f *fakeHost) plugin(name string) error {
 }
 
 func (f *fakeHost) ListPlugins(context.Context, *hostv1.ListPluginsRequest) (*hostv1.ListPluginsResponse, error) {
+	f.listCalls.Add(1)
 	resp := &hostv1.ListPluginsResponse{}
 	for _, n := range f.plugins {
 		resp.Plugins = append(resp.Plugins, &hostv1.Plugin{Name: n, DisplayName: "Plugin " + n, Version: "1.0.0",

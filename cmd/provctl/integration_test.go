@@ -189,6 +189,38 @@ func TestDaemonNotRunning(t *testing.T) {
 	}
 }
 
+// A named plugin (--plugin-name, or PROVCTL_PLUGIN for scripts) saves the
+// ListPlugins round trip that otherwise precedes every plugin command.
+func TestPluginNameSkipsListPlugins(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		plugins   []string
+		env       string // PROVCTL_PLUGIN
+		args      []string
+		wantOut   string
+		wantLists int32
+	}{
+		"flag":                {plugins: []string{"alpha", "beta"}, args: []string{"--plugin-name", "beta"}, wantOut: "beta:", wantLists: 0},
+		"env":                 {plugins: []string{"alpha", "beta"}, env: "beta", wantOut: "beta:", wantLists: 0},
+		"flag wins over env":  {plugins: []string{"alpha", "beta"}, env: "alpha", args: []string{"--plugin-name", "beta"}, wantOut: "beta:", wantLists: 0},
+		"neither: one plugin": {plugins: []string{"alpha"}, wantOut: "alpha:", wantLists: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFakeHost()
+			f.plugins = tc.plugins
+			env := map[string]string{"PROVCTL_HOST": f.serve(t), "PROVCTL_PLUGIN": tc.env}
+			r := provctl(t, "", env, append([]string{"probe"}, tc.args...)...)
+			if r.code != exitOK || !strings.HasPrefix(r.stdout, tc.wantOut) {
+				t.Errorf("probe: exit %d %q %s; want stdout starting %q", r.code, r.stdout, r.stderr, tc.wantOut)
+			}
+			if got := f.listCalls.Load(); got != tc.wantLists {
+				t.Errorf("ListPlugins called %d times, want %d", got, tc.wantLists)
+			}
+		})
+	}
+}
+
 func TestPluginName(t *testing.T) {
 	t.Parallel()
 	f := newFakeHost()

@@ -71,7 +71,8 @@ const defaultHost = "127.0.0.1:7443"
 const rootLong = `provctl drives provisioning plugins through the provisioning host.
 
 It talks to a running provisioning-host daemon (--host, or PROVCTL_HOST;
-default 127.0.0.1:7443, the daemon's default), or,
+default 127.0.0.1:7443, the daemon's default; --plugin-name, or
+PROVCTL_PLUGIN, picks the plugin when the catalog has several), or,
 with --plugin PATH --settings FILE, launches the plugin binary itself in an
 in-process host: no daemon needed, the way a plugin author tests a plugin.
 
@@ -92,7 +93,7 @@ settings and values) are never printed.
 ` + exitCodesHelp
 
 const rootExample = `  # Against a daemon
-  export PROVCTL_HOST=127.0.0.1:7443
+  export PROVCTL_HOST=127.0.0.1:7443 PROVCTL_PLUGIN=panda
   provctl plugins
   provctl options --account examples/reseller.json
   provctl sync --account examples/reseller.json --set role=Reseller --set username=acme-owner
@@ -127,7 +128,7 @@ func newRootCmd(a *app) *cobra.Command {
 	f.StringVar(&a.g.pluginPath, "plugin", "", "local mode: launch this plugin binary instead of talking to a daemon")
 	f.StringVar(&a.g.settings, "settings", "", "local mode: YAML or JSON file of the plugin's settings (values may be env:NAME or file:PATH)")
 	f.StringVar(&a.g.dataDir, "data-dir", "", "local mode: keep sync records in a SQLite database in this folder (default: in memory)")
-	f.StringVar(&a.g.pluginName, "plugin-name", "", "plugin to call (default: the only plugin, else \"panda\")")
+	f.StringVar(&a.g.pluginName, "plugin-name", "", "plugin to call (env PROVCTL_PLUGIN; default: the only plugin, else \"panda\", which costs a ListPlugins call)")
 	f.StringVarP(&a.g.output, "output", "o", "table", "output format: table or json")
 	f.DurationVar(&a.g.timeout, "timeout", 2*time.Minute, "deadline of each call (0: none)")
 
@@ -198,14 +199,24 @@ func (a *app) callCtx(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, a.g.timeout)
 }
 
-// pluginFor resolves --plugin-name: the flag, else the session's own plugin,
-// else the only plugin of the catalog, else "panda".
+// pluginFor resolves --plugin-name: the flag, else the session's own plugin
+// (local mode), else PROVCTL_PLUGIN, else the only plugin of the catalog,
+// else "panda". Only the last two ask the daemon (ListPlugins, one more round
+// trip per command): a script that runs many commands names its plugin.
+//
+// The answer is not cached across runs: a catalog that gained a plugin since
+// would silently send writes to the old one.
 func (a *app) pluginFor(ctx context.Context, s *session) (string, error) {
 	if a.g.pluginName != "" {
 		return a.g.pluginName, nil
 	}
 	if s.plugin != "" {
 		return s.plugin, nil
+	}
+	// Read here, not with the other globals: in local mode the plugin's name
+	// comes from its binary, and a daemon-side default must not override it.
+	if n := strings.TrimSpace(a.getenv("PROVCTL_PLUGIN")); n != "" {
+		return n, nil
 	}
 	resp, err := s.client.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
 	if err != nil {

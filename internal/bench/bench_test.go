@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -162,12 +161,12 @@ func grpcUnix(tb testing.TB, apiURL string) caller {
 // goPlugin: (c) the plugin binary as a subprocess through go-plugin with
 // AutoMTLS, as the SDK launches it.
 func goPlugin(tb testing.TB, apiURL string) caller {
-	c := plugin.NewClient(exec.Command(bins.Plugin), plugin.WithClientLogger(quiet))
-	tb.Cleanup(c.Kill)
-	ac, err := plugin.Connect(c)
+	p, err := plugin.NewLauncher(bins.Plugin, plugin.WithClientLogger(quiet)).Start()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(p.Kill)
+	ac := p.Adapter()
 	if _, err := ac.Configure(context.Background(), &provisioningv1.ConfigureRequest{Settings: settings(apiURL)}); err != nil {
 		tb.Fatal(err)
 	}
@@ -295,16 +294,15 @@ func BenchmarkColdStart(b *testing.B) {
 	api := startSim(b)
 	b.Run("via=sdk", func(b *testing.B) {
 		for b.Loop() {
-			c := plugin.NewClient(exec.Command(bins.Plugin), plugin.WithClientLogger(quiet))
-			ac, err := plugin.Connect(c)
+			p, err := plugin.NewLauncher(bins.Plugin, plugin.WithClientLogger(quiet)).Start()
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := ac.GetPluginInfo(context.Background(), &provisioningv1.GetPluginInfoRequest{}); err != nil {
+			if _, err := p.Adapter().GetPluginInfo(context.Background(), &provisioningv1.GetPluginInfoRequest{}); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
-			c.Kill()
+			p.Kill()
 			b.StartTimer()
 		}
 	})

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	goplugin "github.com/hashicorp/go-plugin"
-
 	"github.com/cloudbss/provisioning/plugin"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -71,24 +69,30 @@ func Build(tb testing.TB, pkg string) string {
 type Plugin struct {
 	// Client is the typed client of the plugin's adapter.
 	Client provisioningv1.ProvisioningAdapterClient
-	// GoPlugin is the go-plugin client: Kill it to stop the plugin early.
-	GoPlugin *goplugin.Client
+	// Process is the running plugin: Kill it to stop the plugin early.
+	Process *plugin.Process
 	// Pid is the plugin's process id.
 	Pid int
 }
 
-// Launch starts the plugin binary at path as a host would: a fresh exec.Cmd,
-// the go-plugin handshake, gRPC with AutoMTLS. env entries ("KEY=value") are
-// added to the plugin's environment. The plugin is killed when the test ends.
-func Launch(tb testing.TB, path string, env []string, opts ...plugin.ClientOption) *Plugin {
+// Launch starts the plugin binary at path through [plugin.Launcher], as a host
+// would: a fresh process in its own process group, the go-plugin handshake,
+// gRPC with AutoMTLS. env entries ("KEY=value") are added to the plugin's
+// environment. The plugin is killed when the test ends.
+func Launch(tb testing.TB, path string, env []string, opts ...plugin.LaunchOption) *Plugin {
 	tb.Helper()
-	cmd := exec.Command(path)
-	cmd.Env = append(os.Environ(), env...)
-	c := plugin.NewClient(cmd, opts...)
-	tb.Cleanup(c.Kill)
-	ac, err := plugin.Connect(c)
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			tb.Fatalf("plugintest: env entry %q is not KEY=value", kv)
+		}
+		vars[k] = v
+	}
+	p, err := plugin.NewLauncher(path, append([]plugin.LaunchOption{plugin.WithEnv(vars)}, opts...)...).Start()
 	if err != nil {
 		tb.Fatalf("plugintest: launch %s: %v", path, err)
 	}
-	return &Plugin{Client: ac, GoPlugin: c, Pid: c.ReattachConfig().Pid}
+	tb.Cleanup(p.Kill)
+	return &Plugin{Client: p.Adapter(), Process: p, Pid: p.Pid()}
 }

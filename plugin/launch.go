@@ -1,0 +1,261 @@
+package plugin
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/cloudbss/provisioning/internal/hclogslog"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
+)
+
+// LaunchOption configures a [Launcher] and [Attach].
+type LaunchOption func(*launchOptions)
+
+type launchOptions struct {
+	logger       *slog.Logger
+	args         []string
+	env          map[string]string
+	dataDir      string
+	secure       *goplugin.SecureConfig
+	startTimeout time.Duration
+	stderr       io.Writer
+}
+
+// WithClientLogger sends go-plugin's messages and the plugin's own log lines
+// (its stderr) to l. Default: slog.Default(). Hosts usually pass a logger
+// carrying the plugin's name. l's handler decides the level: a debug-level
+// handler also receives the plugin's debug lines.
+func WithClientLogger(l *slog.Logger) LaunchOption { return func(o *launchOptions) { o.logger = l } }
+
+// WithArgs passes command-line arguments to the plugin binary.
+func WithArgs(args ...string) LaunchOption {
+	return func(o *launchOptions) { o.args = slices.Clone(args) }
+}
+
+// WithEnv adds variables to the environment the plugin inherits from the
+// host (a catalog entry's env). They win over the host's own.
+func WithEnv(env map[string]string) LaunchOption {
+	return func(o *launchOptions) {
+		if o.env == nil {
+			o.env = make(map[string]string, len(env))
+		}
+		for k, v := range env {
+			o.env[k] = v
+		}
+	}
+}
+
+// WithDataDir gives the plugin a folder of its own: the launcher creates dir
+// (mode 0700) before every start and passes it in [DataDirEnv].
+func WithDataDir(dir string) LaunchOption { return func(o *launchOptions) { o.dataDir = dir } }
+
+// WithChecksum makes the launcher refuse to start a binary whose SHA-256 is
+// not sum (go-plugin's SecureConfig). [Launcher.Start] then fails with an
+// error wrapping goplugin.ErrChecksumsDoNotMatch, and the binary never runs.
+func WithChecksum(sum []byte) LaunchOption {
+	return func(o *launchOptions) {
+		o.secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
+}
+
+// WithStartTimeout bounds the handshake: how long the plugin has to print its
+// address. Default 1 minute (go-plugin's default).
+func WithStartTimeout(d time.Duration) LaunchOption {
+	return func(o *launchOptions) { o.startTimeout = d }
+}
+
+// WithStderr also copies the plugin's raw stderr to w (tests use it to inspect
+// every line a plugin logged).
+func WithStderr(w io.Writer) LaunchOption { return func(o *launchOptions) { o.stderr = w } }
+
+func buildLaunchOptions(opts []LaunchOption) launchOptions {
+	o := launchOptions{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// Launcher starts one plugin binary the way every host does: a fresh process
+// per start (an exec.Cmd runs only once) in a process group of its own, the
+// host's environment plus the entry's, go-plugin's handshake and gRPC with
+// automatic mutual TLS. The provisioning host, provctl and plugintest all
+// launch through it. A Launcher may be started again after its process
+// exited; it is safe for use by one goroutine at a time.
+type Launcher struct {
+	path string
+	o    launchOptions
+}
+
+// NewLauncher returns a launcher for the plugin binary at path. Nothing runs
+// until [Launcher.Start].
+func NewLauncher(path string, opts ...LaunchOption) *Launcher {
+	return &Launcher{path: path, o: buildLaunchOptions(opts)}
+}
+
+// Start starts a new process of the plugin, waits for its handshake and
+// returns it. The caller kills it (see [Process.Kill]) when done.
+func (l *Launcher) Start() (*Process, error) {
+	cmd := exec.Command(l.path, l.o.args...)
+	env, err := l.environ()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = env
+	// Its own process group, so that killing the plugin also kills whatever
+	// it spawned.
+	setProcessGroup(cmd)
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		Plugins:          pluginSet(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SecureConfig:     l.o.secure,
+		StartTimeout:     l.o.startTimeout,
+		Stderr:           l.o.stderr,
+		Logger:           hclogslog.New(l.o.logger, hclog.Trace),
+	})
+	p := &Process{client: c, owned: true}
+	if err := p.connect(); err != nil {
+		return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
+	}
+	return p, nil
+}
+
+// environ is the plugin's environment: the host's, less the variables that
+// would turn the plugin away from the handshake (a developer's debug or
+// reattach settings are for the host's side), plus the entry's and the data
+// folder.
+func (l *Launcher) environ() ([]string, error) {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return k == DebugEnv || k == ReattachEnv
+	})
+	for k, v := range l.o.env {
+		env = append(env, k+"="+v)
+	}
+	if l.o.dataDir != "" {
+		if err := os.MkdirAll(l.o.dataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("plugin data folder: %w", err)
+		}
+		env = append(env, DataDirEnv+"="+l.o.dataDir)
+	}
+	return env, nil
+}
+
+// Attach connects to a plugin that is already running in debug mode (see
+// [ReattachInfo]). The process is someone else's: [Process.Kill] and
+// [Process.Terminate] never signal it.
+func Attach(ri ReattachInfo, opts ...LaunchOption) (*Process, error) {
+	rc, err := ri.config()
+	if err != nil {
+		return nil, err
+	}
+	o := buildLaunchOptions(opts)
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  handshake,
+		Plugins:          pluginSet(nil),
+		Reattach:         rc,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           hclogslog.New(o.logger, hclog.Trace),
+	})
+	p := &Process{client: c}
+	if err := p.connect(); err != nil {
+		return nil, fmt.Errorf("attach to plugin pid %d at %s: %w", ri.Pid, ri.Addr, err)
+	}
+	return p, nil
+}
+
+// Process is one running plugin, launched by a [Launcher] or attached to
+// with [Attach].
+type Process struct {
+	client  *goplugin.Client
+	conn    *grpc.ClientConn
+	adapter provisioningv1.ProvisioningAdapterClient
+	pid     int
+	owned   bool // launched by us: ours to signal
+}
+
+func (p *Process) connect() error {
+	rpc, err := p.client.Client()
+	if err != nil {
+		p.client.Kill()
+		return err
+	}
+	gc, ok := rpc.(*goplugin.GRPCClient)
+	if !ok {
+		p.client.Kill()
+		return fmt.Errorf("plugin speaks %T, want gRPC", rpc)
+	}
+	raw, err := rpc.Dispense(pluginKey)
+	if err != nil {
+		p.client.Kill()
+		return fmt.Errorf("dispense %q: %w", pluginKey, err)
+	}
+	ac, ok := raw.(provisioningv1.ProvisioningAdapterClient)
+	if !ok {
+		p.client.Kill()
+		return fmt.Errorf("plugin dispensed %T, want a ProvisioningAdapterClient", raw)
+	}
+	p.conn, p.adapter = gc.Conn, ac
+	if rc := p.client.ReattachConfig(); rc != nil {
+		p.pid = rc.Pid
+	}
+	return nil
+}
+
+// Adapter is the typed client of the plugin's ProvisioningAdapter service.
+func (p *Process) Adapter() provisioningv1.ProvisioningAdapterClient { return p.adapter }
+
+// Conn is the gRPC connection to the plugin, for the other services go-plugin
+// serves beside the adapter (grpc.health.v1 under the name "plugin").
+func (p *Process) Conn() grpc.ClientConnInterface { return p.conn }
+
+// Pid is the plugin's process id.
+func (p *Process) Pid() int { return p.pid }
+
+// Exited reports whether the process has exited. go-plugin offers no channel
+// for it, so callers that need to notice a crash poll it.
+func (p *Process) Exited() bool { return p.client.Exited() }
+
+// Terminate asks a launched plugin to stop gracefully (SIGTERM on Unix): the
+// SDK's [Serve] lets in-flight calls finish, then exits. It does not wait;
+// follow with [Process.Kill] after a timeout. A no-op for an attached plugin.
+func (p *Process) Terminate() error {
+	if !p.owned || p.pid <= 0 {
+		return nil
+	}
+	return terminate(p.pid)
+}
+
+// Kill kills a launched plugin's whole process group at once (go-plugin's own
+// Kill would leave the plugin's children behind) and releases the connection.
+// For an attached plugin it only releases the connection. Safe to call more
+// than once and from several goroutines.
+func (p *Process) Kill() {
+	if p.owned && p.pid > 0 {
+		_ = killGroup(p.pid)
+	}
+	p.client.Kill()
+}
+
+// KillGroup kills a launched plugin's process group without waiting for
+// anything: for a host that must stop at once while another goroutine still
+// owns the process. A no-op for an attached plugin.
+func (p *Process) KillGroup() {
+	if p.owned && p.pid > 0 {
+		_ = killGroup(p.pid)
+	}
+}
