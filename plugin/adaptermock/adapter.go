@@ -42,6 +42,50 @@ func (m *MockProvisioningAdapterClient) EXPECT() *MockProvisioningAdapterClientM
 	return m.recorder
 }
 
+// CancelSubscription mocks base method.
+func (m *MockProvisioningAdapterClient) CancelSubscription(ctx context.Context, in *provisioningv1.CancelSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.CancelSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "CancelSubscription", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.CancelSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CancelSubscription indicates an expected call of CancelSubscription.
+func (mr *MockProvisioningAdapterClientMockRecorder) CancelSubscription(ctx, in any, opts ...any) *MockProvisioningAdapterClientCancelSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CancelSubscription", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).CancelSubscription), varargs...)
+	return &MockProvisioningAdapterClientCancelSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterClientCancelSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterClientCancelSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientCancelSubscriptionCall) Return(arg0 *provisioningv1.CancelSubscriptionResponse, arg1 error) *MockProvisioningAdapterClientCancelSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientCancelSubscriptionCall) Do(f func(context.Context, *provisioningv1.CancelSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.CancelSubscriptionResponse, error)) *MockProvisioningAdapterClientCancelSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientCancelSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.CancelSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.CancelSubscriptionResponse, error)) *MockProvisioningAdapterClientCancelSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Configure mocks base method.
 func (m *MockProvisioningAdapterClient) Configure(ctx context.Context, in *provisioningv1.ConfigureRequest, opts ...grpc.CallOption) (*provisioningv1.ConfigureResponse, error) {
 	m.ctrl.T.Helper()
@@ -86,6 +130,50 @@ func (c *MockProvisioningAdapterClientConfigureCall) DoAndReturn(f func(context.
 	return c
 }
 
+// DeleteAccount mocks base method.
+func (m *MockProvisioningAdapterClient) DeleteAccount(ctx context.Context, in *provisioningv1.DeleteAccountRequest, opts ...grpc.CallOption) (*provisioningv1.DeleteAccountResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "DeleteAccount", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.DeleteAccountResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// DeleteAccount indicates an expected call of DeleteAccount.
+func (mr *MockProvisioningAdapterClientMockRecorder) DeleteAccount(ctx, in any, opts ...any) *MockProvisioningAdapterClientDeleteAccountCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccount", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).DeleteAccount), varargs...)
+	return &MockProvisioningAdapterClientDeleteAccountCall{Call: call}
+}
+
+// MockProvisioningAdapterClientDeleteAccountCall wrap *gomock.Call
+type MockProvisioningAdapterClientDeleteAccountCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientDeleteAccountCall) Return(arg0 *provisioningv1.DeleteAccountResponse, arg1 error) *MockProvisioningAdapterClientDeleteAccountCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientDeleteAccountCall) Do(f func(context.Context, *provisioningv1.DeleteAccountRequest, ...grpc.CallOption) (*provisioningv1.DeleteAccountResponse, error)) *MockProvisioningAdapterClientDeleteAccountCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientDeleteAccountCall) DoAndReturn(f func(context.Context, *provisioningv1.DeleteAccountRequest, ...grpc.CallOption) (*provisioningv1.DeleteAccountResponse, error)) *MockProvisioningAdapterClientDeleteAccountCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // GetPluginInfo mocks base method.
 func (m *MockProvisioningAdapterClient) GetPluginInfo(ctx context.Context, in *provisioningv1.GetPluginInfoRequest, opts ...grpc.CallOption) (*provisioningv1.GetPluginInfoResponse, error) {
 	m.ctrl.T.Helper()
@@ -126,6 +214,94 @@ func (c *MockProvisioningAdapterClientGetPluginInfoCall) Do(f func(context.Conte
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockProvisioningAdapterClientGetPluginInfoCall) DoAndReturn(f func(context.Context, *provisioningv1.GetPluginInfoRequest, ...grpc.CallOption) (*provisioningv1.GetPluginInfoResponse, error)) *MockProvisioningAdapterClientGetPluginInfoCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetServiceDefinition mocks base method.
+func (m *MockProvisioningAdapterClient) GetServiceDefinition(ctx context.Context, in *provisioningv1.GetServiceDefinitionRequest, opts ...grpc.CallOption) (*provisioningv1.GetServiceDefinitionResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "GetServiceDefinition", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.GetServiceDefinitionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetServiceDefinition indicates an expected call of GetServiceDefinition.
+func (mr *MockProvisioningAdapterClientMockRecorder) GetServiceDefinition(ctx, in any, opts ...any) *MockProvisioningAdapterClientGetServiceDefinitionCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetServiceDefinition", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).GetServiceDefinition), varargs...)
+	return &MockProvisioningAdapterClientGetServiceDefinitionCall{Call: call}
+}
+
+// MockProvisioningAdapterClientGetServiceDefinitionCall wrap *gomock.Call
+type MockProvisioningAdapterClientGetServiceDefinitionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientGetServiceDefinitionCall) Return(arg0 *provisioningv1.GetServiceDefinitionResponse, arg1 error) *MockProvisioningAdapterClientGetServiceDefinitionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientGetServiceDefinitionCall) Do(f func(context.Context, *provisioningv1.GetServiceDefinitionRequest, ...grpc.CallOption) (*provisioningv1.GetServiceDefinitionResponse, error)) *MockProvisioningAdapterClientGetServiceDefinitionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientGetServiceDefinitionCall) DoAndReturn(f func(context.Context, *provisioningv1.GetServiceDefinitionRequest, ...grpc.CallOption) (*provisioningv1.GetServiceDefinitionResponse, error)) *MockProvisioningAdapterClientGetServiceDefinitionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetSubscriptionStatus mocks base method.
+func (m *MockProvisioningAdapterClient) GetSubscriptionStatus(ctx context.Context, in *provisioningv1.GetSubscriptionStatusRequest, opts ...grpc.CallOption) (*provisioningv1.GetSubscriptionStatusResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "GetSubscriptionStatus", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.GetSubscriptionStatusResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetSubscriptionStatus indicates an expected call of GetSubscriptionStatus.
+func (mr *MockProvisioningAdapterClientMockRecorder) GetSubscriptionStatus(ctx, in any, opts ...any) *MockProvisioningAdapterClientGetSubscriptionStatusCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetSubscriptionStatus", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).GetSubscriptionStatus), varargs...)
+	return &MockProvisioningAdapterClientGetSubscriptionStatusCall{Call: call}
+}
+
+// MockProvisioningAdapterClientGetSubscriptionStatusCall wrap *gomock.Call
+type MockProvisioningAdapterClientGetSubscriptionStatusCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientGetSubscriptionStatusCall) Return(arg0 *provisioningv1.GetSubscriptionStatusResponse, arg1 error) *MockProvisioningAdapterClientGetSubscriptionStatusCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientGetSubscriptionStatusCall) Do(f func(context.Context, *provisioningv1.GetSubscriptionStatusRequest, ...grpc.CallOption) (*provisioningv1.GetSubscriptionStatusResponse, error)) *MockProvisioningAdapterClientGetSubscriptionStatusCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientGetSubscriptionStatusCall) DoAndReturn(f func(context.Context, *provisioningv1.GetSubscriptionStatusRequest, ...grpc.CallOption) (*provisioningv1.GetSubscriptionStatusResponse, error)) *MockProvisioningAdapterClientGetSubscriptionStatusCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -262,6 +438,138 @@ func (c *MockProvisioningAdapterClientProbeCall) DoAndReturn(f func(context.Cont
 	return c
 }
 
+// ProvisionSubscription mocks base method.
+func (m *MockProvisioningAdapterClient) ProvisionSubscription(ctx context.Context, in *provisioningv1.ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ProvisionSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "ProvisionSubscription", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.ProvisionSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ProvisionSubscription indicates an expected call of ProvisionSubscription.
+func (mr *MockProvisioningAdapterClientMockRecorder) ProvisionSubscription(ctx, in any, opts ...any) *MockProvisioningAdapterClientProvisionSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ProvisionSubscription", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).ProvisionSubscription), varargs...)
+	return &MockProvisioningAdapterClientProvisionSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterClientProvisionSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterClientProvisionSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientProvisionSubscriptionCall) Return(arg0 *provisioningv1.ProvisionSubscriptionResponse, arg1 error) *MockProvisioningAdapterClientProvisionSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientProvisionSubscriptionCall) Do(f func(context.Context, *provisioningv1.ProvisionSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.ProvisionSubscriptionResponse, error)) *MockProvisioningAdapterClientProvisionSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientProvisionSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.ProvisionSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.ProvisionSubscriptionResponse, error)) *MockProvisioningAdapterClientProvisionSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ResumeSubscription mocks base method.
+func (m *MockProvisioningAdapterClient) ResumeSubscription(ctx context.Context, in *provisioningv1.ResumeSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ResumeSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "ResumeSubscription", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.ResumeSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ResumeSubscription indicates an expected call of ResumeSubscription.
+func (mr *MockProvisioningAdapterClientMockRecorder) ResumeSubscription(ctx, in any, opts ...any) *MockProvisioningAdapterClientResumeSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ResumeSubscription", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).ResumeSubscription), varargs...)
+	return &MockProvisioningAdapterClientResumeSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterClientResumeSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterClientResumeSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientResumeSubscriptionCall) Return(arg0 *provisioningv1.ResumeSubscriptionResponse, arg1 error) *MockProvisioningAdapterClientResumeSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientResumeSubscriptionCall) Do(f func(context.Context, *provisioningv1.ResumeSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.ResumeSubscriptionResponse, error)) *MockProvisioningAdapterClientResumeSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientResumeSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.ResumeSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.ResumeSubscriptionResponse, error)) *MockProvisioningAdapterClientResumeSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// SuspendSubscription mocks base method.
+func (m *MockProvisioningAdapterClient) SuspendSubscription(ctx context.Context, in *provisioningv1.SuspendSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.SuspendSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "SuspendSubscription", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.SuspendSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SuspendSubscription indicates an expected call of SuspendSubscription.
+func (mr *MockProvisioningAdapterClientMockRecorder) SuspendSubscription(ctx, in any, opts ...any) *MockProvisioningAdapterClientSuspendSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SuspendSubscription", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).SuspendSubscription), varargs...)
+	return &MockProvisioningAdapterClientSuspendSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterClientSuspendSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterClientSuspendSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientSuspendSubscriptionCall) Return(arg0 *provisioningv1.SuspendSubscriptionResponse, arg1 error) *MockProvisioningAdapterClientSuspendSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientSuspendSubscriptionCall) Do(f func(context.Context, *provisioningv1.SuspendSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.SuspendSubscriptionResponse, error)) *MockProvisioningAdapterClientSuspendSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientSuspendSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.SuspendSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.SuspendSubscriptionResponse, error)) *MockProvisioningAdapterClientSuspendSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Synchronize mocks base method.
 func (m *MockProvisioningAdapterClient) Synchronize(ctx context.Context, in *provisioningv1.SynchronizeRequest, opts ...grpc.CallOption) (*provisioningv1.SynchronizeResponse, error) {
 	m.ctrl.T.Helper()
@@ -302,6 +610,50 @@ func (c *MockProvisioningAdapterClientSynchronizeCall) Do(f func(context.Context
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockProvisioningAdapterClientSynchronizeCall) DoAndReturn(f func(context.Context, *provisioningv1.SynchronizeRequest, ...grpc.CallOption) (*provisioningv1.SynchronizeResponse, error)) *MockProvisioningAdapterClientSynchronizeCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ValidateSubscription mocks base method.
+func (m *MockProvisioningAdapterClient) ValidateSubscription(ctx context.Context, in *provisioningv1.ValidateSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ValidateSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx, in}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "ValidateSubscription", varargs...)
+	ret0, _ := ret[0].(*provisioningv1.ValidateSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ValidateSubscription indicates an expected call of ValidateSubscription.
+func (mr *MockProvisioningAdapterClientMockRecorder) ValidateSubscription(ctx, in any, opts ...any) *MockProvisioningAdapterClientValidateSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx, in}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ValidateSubscription", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).ValidateSubscription), varargs...)
+	return &MockProvisioningAdapterClientValidateSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterClientValidateSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterClientValidateSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientValidateSubscriptionCall) Return(arg0 *provisioningv1.ValidateSubscriptionResponse, arg1 error) *MockProvisioningAdapterClientValidateSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientValidateSubscriptionCall) Do(f func(context.Context, *provisioningv1.ValidateSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.ValidateSubscriptionResponse, error)) *MockProvisioningAdapterClientValidateSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientValidateSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.ValidateSubscriptionRequest, ...grpc.CallOption) (*provisioningv1.ValidateSubscriptionResponse, error)) *MockProvisioningAdapterClientValidateSubscriptionCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -374,6 +726,45 @@ func (m *MockProvisioningAdapterServer) EXPECT() *MockProvisioningAdapterServerM
 	return m.recorder
 }
 
+// CancelSubscription mocks base method.
+func (m *MockProvisioningAdapterServer) CancelSubscription(arg0 context.Context, arg1 *provisioningv1.CancelSubscriptionRequest) (*provisioningv1.CancelSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CancelSubscription", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.CancelSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CancelSubscription indicates an expected call of CancelSubscription.
+func (mr *MockProvisioningAdapterServerMockRecorder) CancelSubscription(arg0, arg1 any) *MockProvisioningAdapterServerCancelSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CancelSubscription", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).CancelSubscription), arg0, arg1)
+	return &MockProvisioningAdapterServerCancelSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterServerCancelSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterServerCancelSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerCancelSubscriptionCall) Return(arg0 *provisioningv1.CancelSubscriptionResponse, arg1 error) *MockProvisioningAdapterServerCancelSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerCancelSubscriptionCall) Do(f func(context.Context, *provisioningv1.CancelSubscriptionRequest) (*provisioningv1.CancelSubscriptionResponse, error)) *MockProvisioningAdapterServerCancelSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerCancelSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.CancelSubscriptionRequest) (*provisioningv1.CancelSubscriptionResponse, error)) *MockProvisioningAdapterServerCancelSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Configure mocks base method.
 func (m *MockProvisioningAdapterServer) Configure(arg0 context.Context, arg1 *provisioningv1.ConfigureRequest) (*provisioningv1.ConfigureResponse, error) {
 	m.ctrl.T.Helper()
@@ -413,6 +804,45 @@ func (c *MockProvisioningAdapterServerConfigureCall) DoAndReturn(f func(context.
 	return c
 }
 
+// DeleteAccount mocks base method.
+func (m *MockProvisioningAdapterServer) DeleteAccount(arg0 context.Context, arg1 *provisioningv1.DeleteAccountRequest) (*provisioningv1.DeleteAccountResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteAccount", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.DeleteAccountResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// DeleteAccount indicates an expected call of DeleteAccount.
+func (mr *MockProvisioningAdapterServerMockRecorder) DeleteAccount(arg0, arg1 any) *MockProvisioningAdapterServerDeleteAccountCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccount", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).DeleteAccount), arg0, arg1)
+	return &MockProvisioningAdapterServerDeleteAccountCall{Call: call}
+}
+
+// MockProvisioningAdapterServerDeleteAccountCall wrap *gomock.Call
+type MockProvisioningAdapterServerDeleteAccountCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerDeleteAccountCall) Return(arg0 *provisioningv1.DeleteAccountResponse, arg1 error) *MockProvisioningAdapterServerDeleteAccountCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerDeleteAccountCall) Do(f func(context.Context, *provisioningv1.DeleteAccountRequest) (*provisioningv1.DeleteAccountResponse, error)) *MockProvisioningAdapterServerDeleteAccountCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerDeleteAccountCall) DoAndReturn(f func(context.Context, *provisioningv1.DeleteAccountRequest) (*provisioningv1.DeleteAccountResponse, error)) *MockProvisioningAdapterServerDeleteAccountCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // GetPluginInfo mocks base method.
 func (m *MockProvisioningAdapterServer) GetPluginInfo(arg0 context.Context, arg1 *provisioningv1.GetPluginInfoRequest) (*provisioningv1.GetPluginInfoResponse, error) {
 	m.ctrl.T.Helper()
@@ -448,6 +878,84 @@ func (c *MockProvisioningAdapterServerGetPluginInfoCall) Do(f func(context.Conte
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockProvisioningAdapterServerGetPluginInfoCall) DoAndReturn(f func(context.Context, *provisioningv1.GetPluginInfoRequest) (*provisioningv1.GetPluginInfoResponse, error)) *MockProvisioningAdapterServerGetPluginInfoCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetServiceDefinition mocks base method.
+func (m *MockProvisioningAdapterServer) GetServiceDefinition(arg0 context.Context, arg1 *provisioningv1.GetServiceDefinitionRequest) (*provisioningv1.GetServiceDefinitionResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetServiceDefinition", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.GetServiceDefinitionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetServiceDefinition indicates an expected call of GetServiceDefinition.
+func (mr *MockProvisioningAdapterServerMockRecorder) GetServiceDefinition(arg0, arg1 any) *MockProvisioningAdapterServerGetServiceDefinitionCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetServiceDefinition", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).GetServiceDefinition), arg0, arg1)
+	return &MockProvisioningAdapterServerGetServiceDefinitionCall{Call: call}
+}
+
+// MockProvisioningAdapterServerGetServiceDefinitionCall wrap *gomock.Call
+type MockProvisioningAdapterServerGetServiceDefinitionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerGetServiceDefinitionCall) Return(arg0 *provisioningv1.GetServiceDefinitionResponse, arg1 error) *MockProvisioningAdapterServerGetServiceDefinitionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerGetServiceDefinitionCall) Do(f func(context.Context, *provisioningv1.GetServiceDefinitionRequest) (*provisioningv1.GetServiceDefinitionResponse, error)) *MockProvisioningAdapterServerGetServiceDefinitionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerGetServiceDefinitionCall) DoAndReturn(f func(context.Context, *provisioningv1.GetServiceDefinitionRequest) (*provisioningv1.GetServiceDefinitionResponse, error)) *MockProvisioningAdapterServerGetServiceDefinitionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// GetSubscriptionStatus mocks base method.
+func (m *MockProvisioningAdapterServer) GetSubscriptionStatus(arg0 context.Context, arg1 *provisioningv1.GetSubscriptionStatusRequest) (*provisioningv1.GetSubscriptionStatusResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetSubscriptionStatus", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.GetSubscriptionStatusResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetSubscriptionStatus indicates an expected call of GetSubscriptionStatus.
+func (mr *MockProvisioningAdapterServerMockRecorder) GetSubscriptionStatus(arg0, arg1 any) *MockProvisioningAdapterServerGetSubscriptionStatusCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetSubscriptionStatus", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).GetSubscriptionStatus), arg0, arg1)
+	return &MockProvisioningAdapterServerGetSubscriptionStatusCall{Call: call}
+}
+
+// MockProvisioningAdapterServerGetSubscriptionStatusCall wrap *gomock.Call
+type MockProvisioningAdapterServerGetSubscriptionStatusCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerGetSubscriptionStatusCall) Return(arg0 *provisioningv1.GetSubscriptionStatusResponse, arg1 error) *MockProvisioningAdapterServerGetSubscriptionStatusCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerGetSubscriptionStatusCall) Do(f func(context.Context, *provisioningv1.GetSubscriptionStatusRequest) (*provisioningv1.GetSubscriptionStatusResponse, error)) *MockProvisioningAdapterServerGetSubscriptionStatusCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerGetSubscriptionStatusCall) DoAndReturn(f func(context.Context, *provisioningv1.GetSubscriptionStatusRequest) (*provisioningv1.GetSubscriptionStatusResponse, error)) *MockProvisioningAdapterServerGetSubscriptionStatusCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -569,6 +1077,123 @@ func (c *MockProvisioningAdapterServerProbeCall) DoAndReturn(f func(context.Cont
 	return c
 }
 
+// ProvisionSubscription mocks base method.
+func (m *MockProvisioningAdapterServer) ProvisionSubscription(arg0 context.Context, arg1 *provisioningv1.ProvisionSubscriptionRequest) (*provisioningv1.ProvisionSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ProvisionSubscription", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.ProvisionSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ProvisionSubscription indicates an expected call of ProvisionSubscription.
+func (mr *MockProvisioningAdapterServerMockRecorder) ProvisionSubscription(arg0, arg1 any) *MockProvisioningAdapterServerProvisionSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ProvisionSubscription", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).ProvisionSubscription), arg0, arg1)
+	return &MockProvisioningAdapterServerProvisionSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterServerProvisionSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterServerProvisionSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerProvisionSubscriptionCall) Return(arg0 *provisioningv1.ProvisionSubscriptionResponse, arg1 error) *MockProvisioningAdapterServerProvisionSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerProvisionSubscriptionCall) Do(f func(context.Context, *provisioningv1.ProvisionSubscriptionRequest) (*provisioningv1.ProvisionSubscriptionResponse, error)) *MockProvisioningAdapterServerProvisionSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerProvisionSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.ProvisionSubscriptionRequest) (*provisioningv1.ProvisionSubscriptionResponse, error)) *MockProvisioningAdapterServerProvisionSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ResumeSubscription mocks base method.
+func (m *MockProvisioningAdapterServer) ResumeSubscription(arg0 context.Context, arg1 *provisioningv1.ResumeSubscriptionRequest) (*provisioningv1.ResumeSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ResumeSubscription", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.ResumeSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ResumeSubscription indicates an expected call of ResumeSubscription.
+func (mr *MockProvisioningAdapterServerMockRecorder) ResumeSubscription(arg0, arg1 any) *MockProvisioningAdapterServerResumeSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ResumeSubscription", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).ResumeSubscription), arg0, arg1)
+	return &MockProvisioningAdapterServerResumeSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterServerResumeSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterServerResumeSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerResumeSubscriptionCall) Return(arg0 *provisioningv1.ResumeSubscriptionResponse, arg1 error) *MockProvisioningAdapterServerResumeSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerResumeSubscriptionCall) Do(f func(context.Context, *provisioningv1.ResumeSubscriptionRequest) (*provisioningv1.ResumeSubscriptionResponse, error)) *MockProvisioningAdapterServerResumeSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerResumeSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.ResumeSubscriptionRequest) (*provisioningv1.ResumeSubscriptionResponse, error)) *MockProvisioningAdapterServerResumeSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// SuspendSubscription mocks base method.
+func (m *MockProvisioningAdapterServer) SuspendSubscription(arg0 context.Context, arg1 *provisioningv1.SuspendSubscriptionRequest) (*provisioningv1.SuspendSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SuspendSubscription", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.SuspendSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SuspendSubscription indicates an expected call of SuspendSubscription.
+func (mr *MockProvisioningAdapterServerMockRecorder) SuspendSubscription(arg0, arg1 any) *MockProvisioningAdapterServerSuspendSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SuspendSubscription", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).SuspendSubscription), arg0, arg1)
+	return &MockProvisioningAdapterServerSuspendSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterServerSuspendSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterServerSuspendSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerSuspendSubscriptionCall) Return(arg0 *provisioningv1.SuspendSubscriptionResponse, arg1 error) *MockProvisioningAdapterServerSuspendSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerSuspendSubscriptionCall) Do(f func(context.Context, *provisioningv1.SuspendSubscriptionRequest) (*provisioningv1.SuspendSubscriptionResponse, error)) *MockProvisioningAdapterServerSuspendSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerSuspendSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.SuspendSubscriptionRequest) (*provisioningv1.SuspendSubscriptionResponse, error)) *MockProvisioningAdapterServerSuspendSubscriptionCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // Synchronize mocks base method.
 func (m *MockProvisioningAdapterServer) Synchronize(arg0 context.Context, arg1 *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
 	m.ctrl.T.Helper()
@@ -604,6 +1229,45 @@ func (c *MockProvisioningAdapterServerSynchronizeCall) Do(f func(context.Context
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockProvisioningAdapterServerSynchronizeCall) DoAndReturn(f func(context.Context, *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error)) *MockProvisioningAdapterServerSynchronizeCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// ValidateSubscription mocks base method.
+func (m *MockProvisioningAdapterServer) ValidateSubscription(arg0 context.Context, arg1 *provisioningv1.ValidateSubscriptionRequest) (*provisioningv1.ValidateSubscriptionResponse, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ValidateSubscription", arg0, arg1)
+	ret0, _ := ret[0].(*provisioningv1.ValidateSubscriptionResponse)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ValidateSubscription indicates an expected call of ValidateSubscription.
+func (mr *MockProvisioningAdapterServerMockRecorder) ValidateSubscription(arg0, arg1 any) *MockProvisioningAdapterServerValidateSubscriptionCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ValidateSubscription", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).ValidateSubscription), arg0, arg1)
+	return &MockProvisioningAdapterServerValidateSubscriptionCall{Call: call}
+}
+
+// MockProvisioningAdapterServerValidateSubscriptionCall wrap *gomock.Call
+type MockProvisioningAdapterServerValidateSubscriptionCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerValidateSubscriptionCall) Return(arg0 *provisioningv1.ValidateSubscriptionResponse, arg1 error) *MockProvisioningAdapterServerValidateSubscriptionCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerValidateSubscriptionCall) Do(f func(context.Context, *provisioningv1.ValidateSubscriptionRequest) (*provisioningv1.ValidateSubscriptionResponse, error)) *MockProvisioningAdapterServerValidateSubscriptionCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerValidateSubscriptionCall) DoAndReturn(f func(context.Context, *provisioningv1.ValidateSubscriptionRequest) (*provisioningv1.ValidateSubscriptionResponse, error)) *MockProvisioningAdapterServerValidateSubscriptionCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

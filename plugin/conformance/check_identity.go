@@ -187,6 +187,15 @@ func checkCapabilities(s *suite, t T) {
 			_, err := s.c.GetSyncStatus(s.ctx, &provisioningv1.GetSyncStatusRequest{})
 			return err
 		},
+		// No account, no record: must be refused before anything is deleted.
+		rpcDeleteAccount: func() error {
+			_, err := s.c.DeleteAccount(s.ctx, &provisioningv1.DeleteAccountRequest{})
+			return err
+		},
+		rpcGetServiceDefinition: func() error {
+			_, err := s.c.GetServiceDefinition(s.ctx, &provisioningv1.GetServiceDefinitionRequest{})
+			return err
+		},
 	}
 	for _, c := range slices.Sorted(maps.Keys(gatedRPCs)) {
 		rpc := gatedRPCs[c]

@@ -16,13 +16,21 @@ import (
 // allowedCodes are the error codes provisioning.v1 documents for each RPC
 // (the tables in adapter.proto), beyond [anyRPCCodes].
 var allowedCodes = map[string][]codes.Code{
-	rpcGetPluginInfo:       nil,
-	rpcConfigure:           {codes.InvalidArgument},
-	rpcProbe:               {codes.FailedPrecondition},
-	rpcGetSyncOptions:      {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
-	rpcValidateSyncOptions: {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
-	rpcSynchronize:         {codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists, codes.ResourceExhausted},
-	rpcGetSyncStatus:       {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcGetPluginInfo:         nil,
+	rpcConfigure:             {codes.InvalidArgument},
+	rpcProbe:                 {codes.FailedPrecondition},
+	rpcGetSyncOptions:        {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcValidateSyncOptions:   {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcSynchronize:           {codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists, codes.ResourceExhausted},
+	rpcGetSyncStatus:         {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcDeleteAccount:         {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcGetServiceDefinition:  {codes.FailedPrecondition},
+	rpcValidateSubscription:  {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcProvisionSubscription: {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcSuspendSubscription:   {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcResumeSubscription:    {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcCancelSubscription:    {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
+	rpcGetSubscriptionStatus: {codes.InvalidArgument, codes.FailedPrecondition, codes.ResourceExhausted},
 }
 
 // anyRPCCodes may answer any call: the caller's deadline or cancellation, and
@@ -40,6 +48,10 @@ var gatedRPCs = map[provisioningv1.Capability]string{
 	provisioningv1.Capability_CAPABILITY_VALIDATE:     rpcValidateSyncOptions,
 	provisioningv1.Capability_CAPABILITY_SYNCHRONIZE:  rpcSynchronize,
 	provisioningv1.Capability_CAPABILITY_SYNC_STATUS:  rpcGetSyncStatus,
+	provisioningv1.Capability_CAPABILITY_DELETE:       rpcDeleteAccount,
+	// The catalogue stands for all the order RPCs: it is the one with no
+	// side effects and no input to refuse.
+	provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS: rpcGetServiceDefinition,
 }
 
 // codeAllowed reports whether rpc may fail with c, given the RPCs the plugin

@@ -17,13 +17,21 @@ import (
 
 // RPC names, as the recorder and the error-code table know them.
 const (
-	rpcGetPluginInfo       = "GetPluginInfo"
-	rpcConfigure           = "Configure"
-	rpcProbe               = "Probe"
-	rpcGetSyncOptions      = "GetSyncOptions"
-	rpcValidateSyncOptions = "ValidateSyncOptions"
-	rpcSynchronize         = "Synchronize"
-	rpcGetSyncStatus       = "GetSyncStatus"
+	rpcGetPluginInfo         = "GetPluginInfo"
+	rpcConfigure             = "Configure"
+	rpcProbe                 = "Probe"
+	rpcGetSyncOptions        = "GetSyncOptions"
+	rpcValidateSyncOptions   = "ValidateSyncOptions"
+	rpcSynchronize           = "Synchronize"
+	rpcGetSyncStatus         = "GetSyncStatus"
+	rpcDeleteAccount         = "DeleteAccount"
+	rpcGetServiceDefinition  = "GetServiceDefinition"
+	rpcValidateSubscription  = "ValidateSubscription"
+	rpcProvisionSubscription = "ProvisionSubscription"
+	rpcSuspendSubscription   = "SuspendSubscription"
+	rpcResumeSubscription    = "ResumeSubscription"
+	rpcCancelSubscription    = "CancelSubscription"
+	rpcGetSubscriptionStatus = "GetSubscriptionStatus"
 )
 
 // failure is one failed call seen during the run.
@@ -154,5 +162,69 @@ func (r *recorder) GetSyncStatus(ctx context.Context, in *provisioningv1.GetSync
 	defer cancel()
 	resp, err := r.next.GetSyncStatus(ctx, in, opts...)
 	r.observe(rpcGetSyncStatus, resp, err)
+	return resp, err
+}
+
+func (r *recorder) DeleteAccount(ctx context.Context, in *provisioningv1.DeleteAccountRequest, opts ...grpc.CallOption) (*provisioningv1.DeleteAccountResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.DeleteAccount(ctx, in, opts...)
+	r.observe(rpcDeleteAccount, resp, err)
+	return resp, err
+}
+
+func (r *recorder) GetServiceDefinition(ctx context.Context, in *provisioningv1.GetServiceDefinitionRequest, opts ...grpc.CallOption) (*provisioningv1.GetServiceDefinitionResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.GetServiceDefinition(ctx, in, opts...)
+	r.observe(rpcGetServiceDefinition, resp, err)
+	return resp, err
+}
+
+func (r *recorder) ValidateSubscription(ctx context.Context, in *provisioningv1.ValidateSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ValidateSubscriptionResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.ValidateSubscription(ctx, in, opts...)
+	r.observe(rpcValidateSubscription, resp, err)
+	return resp, err
+}
+
+func (r *recorder) ProvisionSubscription(ctx context.Context, in *provisioningv1.ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ProvisionSubscriptionResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.ProvisionSubscription(ctx, in, opts...)
+	r.observe(rpcProvisionSubscription, resp, err)
+	return resp, err
+}
+
+func (r *recorder) SuspendSubscription(ctx context.Context, in *provisioningv1.SuspendSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.SuspendSubscriptionResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.SuspendSubscription(ctx, in, opts...)
+	r.observe(rpcSuspendSubscription, resp, err)
+	return resp, err
+}
+
+func (r *recorder) ResumeSubscription(ctx context.Context, in *provisioningv1.ResumeSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ResumeSubscriptionResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.ResumeSubscription(ctx, in, opts...)
+	r.observe(rpcResumeSubscription, resp, err)
+	return resp, err
+}
+
+func (r *recorder) CancelSubscription(ctx context.Context, in *provisioningv1.CancelSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.CancelSubscriptionResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.CancelSubscription(ctx, in, opts...)
+	r.observe(rpcCancelSubscription, resp, err)
+	return resp, err
+}
+
+func (r *recorder) GetSubscriptionStatus(ctx context.Context, in *provisioningv1.GetSubscriptionStatusRequest, opts ...grpc.CallOption) (*provisioningv1.GetSubscriptionStatusResponse, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	resp, err := r.next.GetSubscriptionStatus(ctx, in, opts...)
+	r.observe(rpcGetSubscriptionStatus, resp, err)
 	return resp, err
 }

@@ -52,6 +52,97 @@ const (
 	CodeRateLimited = "RATE_LIMITED"
 )
 
+// Codes of the account lifecycle: converging Synchronize, drift, deletion.
+const (
+	// CodeSelfParent: account.parent_id is the account's own id
+	// (INVALID_ARGUMENT).
+	CodeSelfParent = "SELF_PARENT"
+	// CodeParentChanged: a synchronized account now names another parent; the
+	// remote cannot move an account (FAILED_PRECONDITION).
+	CodeParentChanged = "PARENT_CHANGED"
+	// CodeTypeChangeUnsupported: a synchronized account changed type; the
+	// vendor converts it, if at all, only in its own console
+	// (FAILED_PRECONDITION).
+	CodeTypeChangeUnsupported = "TYPE_CHANGE_UNSUPPORTED"
+	// CodeRemoteDrift: the remote and the BSS disagree on a field; a warning
+	// of GetSyncStatus and GetSubscriptionStatus, never an error.
+	CodeRemoteDrift = "REMOTE_DRIFT"
+	// CodeRecordMismatch: a caller-supplied record contradicts the one the
+	// host stored (INVALID_ARGUMENT, answered by the host).
+	CodeRecordMismatch = "RECORD_MISMATCH"
+	// CodeHasChildren: DeleteAccount without cascade on an account with
+	// children (FAILED_PRECONDITION).
+	CodeHasChildren = "HAS_CHILDREN"
+	// CodeHasSubscriptions: DeleteAccount while a subscription still holds
+	// licences (FAILED_PRECONDITION).
+	CodeHasSubscriptions = "HAS_SUBSCRIPTIONS"
+)
+
+// Codes of orders (subscriptions and their licence allocations).
+const (
+	// CodeAccountNotSynced: an order for an account that is not synchronized
+	// (FAILED_PRECONDITION).
+	CodeAccountNotSynced = "ACCOUNT_NOT_SYNCED"
+	// CodeSubscriptionCancelled: a change to a cancelled subscription
+	// (FAILED_PRECONDITION).
+	CodeSubscriptionCancelled = "SUBSCRIPTION_CANCELLED"
+	// CodeSubscriptionNotFound: the host stores no record of the subscription
+	// (NOT_FOUND, answered by the host).
+	CodeSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"
+	// CodeSubscriptionAccountChanged: subscription.account_id differs from the
+	// record's (FAILED_PRECONDITION).
+	CodeSubscriptionAccountChanged = "SUBSCRIPTION_ACCOUNT_CHANGED"
+	// CodeProductChanged: subscription.product_id differs from the record's;
+	// cancel and order the new product (FAILED_PRECONDITION).
+	CodeProductChanged = "PRODUCT_CHANGED"
+	// CodeUnknownProduct: a product id not in the catalogue (INVALID_ARGUMENT).
+	CodeUnknownProduct = "UNKNOWN_PRODUCT"
+	// CodeProductKindMismatch: an add-on ordered as the base product, or a
+	// base product as an add-on (INVALID_ARGUMENT).
+	CodeProductKindMismatch = "PRODUCT_KIND_MISMATCH"
+	// CodeAddonWithoutBase: the add-on does not belong to the subscription's
+	// base product (INVALID_ARGUMENT).
+	CodeAddonWithoutBase = "ADDON_WITHOUT_BASE"
+	// CodeAddonExceedsBase: an add-on's quantity is above the base product's
+	// (INVALID_ARGUMENT).
+	CodeAddonExceedsBase = "ADDON_EXCEEDS_BASE"
+	// CodeDuplicateAddon: two add-ons share an id or a product
+	// (INVALID_ARGUMENT).
+	CodeDuplicateAddon = "DUPLICATE_ADDON"
+	// CodeQuantityOutOfRange: a quantity below 1 or the product's minimum, or
+	// above its maximum (INVALID_ARGUMENT).
+	CodeQuantityOutOfRange = "QUANTITY_OUT_OF_RANGE"
+	// CodeInvalidAttribute: an order attribute is unknown or not one of its
+	// choices (INVALID_ARGUMENT).
+	CodeInvalidAttribute = "INVALID_ATTRIBUTE"
+	// CodeTrialNotAvailable: a trial of a product that has none
+	// (INVALID_ARGUMENT).
+	CodeTrialNotAvailable = "TRIAL_NOT_AVAILABLE"
+	// CodeTrialLimit: a trial above the trial quantity limit (Panda: 250
+	// endpoints) (INVALID_ARGUMENT).
+	CodeTrialLimit = "TRIAL_LIMIT"
+	// CodeTrialExpired: a trial past its term (Panda: 30 days); only paid
+	// remains (FAILED_PRECONDITION).
+	CodeTrialExpired = "TRIAL_EXPIRED"
+	// CodeTrialDowngrade: a paid subscription asked to become a trial
+	// (FAILED_PRECONDITION).
+	CodeTrialDowngrade = "TRIAL_DOWNGRADE"
+	// CodeBaseProductLimit: a subscriber already holds another base product;
+	// only a service provider holds several (FAILED_PRECONDITION).
+	CodeBaseProductLimit = "BASE_PRODUCT_LIMIT"
+	// CodeProductAlreadySubscribed: another live subscription of the account
+	// holds this product; the remote keeps one allocation per product
+	// (FAILED_PRECONDITION).
+	CodeProductAlreadySubscribed = "PRODUCT_ALREADY_SUBSCRIBED"
+	// CodeAllocationTypeMismatch: a product and its modules would not share
+	// one allocation type (FAILED_PRECONDITION).
+	CodeAllocationTypeMismatch = "ALLOCATION_TYPE_MISMATCH"
+	// CodeInsufficientInventory: the root partner account lacks unallocated
+	// licences (FAILED_PRECONDITION: the fix is buying licences, not backing
+	// off).
+	CodeInsufficientInventory = "INSUFFICIENT_INVENTORY"
+)
+
 // grpcCodes maps the well-known state codes; every other error code is an
 // input problem.
 var grpcCodes = map[string]codes.Code{
@@ -63,6 +154,21 @@ var grpcCodes = map[string]codes.Code{
 	CodeUsernameTaken:      codes.AlreadyExists,
 	CodeRemoteUnavailable:  codes.Unavailable,
 	CodeRateLimited:        codes.ResourceExhausted,
+
+	CodeParentChanged:              codes.FailedPrecondition,
+	CodeTypeChangeUnsupported:      codes.FailedPrecondition,
+	CodeHasChildren:                codes.FailedPrecondition,
+	CodeHasSubscriptions:           codes.FailedPrecondition,
+	CodeAccountNotSynced:           codes.FailedPrecondition,
+	CodeSubscriptionCancelled:      codes.FailedPrecondition,
+	CodeSubscriptionAccountChanged: codes.FailedPrecondition,
+	CodeProductChanged:             codes.FailedPrecondition,
+	CodeTrialExpired:               codes.FailedPrecondition,
+	CodeTrialDowngrade:             codes.FailedPrecondition,
+	CodeBaseProductLimit:           codes.FailedPrecondition,
+	CodeProductAlreadySubscribed:   codes.FailedPrecondition,
+	CodeAllocationTypeMismatch:     codes.FailedPrecondition,
+	CodeInsufficientInventory:      codes.FailedPrecondition,
 }
 
 // GRPCCode is the gRPC code a Synchronize failure with this diagnostic code

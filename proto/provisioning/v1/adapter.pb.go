@@ -44,6 +44,12 @@ const (
 	Capability_CAPABILITY_PROBE Capability = 6
 	// Synchronize may answer PENDING records that GetSyncStatus settles.
 	Capability_CAPABILITY_ASYNC Capability = 7
+	// DeleteAccount deletes remote objects.
+	Capability_CAPABILITY_DELETE Capability = 8
+	// The orders RPCs: GetServiceDefinition, ValidateSubscription,
+	// ProvisionSubscription, SuspendSubscription, ResumeSubscription,
+	// CancelSubscription, GetSubscriptionStatus.
+	Capability_CAPABILITY_SUBSCRIPTIONS Capability = 9
 )
 
 // Enum value maps for Capability.
@@ -57,16 +63,20 @@ var (
 		5: "CAPABILITY_AUTO_FILL",
 		6: "CAPABILITY_PROBE",
 		7: "CAPABILITY_ASYNC",
+		8: "CAPABILITY_DELETE",
+		9: "CAPABILITY_SUBSCRIPTIONS",
 	}
 	Capability_value = map[string]int32{
-		"CAPABILITY_UNSPECIFIED":  0,
-		"CAPABILITY_SYNC_OPTIONS": 1,
-		"CAPABILITY_VALIDATE":     2,
-		"CAPABILITY_SYNCHRONIZE":  3,
-		"CAPABILITY_SYNC_STATUS":  4,
-		"CAPABILITY_AUTO_FILL":    5,
-		"CAPABILITY_PROBE":        6,
-		"CAPABILITY_ASYNC":        7,
+		"CAPABILITY_UNSPECIFIED":   0,
+		"CAPABILITY_SYNC_OPTIONS":  1,
+		"CAPABILITY_VALIDATE":      2,
+		"CAPABILITY_SYNCHRONIZE":   3,
+		"CAPABILITY_SYNC_STATUS":   4,
+		"CAPABILITY_AUTO_FILL":     5,
+		"CAPABILITY_PROBE":         6,
+		"CAPABILITY_ASYNC":         7,
+		"CAPABILITY_DELETE":        8,
+		"CAPABILITY_SUBSCRIPTIONS": 9,
 	}
 )
 
@@ -750,7 +760,11 @@ type SynchronizeResponse struct {
 	// idempotent replay.
 	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
 	// Warnings.
-	Diagnostics   []*Diagnostic `protobuf:"bytes,3,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	Diagnostics []*Diagnostic `protobuf:"bytes,3,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// True when the call changed existing remote objects to match the account
+	// (name, email, contact); false when they already matched or were just
+	// created.
+	Updated       bool `protobuf:"varint,4,opt,name=updated,proto3" json:"updated,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -806,13 +820,23 @@ func (x *SynchronizeResponse) GetDiagnostics() []*Diagnostic {
 	return nil
 }
 
+func (x *SynchronizeResponse) GetUpdated() bool {
+	if x != nil {
+		return x.Updated
+	}
+	return false
+}
+
 // GetSyncStatusRequest refreshes one record.
 type GetSyncStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The record to refresh. Required.
 	Record *SyncRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
-	// The account, when the caller has it.
-	Account       *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The account, when the caller has it. Without it, no drift is reported.
+	Account *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The accounts above it, nearest parent first: the parent's record tells
+	// which remote parent the account should be under (parent drift).
+	Ancestors     []*Ancestor `protobuf:"bytes,3,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -861,11 +885,22 @@ func (x *GetSyncStatusRequest) GetAccount() *Account {
 	return nil
 }
 
+func (x *GetSyncStatusRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
 // GetSyncStatusResponse is the refreshed record.
 type GetSyncStatusResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The record as the remote system has it now.
-	Record        *SyncRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	Record *SyncRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// Warnings: one REMOTE_DRIFT per field where the remote and the account
+	// disagree (Diagnostic.field "account.name", "account.corporate_email",
+	// "account.parent_id", "account.type"...).
+	Diagnostics   []*Diagnostic `protobuf:"bytes,2,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -907,11 +942,1147 @@ func (x *GetSyncStatusResponse) GetRecord() *SyncRecord {
 	return nil
 }
 
+func (x *GetSyncStatusResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// DeleteAccountRequest deletes one account's remote objects.
+type DeleteAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subject account. Required; account.id is the idempotency key.
+	Account *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's current record. Required: its remote_id names what to
+	// delete.
+	Record *SyncRecord `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The accounts above it, nearest parent first.
+	Ancestors []*Ancestor `protobuf:"bytes,3,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	// Delete the account's remote descendants first instead of failing with
+	// HAS_CHILDREN.
+	Cascade bool `protobuf:"varint,4,opt,name=cascade,proto3" json:"cascade,omitempty"`
+	// The subscription records of the account (and, with cascade, of its
+	// descendants) as the caller stores them: any that is not CANCELLED or
+	// FAILED refuses the delete with HAS_SUBSCRIPTIONS.
+	Subscriptions []*SubscriptionRecord `protobuf:"bytes,5,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *DeleteAccountRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *DeleteAccountRequest) GetRecord() *SyncRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *DeleteAccountRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+func (x *DeleteAccountRequest) GetCascade() bool {
+	if x != nil {
+		return x.Cascade
+	}
+	return false
+}
+
+func (x *DeleteAccountRequest) GetSubscriptions() []*SubscriptionRecord {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
+// DeleteAccountResponse is the resulting record.
+type DeleteAccountResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account's record after the call: status DELETED.
+	Record *SyncRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// True only for the call that deleted the remote account; false on an
+	// idempotent replay (already gone).
+	Deleted bool `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// With cascade: the remote ids of the descendant accounts this call
+	// deleted, deepest first. The caller marks the records that hold them
+	// DELETED.
+	DeletedRemoteIds []string `protobuf:"bytes,3,rep,name=deleted_remote_ids,json=deletedRemoteIds,proto3" json:"deleted_remote_ids,omitempty"`
+	// Warnings.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,4,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteAccountResponse) GetRecord() *SyncRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *DeleteAccountResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *DeleteAccountResponse) GetDeletedRemoteIds() []string {
+	if x != nil {
+		return x.DeletedRemoteIds
+	}
+	return nil
+}
+
+func (x *DeleteAccountResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// GetServiceDefinitionRequest is empty.
+type GetServiceDefinitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceDefinitionRequest) Reset() {
+	*x = GetServiceDefinitionRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceDefinitionRequest) ProtoMessage() {}
+
+func (x *GetServiceDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*GetServiceDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{16}
+}
+
+// GetServiceDefinitionResponse is the catalogue.
+type GetServiceDefinitionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The products, base products first, then add-ons, each group by id.
+	Products      []*Product `protobuf:"bytes,1,rep,name=products,proto3" json:"products,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceDefinitionResponse) Reset() {
+	*x = GetServiceDefinitionResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceDefinitionResponse) ProtoMessage() {}
+
+func (x *GetServiceDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*GetServiceDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetServiceDefinitionResponse) GetProducts() []*Product {
+	if x != nil {
+		return x.Products
+	}
+	return nil
+}
+
+// ValidateSubscriptionRequest proposes a desired state.
+type ValidateSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The desired state. Required.
+	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// The account that holds it. Required.
+	Account *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's SyncRecord for this plugin; absent if never synchronized
+	// (then ACCOUNT_NOT_SYNCED).
+	AccountRecord *SyncRecord `protobuf:"bytes,3,opt,name=account_record,json=accountRecord,proto3" json:"account_record,omitempty"`
+	// The accounts above it, nearest parent first, with their records: an end
+	// customer's licences come from its reseller's inventory.
+	Ancestors []*Ancestor `protobuf:"bytes,4,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	// The subscription's current record, if it was provisioned before.
+	Record *SubscriptionRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
+	// The account's other subscription records (not this one), for the rules
+	// that span orders (one base product per subscriber, one allocation per
+	// product, one allocation type).
+	AccountSubscriptions []*SubscriptionRecord `protobuf:"bytes,6,rep,name=account_subscriptions,json=accountSubscriptions,proto3" json:"account_subscriptions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ValidateSubscriptionRequest) Reset() {
+	*x = ValidateSubscriptionRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSubscriptionRequest) ProtoMessage() {}
+
+func (x *ValidateSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ValidateSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ValidateSubscriptionRequest) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+func (x *ValidateSubscriptionRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *ValidateSubscriptionRequest) GetAccountRecord() *SyncRecord {
+	if x != nil {
+		return x.AccountRecord
+	}
+	return nil
+}
+
+func (x *ValidateSubscriptionRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+func (x *ValidateSubscriptionRequest) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ValidateSubscriptionRequest) GetAccountSubscriptions() []*SubscriptionRecord {
+	if x != nil {
+		return x.AccountSubscriptions
+	}
+	return nil
+}
+
+// ValidateSubscriptionResponse lists the problems; none means
+// ProvisionSubscription may proceed.
+type ValidateSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Problems, errors and warnings.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,1,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateSubscriptionResponse) Reset() {
+	*x = ValidateSubscriptionResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSubscriptionResponse) ProtoMessage() {}
+
+func (x *ValidateSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*ValidateSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ValidateSubscriptionResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// ProvisionSubscriptionRequest sets one subscription's desired state.
+type ProvisionSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The desired state. Required; subscription.id is the idempotency key.
+	Subscription *Subscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	// The account that holds it. Required.
+	Account *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's SyncRecord for this plugin. Required to be synchronized.
+	AccountRecord *SyncRecord `protobuf:"bytes,3,opt,name=account_record,json=accountRecord,proto3" json:"account_record,omitempty"`
+	// The accounts above it, nearest parent first, with their records.
+	Ancestors []*Ancestor `protobuf:"bytes,4,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	// The subscription's current record, if any (e.g. PENDING, to resume).
+	Record *SubscriptionRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
+	// The account's other subscription records (not this one).
+	AccountSubscriptions []*SubscriptionRecord `protobuf:"bytes,6,rep,name=account_subscriptions,json=accountSubscriptions,proto3" json:"account_subscriptions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ProvisionSubscriptionRequest) Reset() {
+	*x = ProvisionSubscriptionRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvisionSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvisionSubscriptionRequest) ProtoMessage() {}
+
+func (x *ProvisionSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvisionSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ProvisionSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ProvisionSubscriptionRequest) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+func (x *ProvisionSubscriptionRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *ProvisionSubscriptionRequest) GetAccountRecord() *SyncRecord {
+	if x != nil {
+		return x.AccountRecord
+	}
+	return nil
+}
+
+func (x *ProvisionSubscriptionRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+func (x *ProvisionSubscriptionRequest) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ProvisionSubscriptionRequest) GetAccountSubscriptions() []*SubscriptionRecord {
+	if x != nil {
+		return x.AccountSubscriptions
+	}
+	return nil
+}
+
+// ProvisionSubscriptionResponse is the resulting record.
+type ProvisionSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription's record after the call.
+	Record *SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// True only for the call that created the remote allocation.
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// True when the call changed an existing allocation (quantity, add-ons,
+	// trial to paid).
+	Updated bool `protobuf:"varint,3,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Warnings.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,4,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvisionSubscriptionResponse) Reset() {
+	*x = ProvisionSubscriptionResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvisionSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvisionSubscriptionResponse) ProtoMessage() {}
+
+func (x *ProvisionSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvisionSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*ProvisionSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ProvisionSubscriptionResponse) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ProvisionSubscriptionResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *ProvisionSubscriptionResponse) GetUpdated() bool {
+	if x != nil {
+		return x.Updated
+	}
+	return false
+}
+
+func (x *ProvisionSubscriptionResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// SuspendSubscriptionRequest suspends one subscription.
+type SuspendSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The BSS subscription id. Required; the idempotency key.
+	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// The subscription's current record. Required.
+	Record *SubscriptionRecord `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The account that holds it.
+	Account *Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's SyncRecord for this plugin.
+	AccountRecord *SyncRecord `protobuf:"bytes,4,opt,name=account_record,json=accountRecord,proto3" json:"account_record,omitempty"`
+	// The accounts above it, nearest parent first, with their records.
+	Ancestors     []*Ancestor `protobuf:"bytes,5,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendSubscriptionRequest) Reset() {
+	*x = SuspendSubscriptionRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendSubscriptionRequest) ProtoMessage() {}
+
+func (x *SuspendSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*SuspendSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SuspendSubscriptionRequest) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *SuspendSubscriptionRequest) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *SuspendSubscriptionRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *SuspendSubscriptionRequest) GetAccountRecord() *SyncRecord {
+	if x != nil {
+		return x.AccountRecord
+	}
+	return nil
+}
+
+func (x *SuspendSubscriptionRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+// SuspendSubscriptionResponse is the resulting record.
+type SuspendSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record after the call: SUSPENDED.
+	Record *SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// True when the call released licences; false on a replay.
+	Updated bool `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Warnings.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,3,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendSubscriptionResponse) Reset() {
+	*x = SuspendSubscriptionResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendSubscriptionResponse) ProtoMessage() {}
+
+func (x *SuspendSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*SuspendSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SuspendSubscriptionResponse) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *SuspendSubscriptionResponse) GetUpdated() bool {
+	if x != nil {
+		return x.Updated
+	}
+	return false
+}
+
+func (x *SuspendSubscriptionResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// ResumeSubscriptionRequest resumes one subscription.
+type ResumeSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The BSS subscription id. Required; the idempotency key.
+	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// The subscription's current record. Required.
+	Record *SubscriptionRecord `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The account that holds it.
+	Account *Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's SyncRecord for this plugin.
+	AccountRecord *SyncRecord `protobuf:"bytes,4,opt,name=account_record,json=accountRecord,proto3" json:"account_record,omitempty"`
+	// The accounts above it, nearest parent first, with their records.
+	Ancestors []*Ancestor `protobuf:"bytes,5,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	// The account's other subscription records (not this one).
+	AccountSubscriptions []*SubscriptionRecord `protobuf:"bytes,6,rep,name=account_subscriptions,json=accountSubscriptions,proto3" json:"account_subscriptions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ResumeSubscriptionRequest) Reset() {
+	*x = ResumeSubscriptionRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeSubscriptionRequest) ProtoMessage() {}
+
+func (x *ResumeSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ResumeSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ResumeSubscriptionRequest) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *ResumeSubscriptionRequest) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ResumeSubscriptionRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *ResumeSubscriptionRequest) GetAccountRecord() *SyncRecord {
+	if x != nil {
+		return x.AccountRecord
+	}
+	return nil
+}
+
+func (x *ResumeSubscriptionRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+func (x *ResumeSubscriptionRequest) GetAccountSubscriptions() []*SubscriptionRecord {
+	if x != nil {
+		return x.AccountSubscriptions
+	}
+	return nil
+}
+
+// ResumeSubscriptionResponse is the resulting record.
+type ResumeSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record after the call: ACTIVE (or PENDING).
+	Record *SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// True when the call allocated licences; false on a replay.
+	Updated bool `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Warnings.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,3,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeSubscriptionResponse) Reset() {
+	*x = ResumeSubscriptionResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeSubscriptionResponse) ProtoMessage() {}
+
+func (x *ResumeSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*ResumeSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ResumeSubscriptionResponse) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ResumeSubscriptionResponse) GetUpdated() bool {
+	if x != nil {
+		return x.Updated
+	}
+	return false
+}
+
+func (x *ResumeSubscriptionResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// CancelSubscriptionRequest cancels one subscription.
+type CancelSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The BSS subscription id. Required; the idempotency key.
+	SubscriptionId string `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// The subscription's current record. Required.
+	Record *SubscriptionRecord `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	// The account that holds it.
+	Account *Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's SyncRecord for this plugin.
+	AccountRecord *SyncRecord `protobuf:"bytes,4,opt,name=account_record,json=accountRecord,proto3" json:"account_record,omitempty"`
+	// The accounts above it, nearest parent first, with their records.
+	Ancestors     []*Ancestor `protobuf:"bytes,5,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSubscriptionRequest) Reset() {
+	*x = CancelSubscriptionRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSubscriptionRequest) ProtoMessage() {}
+
+func (x *CancelSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*CancelSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CancelSubscriptionRequest) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *CancelSubscriptionRequest) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *CancelSubscriptionRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *CancelSubscriptionRequest) GetAccountRecord() *SyncRecord {
+	if x != nil {
+		return x.AccountRecord
+	}
+	return nil
+}
+
+func (x *CancelSubscriptionRequest) GetAncestors() []*Ancestor {
+	if x != nil {
+		return x.Ancestors
+	}
+	return nil
+}
+
+// CancelSubscriptionResponse is the resulting record.
+type CancelSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record after the call: CANCELLED.
+	Record *SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// True when the call cancelled; false on a replay.
+	Updated bool `protobuf:"varint,2,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Warnings.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,3,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSubscriptionResponse) Reset() {
+	*x = CancelSubscriptionResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSubscriptionResponse) ProtoMessage() {}
+
+func (x *CancelSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*CancelSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *CancelSubscriptionResponse) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *CancelSubscriptionResponse) GetUpdated() bool {
+	if x != nil {
+		return x.Updated
+	}
+	return false
+}
+
+func (x *CancelSubscriptionResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+// GetSubscriptionStatusRequest refreshes one subscription record.
+type GetSubscriptionStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record to refresh. Required.
+	Record *SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The account that holds it.
+	Account *Account `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
+	// The account's SyncRecord for this plugin.
+	AccountRecord *SyncRecord `protobuf:"bytes,3,opt,name=account_record,json=accountRecord,proto3" json:"account_record,omitempty"`
+	// The desired state, when the caller has it: drift is then also reported
+	// against it.
+	Subscription  *Subscription `protobuf:"bytes,4,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionStatusRequest) Reset() {
+	*x = GetSubscriptionStatusRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionStatusRequest) ProtoMessage() {}
+
+func (x *GetSubscriptionStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionStatusRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetSubscriptionStatusRequest) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *GetSubscriptionStatusRequest) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *GetSubscriptionStatusRequest) GetAccountRecord() *SyncRecord {
+	if x != nil {
+		return x.AccountRecord
+	}
+	return nil
+}
+
+func (x *GetSubscriptionStatusRequest) GetSubscription() *Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// GetSubscriptionStatusResponse is the refreshed record.
+type GetSubscriptionStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record as the remote system has it now.
+	Record *SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// Warnings: one REMOTE_DRIFT per field where the remote and the record
+	// disagree.
+	Diagnostics   []*Diagnostic `protobuf:"bytes,2,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionStatusResponse) Reset() {
+	*x = GetSubscriptionStatusResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionStatusResponse) ProtoMessage() {}
+
+func (x *GetSubscriptionStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionStatusResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetSubscriptionStatusResponse) GetRecord() *SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *GetSubscriptionStatusResponse) GetDiagnostics() []*Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
 var File_provisioning_v1_adapter_proto protoreflect.FileDescriptor
 
 const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovisioning/v1/adapter.proto\x12\x0fprovisioning.v1\x1a\x1bprovisioning/v1/types.proto\"\x16\n" +
+	"\x1dprovisioning/v1/adapter.proto\x12\x0fprovisioning.v1\x1a\"provisioning/v1/subscription.proto\x1a\x1bprovisioning/v1/types.proto\"\x16\n" +
 	"\x14GetPluginInfoRequest\"\xe6\x01\n" +
 	"\x15GetPluginInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
@@ -960,16 +2131,93 @@ const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\x06record\x18\x05 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x01\n" +
 	"\x13SynchronizeResponse\x123\n" +
 	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12=\n" +
-	"\vdiagnostics\x18\x03 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\x7f\n" +
+	"\vdiagnostics\x18\x03 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\x12\x18\n" +
+	"\aupdated\x18\x04 \x01(\bR\aupdated\"\xb8\x01\n" +
 	"\x14GetSyncStatusRequest\x123\n" +
 	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x122\n" +
-	"\aaccount\x18\x02 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\"L\n" +
+	"\aaccount\x18\x02 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x127\n" +
+	"\tancestors\x18\x03 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\"\x8b\x01\n" +
 	"\x15GetSyncStatusResponse\x123\n" +
-	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record*\xdc\x01\n" +
+	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12=\n" +
+	"\vdiagnostics\x18\x02 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\x9d\x02\n" +
+	"\x14DeleteAccountRequest\x122\n" +
+	"\aaccount\x18\x01 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x123\n" +
+	"\x06record\x18\x02 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x127\n" +
+	"\tancestors\x18\x03 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\x12\x18\n" +
+	"\acascade\x18\x04 \x01(\bR\acascade\x12I\n" +
+	"\rsubscriptions\x18\x05 \x03(\v2#.provisioning.v1.SubscriptionRecordR\rsubscriptions\"\xd3\x01\n" +
+	"\x15DeleteAccountResponse\x123\n" +
+	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12\x18\n" +
+	"\adeleted\x18\x02 \x01(\bR\adeleted\x12,\n" +
+	"\x12deleted_remote_ids\x18\x03 \x03(\tR\x10deletedRemoteIds\x12=\n" +
+	"\vdiagnostics\x18\x04 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\x1d\n" +
+	"\x1bGetServiceDefinitionRequest\"T\n" +
+	"\x1cGetServiceDefinitionResponse\x124\n" +
+	"\bproducts\x18\x01 \x03(\v2\x18.provisioning.v1.ProductR\bproducts\"\xa8\x03\n" +
+	"\x1bValidateSubscriptionRequest\x12A\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1d.provisioning.v1.SubscriptionR\fsubscription\x122\n" +
+	"\aaccount\x18\x02 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x12B\n" +
+	"\x0eaccount_record\x18\x03 \x01(\v2\x1b.provisioning.v1.SyncRecordR\raccountRecord\x127\n" +
+	"\tancestors\x18\x04 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\x12;\n" +
+	"\x06record\x18\x05 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12X\n" +
+	"\x15account_subscriptions\x18\x06 \x03(\v2#.provisioning.v1.SubscriptionRecordR\x14accountSubscriptions\"]\n" +
+	"\x1cValidateSubscriptionResponse\x12=\n" +
+	"\vdiagnostics\x18\x01 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\xa9\x03\n" +
+	"\x1cProvisionSubscriptionRequest\x12A\n" +
+	"\fsubscription\x18\x01 \x01(\v2\x1d.provisioning.v1.SubscriptionR\fsubscription\x122\n" +
+	"\aaccount\x18\x02 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x12B\n" +
+	"\x0eaccount_record\x18\x03 \x01(\v2\x1b.provisioning.v1.SyncRecordR\raccountRecord\x127\n" +
+	"\tancestors\x18\x04 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\x12;\n" +
+	"\x06record\x18\x05 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12X\n" +
+	"\x15account_subscriptions\x18\x06 \x03(\v2#.provisioning.v1.SubscriptionRecordR\x14accountSubscriptions\"\xcf\x01\n" +
+	"\x1dProvisionSubscriptionResponse\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12\x18\n" +
+	"\aupdated\x18\x03 \x01(\bR\aupdated\x12=\n" +
+	"\vdiagnostics\x18\x04 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\xb3\x02\n" +
+	"\x1aSuspendSubscriptionRequest\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12;\n" +
+	"\x06record\x18\x02 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x122\n" +
+	"\aaccount\x18\x03 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x12B\n" +
+	"\x0eaccount_record\x18\x04 \x01(\v2\x1b.provisioning.v1.SyncRecordR\raccountRecord\x127\n" +
+	"\tancestors\x18\x05 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\"\xb3\x01\n" +
+	"\x1bSuspendSubscriptionResponse\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\bR\aupdated\x12=\n" +
+	"\vdiagnostics\x18\x03 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\x8c\x03\n" +
+	"\x19ResumeSubscriptionRequest\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12;\n" +
+	"\x06record\x18\x02 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x122\n" +
+	"\aaccount\x18\x03 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x12B\n" +
+	"\x0eaccount_record\x18\x04 \x01(\v2\x1b.provisioning.v1.SyncRecordR\raccountRecord\x127\n" +
+	"\tancestors\x18\x05 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\x12X\n" +
+	"\x15account_subscriptions\x18\x06 \x03(\v2#.provisioning.v1.SubscriptionRecordR\x14accountSubscriptions\"\xb2\x01\n" +
+	"\x1aResumeSubscriptionResponse\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\bR\aupdated\x12=\n" +
+	"\vdiagnostics\x18\x03 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\xb2\x02\n" +
+	"\x19CancelSubscriptionRequest\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12;\n" +
+	"\x06record\x18\x02 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x122\n" +
+	"\aaccount\x18\x03 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x12B\n" +
+	"\x0eaccount_record\x18\x04 \x01(\v2\x1b.provisioning.v1.SyncRecordR\raccountRecord\x127\n" +
+	"\tancestors\x18\x05 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\"\xb2\x01\n" +
+	"\x1aCancelSubscriptionResponse\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12\x18\n" +
+	"\aupdated\x18\x02 \x01(\bR\aupdated\x12=\n" +
+	"\vdiagnostics\x18\x03 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\"\x96\x02\n" +
+	"\x1cGetSubscriptionStatusRequest\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x122\n" +
+	"\aaccount\x18\x02 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x12B\n" +
+	"\x0eaccount_record\x18\x03 \x01(\v2\x1b.provisioning.v1.SyncRecordR\raccountRecord\x12A\n" +
+	"\fsubscription\x18\x04 \x01(\v2\x1d.provisioning.v1.SubscriptionR\fsubscription\"\x9b\x01\n" +
+	"\x1dGetSubscriptionStatusResponse\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12=\n" +
+	"\vdiagnostics\x18\x02 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics*\x91\x02\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x1b\n" +
@@ -979,7 +2227,9 @@ const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\x16CAPABILITY_SYNC_STATUS\x10\x04\x12\x18\n" +
 	"\x14CAPABILITY_AUTO_FILL\x10\x05\x12\x14\n" +
 	"\x10CAPABILITY_PROBE\x10\x06\x12\x14\n" +
-	"\x10CAPABILITY_ASYNC\x10\a2\xc3\x05\n" +
+	"\x10CAPABILITY_ASYNC\x10\a\x12\x15\n" +
+	"\x11CAPABILITY_DELETE\x10\b\x12\x1c\n" +
+	"\x18CAPABILITY_SUBSCRIPTIONS\x10\t2\xf5\f\n" +
 	"\x13ProvisioningAdapter\x12c\n" +
 	"\rGetPluginInfo\x12%.provisioning.v1.GetPluginInfoRequest\x1a&.provisioning.v1.GetPluginInfoResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\tConfigure\x12!.provisioning.v1.ConfigureRequest\x1a\".provisioning.v1.ConfigureResponse\"\x03\x90\x02\x02\x12K\n" +
@@ -987,7 +2237,15 @@ const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\x0eGetSyncOptions\x12&.provisioning.v1.GetSyncOptionsRequest\x1a'.provisioning.v1.GetSyncOptionsResponse\"\x03\x90\x02\x01\x12u\n" +
 	"\x13ValidateSyncOptions\x12+.provisioning.v1.ValidateSyncOptionsRequest\x1a,.provisioning.v1.ValidateSyncOptionsResponse\"\x03\x90\x02\x01\x12]\n" +
 	"\vSynchronize\x12#.provisioning.v1.SynchronizeRequest\x1a$.provisioning.v1.SynchronizeResponse\"\x03\x90\x02\x02\x12c\n" +
-	"\rGetSyncStatus\x12%.provisioning.v1.GetSyncStatusRequest\x1a&.provisioning.v1.GetSyncStatusResponse\"\x03\x90\x02\x01BGZEgithub.com/cloudbss/provisioning/proto/provisioning/v1;provisioningv1b\x06proto3"
+	"\rGetSyncStatus\x12%.provisioning.v1.GetSyncStatusRequest\x1a&.provisioning.v1.GetSyncStatusResponse\"\x03\x90\x02\x01\x12c\n" +
+	"\rDeleteAccount\x12%.provisioning.v1.DeleteAccountRequest\x1a&.provisioning.v1.DeleteAccountResponse\"\x03\x90\x02\x02\x12x\n" +
+	"\x14GetServiceDefinition\x12,.provisioning.v1.GetServiceDefinitionRequest\x1a-.provisioning.v1.GetServiceDefinitionResponse\"\x03\x90\x02\x01\x12x\n" +
+	"\x14ValidateSubscription\x12,.provisioning.v1.ValidateSubscriptionRequest\x1a-.provisioning.v1.ValidateSubscriptionResponse\"\x03\x90\x02\x01\x12{\n" +
+	"\x15ProvisionSubscription\x12-.provisioning.v1.ProvisionSubscriptionRequest\x1a..provisioning.v1.ProvisionSubscriptionResponse\"\x03\x90\x02\x02\x12u\n" +
+	"\x13SuspendSubscription\x12+.provisioning.v1.SuspendSubscriptionRequest\x1a,.provisioning.v1.SuspendSubscriptionResponse\"\x03\x90\x02\x02\x12r\n" +
+	"\x12ResumeSubscription\x12*.provisioning.v1.ResumeSubscriptionRequest\x1a+.provisioning.v1.ResumeSubscriptionResponse\"\x03\x90\x02\x02\x12r\n" +
+	"\x12CancelSubscription\x12*.provisioning.v1.CancelSubscriptionRequest\x1a+.provisioning.v1.CancelSubscriptionResponse\"\x03\x90\x02\x02\x12{\n" +
+	"\x15GetSubscriptionStatus\x12-.provisioning.v1.GetSubscriptionStatusRequest\x1a..provisioning.v1.GetSubscriptionStatusResponse\"\x03\x90\x02\x01BGZEgithub.com/cloudbss/provisioning/proto/provisioning/v1;provisioningv1b\x06proto3"
 
 var (
 	file_provisioning_v1_adapter_proto_rawDescOnce sync.Once
@@ -1002,77 +2260,161 @@ func file_provisioning_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_provisioning_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provisioning_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_provisioning_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_provisioning_v1_adapter_proto_goTypes = []any{
-	(Capability)(0),                     // 0: provisioning.v1.Capability
-	(*GetPluginInfoRequest)(nil),        // 1: provisioning.v1.GetPluginInfoRequest
-	(*GetPluginInfoResponse)(nil),       // 2: provisioning.v1.GetPluginInfoResponse
-	(*ConfigureRequest)(nil),            // 3: provisioning.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),           // 4: provisioning.v1.ConfigureResponse
-	(*ProbeRequest)(nil),                // 5: provisioning.v1.ProbeRequest
-	(*ProbeResponse)(nil),               // 6: provisioning.v1.ProbeResponse
-	(*GetSyncOptionsRequest)(nil),       // 7: provisioning.v1.GetSyncOptionsRequest
-	(*GetSyncOptionsResponse)(nil),      // 8: provisioning.v1.GetSyncOptionsResponse
-	(*ValidateSyncOptionsRequest)(nil),  // 9: provisioning.v1.ValidateSyncOptionsRequest
-	(*ValidateSyncOptionsResponse)(nil), // 10: provisioning.v1.ValidateSyncOptionsResponse
-	(*SynchronizeRequest)(nil),          // 11: provisioning.v1.SynchronizeRequest
-	(*SynchronizeResponse)(nil),         // 12: provisioning.v1.SynchronizeResponse
-	(*GetSyncStatusRequest)(nil),        // 13: provisioning.v1.GetSyncStatusRequest
-	(*GetSyncStatusResponse)(nil),       // 14: provisioning.v1.GetSyncStatusResponse
-	nil,                                 // 15: provisioning.v1.ConfigureRequest.SettingsEntry
-	nil,                                 // 16: provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
-	nil,                                 // 17: provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
-	nil,                                 // 18: provisioning.v1.SynchronizeRequest.ValuesEntry
-	(*Field)(nil),                       // 19: provisioning.v1.Field
-	(*Diagnostic)(nil),                  // 20: provisioning.v1.Diagnostic
-	(*Account)(nil),                     // 21: provisioning.v1.Account
-	(*Ancestor)(nil),                    // 22: provisioning.v1.Ancestor
-	(*SyncRecord)(nil),                  // 23: provisioning.v1.SyncRecord
+	(Capability)(0),                       // 0: provisioning.v1.Capability
+	(*GetPluginInfoRequest)(nil),          // 1: provisioning.v1.GetPluginInfoRequest
+	(*GetPluginInfoResponse)(nil),         // 2: provisioning.v1.GetPluginInfoResponse
+	(*ConfigureRequest)(nil),              // 3: provisioning.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),             // 4: provisioning.v1.ConfigureResponse
+	(*ProbeRequest)(nil),                  // 5: provisioning.v1.ProbeRequest
+	(*ProbeResponse)(nil),                 // 6: provisioning.v1.ProbeResponse
+	(*GetSyncOptionsRequest)(nil),         // 7: provisioning.v1.GetSyncOptionsRequest
+	(*GetSyncOptionsResponse)(nil),        // 8: provisioning.v1.GetSyncOptionsResponse
+	(*ValidateSyncOptionsRequest)(nil),    // 9: provisioning.v1.ValidateSyncOptionsRequest
+	(*ValidateSyncOptionsResponse)(nil),   // 10: provisioning.v1.ValidateSyncOptionsResponse
+	(*SynchronizeRequest)(nil),            // 11: provisioning.v1.SynchronizeRequest
+	(*SynchronizeResponse)(nil),           // 12: provisioning.v1.SynchronizeResponse
+	(*GetSyncStatusRequest)(nil),          // 13: provisioning.v1.GetSyncStatusRequest
+	(*GetSyncStatusResponse)(nil),         // 14: provisioning.v1.GetSyncStatusResponse
+	(*DeleteAccountRequest)(nil),          // 15: provisioning.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),         // 16: provisioning.v1.DeleteAccountResponse
+	(*GetServiceDefinitionRequest)(nil),   // 17: provisioning.v1.GetServiceDefinitionRequest
+	(*GetServiceDefinitionResponse)(nil),  // 18: provisioning.v1.GetServiceDefinitionResponse
+	(*ValidateSubscriptionRequest)(nil),   // 19: provisioning.v1.ValidateSubscriptionRequest
+	(*ValidateSubscriptionResponse)(nil),  // 20: provisioning.v1.ValidateSubscriptionResponse
+	(*ProvisionSubscriptionRequest)(nil),  // 21: provisioning.v1.ProvisionSubscriptionRequest
+	(*ProvisionSubscriptionResponse)(nil), // 22: provisioning.v1.ProvisionSubscriptionResponse
+	(*SuspendSubscriptionRequest)(nil),    // 23: provisioning.v1.SuspendSubscriptionRequest
+	(*SuspendSubscriptionResponse)(nil),   // 24: provisioning.v1.SuspendSubscriptionResponse
+	(*ResumeSubscriptionRequest)(nil),     // 25: provisioning.v1.ResumeSubscriptionRequest
+	(*ResumeSubscriptionResponse)(nil),    // 26: provisioning.v1.ResumeSubscriptionResponse
+	(*CancelSubscriptionRequest)(nil),     // 27: provisioning.v1.CancelSubscriptionRequest
+	(*CancelSubscriptionResponse)(nil),    // 28: provisioning.v1.CancelSubscriptionResponse
+	(*GetSubscriptionStatusRequest)(nil),  // 29: provisioning.v1.GetSubscriptionStatusRequest
+	(*GetSubscriptionStatusResponse)(nil), // 30: provisioning.v1.GetSubscriptionStatusResponse
+	nil,                                   // 31: provisioning.v1.ConfigureRequest.SettingsEntry
+	nil,                                   // 32: provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
+	nil,                                   // 33: provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
+	nil,                                   // 34: provisioning.v1.SynchronizeRequest.ValuesEntry
+	(*Field)(nil),                         // 35: provisioning.v1.Field
+	(*Diagnostic)(nil),                    // 36: provisioning.v1.Diagnostic
+	(*Account)(nil),                       // 37: provisioning.v1.Account
+	(*Ancestor)(nil),                      // 38: provisioning.v1.Ancestor
+	(*SyncRecord)(nil),                    // 39: provisioning.v1.SyncRecord
+	(*SubscriptionRecord)(nil),            // 40: provisioning.v1.SubscriptionRecord
+	(*Product)(nil),                       // 41: provisioning.v1.Product
+	(*Subscription)(nil),                  // 42: provisioning.v1.Subscription
 }
 var file_provisioning_v1_adapter_proto_depIdxs = []int32{
 	0,  // 0: provisioning.v1.GetPluginInfoResponse.capabilities:type_name -> provisioning.v1.Capability
-	19, // 1: provisioning.v1.GetPluginInfoResponse.config_fields:type_name -> provisioning.v1.Field
-	15, // 2: provisioning.v1.ConfigureRequest.settings:type_name -> provisioning.v1.ConfigureRequest.SettingsEntry
-	20, // 3: provisioning.v1.ConfigureResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	21, // 4: provisioning.v1.GetSyncOptionsRequest.account:type_name -> provisioning.v1.Account
-	22, // 5: provisioning.v1.GetSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	23, // 6: provisioning.v1.GetSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
-	19, // 7: provisioning.v1.GetSyncOptionsResponse.fields:type_name -> provisioning.v1.Field
-	20, // 8: provisioning.v1.GetSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	21, // 9: provisioning.v1.ValidateSyncOptionsRequest.account:type_name -> provisioning.v1.Account
-	22, // 10: provisioning.v1.ValidateSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	16, // 11: provisioning.v1.ValidateSyncOptionsRequest.values:type_name -> provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
-	23, // 12: provisioning.v1.ValidateSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
-	20, // 13: provisioning.v1.ValidateSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	17, // 14: provisioning.v1.ValidateSyncOptionsResponse.values:type_name -> provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
-	21, // 15: provisioning.v1.SynchronizeRequest.account:type_name -> provisioning.v1.Account
-	22, // 16: provisioning.v1.SynchronizeRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	18, // 17: provisioning.v1.SynchronizeRequest.values:type_name -> provisioning.v1.SynchronizeRequest.ValuesEntry
-	23, // 18: provisioning.v1.SynchronizeRequest.record:type_name -> provisioning.v1.SyncRecord
-	23, // 19: provisioning.v1.SynchronizeResponse.record:type_name -> provisioning.v1.SyncRecord
-	20, // 20: provisioning.v1.SynchronizeResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	23, // 21: provisioning.v1.GetSyncStatusRequest.record:type_name -> provisioning.v1.SyncRecord
-	21, // 22: provisioning.v1.GetSyncStatusRequest.account:type_name -> provisioning.v1.Account
-	23, // 23: provisioning.v1.GetSyncStatusResponse.record:type_name -> provisioning.v1.SyncRecord
-	1,  // 24: provisioning.v1.ProvisioningAdapter.GetPluginInfo:input_type -> provisioning.v1.GetPluginInfoRequest
-	3,  // 25: provisioning.v1.ProvisioningAdapter.Configure:input_type -> provisioning.v1.ConfigureRequest
-	5,  // 26: provisioning.v1.ProvisioningAdapter.Probe:input_type -> provisioning.v1.ProbeRequest
-	7,  // 27: provisioning.v1.ProvisioningAdapter.GetSyncOptions:input_type -> provisioning.v1.GetSyncOptionsRequest
-	9,  // 28: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:input_type -> provisioning.v1.ValidateSyncOptionsRequest
-	11, // 29: provisioning.v1.ProvisioningAdapter.Synchronize:input_type -> provisioning.v1.SynchronizeRequest
-	13, // 30: provisioning.v1.ProvisioningAdapter.GetSyncStatus:input_type -> provisioning.v1.GetSyncStatusRequest
-	2,  // 31: provisioning.v1.ProvisioningAdapter.GetPluginInfo:output_type -> provisioning.v1.GetPluginInfoResponse
-	4,  // 32: provisioning.v1.ProvisioningAdapter.Configure:output_type -> provisioning.v1.ConfigureResponse
-	6,  // 33: provisioning.v1.ProvisioningAdapter.Probe:output_type -> provisioning.v1.ProbeResponse
-	8,  // 34: provisioning.v1.ProvisioningAdapter.GetSyncOptions:output_type -> provisioning.v1.GetSyncOptionsResponse
-	10, // 35: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:output_type -> provisioning.v1.ValidateSyncOptionsResponse
-	12, // 36: provisioning.v1.ProvisioningAdapter.Synchronize:output_type -> provisioning.v1.SynchronizeResponse
-	14, // 37: provisioning.v1.ProvisioningAdapter.GetSyncStatus:output_type -> provisioning.v1.GetSyncStatusResponse
-	31, // [31:38] is the sub-list for method output_type
-	24, // [24:31] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	35, // 1: provisioning.v1.GetPluginInfoResponse.config_fields:type_name -> provisioning.v1.Field
+	31, // 2: provisioning.v1.ConfigureRequest.settings:type_name -> provisioning.v1.ConfigureRequest.SettingsEntry
+	36, // 3: provisioning.v1.ConfigureResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	37, // 4: provisioning.v1.GetSyncOptionsRequest.account:type_name -> provisioning.v1.Account
+	38, // 5: provisioning.v1.GetSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	39, // 6: provisioning.v1.GetSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
+	35, // 7: provisioning.v1.GetSyncOptionsResponse.fields:type_name -> provisioning.v1.Field
+	36, // 8: provisioning.v1.GetSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	37, // 9: provisioning.v1.ValidateSyncOptionsRequest.account:type_name -> provisioning.v1.Account
+	38, // 10: provisioning.v1.ValidateSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	32, // 11: provisioning.v1.ValidateSyncOptionsRequest.values:type_name -> provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
+	39, // 12: provisioning.v1.ValidateSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
+	36, // 13: provisioning.v1.ValidateSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	33, // 14: provisioning.v1.ValidateSyncOptionsResponse.values:type_name -> provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
+	37, // 15: provisioning.v1.SynchronizeRequest.account:type_name -> provisioning.v1.Account
+	38, // 16: provisioning.v1.SynchronizeRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	34, // 17: provisioning.v1.SynchronizeRequest.values:type_name -> provisioning.v1.SynchronizeRequest.ValuesEntry
+	39, // 18: provisioning.v1.SynchronizeRequest.record:type_name -> provisioning.v1.SyncRecord
+	39, // 19: provisioning.v1.SynchronizeResponse.record:type_name -> provisioning.v1.SyncRecord
+	36, // 20: provisioning.v1.SynchronizeResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	39, // 21: provisioning.v1.GetSyncStatusRequest.record:type_name -> provisioning.v1.SyncRecord
+	37, // 22: provisioning.v1.GetSyncStatusRequest.account:type_name -> provisioning.v1.Account
+	38, // 23: provisioning.v1.GetSyncStatusRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	39, // 24: provisioning.v1.GetSyncStatusResponse.record:type_name -> provisioning.v1.SyncRecord
+	36, // 25: provisioning.v1.GetSyncStatusResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	37, // 26: provisioning.v1.DeleteAccountRequest.account:type_name -> provisioning.v1.Account
+	39, // 27: provisioning.v1.DeleteAccountRequest.record:type_name -> provisioning.v1.SyncRecord
+	38, // 28: provisioning.v1.DeleteAccountRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	40, // 29: provisioning.v1.DeleteAccountRequest.subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	39, // 30: provisioning.v1.DeleteAccountResponse.record:type_name -> provisioning.v1.SyncRecord
+	36, // 31: provisioning.v1.DeleteAccountResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	41, // 32: provisioning.v1.GetServiceDefinitionResponse.products:type_name -> provisioning.v1.Product
+	42, // 33: provisioning.v1.ValidateSubscriptionRequest.subscription:type_name -> provisioning.v1.Subscription
+	37, // 34: provisioning.v1.ValidateSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	39, // 35: provisioning.v1.ValidateSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	38, // 36: provisioning.v1.ValidateSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	40, // 37: provisioning.v1.ValidateSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	40, // 38: provisioning.v1.ValidateSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	36, // 39: provisioning.v1.ValidateSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	42, // 40: provisioning.v1.ProvisionSubscriptionRequest.subscription:type_name -> provisioning.v1.Subscription
+	37, // 41: provisioning.v1.ProvisionSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	39, // 42: provisioning.v1.ProvisionSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	38, // 43: provisioning.v1.ProvisionSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	40, // 44: provisioning.v1.ProvisionSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	40, // 45: provisioning.v1.ProvisionSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	40, // 46: provisioning.v1.ProvisionSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	36, // 47: provisioning.v1.ProvisionSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	40, // 48: provisioning.v1.SuspendSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	37, // 49: provisioning.v1.SuspendSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	39, // 50: provisioning.v1.SuspendSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	38, // 51: provisioning.v1.SuspendSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	40, // 52: provisioning.v1.SuspendSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	36, // 53: provisioning.v1.SuspendSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	40, // 54: provisioning.v1.ResumeSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	37, // 55: provisioning.v1.ResumeSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	39, // 56: provisioning.v1.ResumeSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	38, // 57: provisioning.v1.ResumeSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	40, // 58: provisioning.v1.ResumeSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	40, // 59: provisioning.v1.ResumeSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	36, // 60: provisioning.v1.ResumeSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	40, // 61: provisioning.v1.CancelSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	37, // 62: provisioning.v1.CancelSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	39, // 63: provisioning.v1.CancelSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	38, // 64: provisioning.v1.CancelSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	40, // 65: provisioning.v1.CancelSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	36, // 66: provisioning.v1.CancelSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	40, // 67: provisioning.v1.GetSubscriptionStatusRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	37, // 68: provisioning.v1.GetSubscriptionStatusRequest.account:type_name -> provisioning.v1.Account
+	39, // 69: provisioning.v1.GetSubscriptionStatusRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	42, // 70: provisioning.v1.GetSubscriptionStatusRequest.subscription:type_name -> provisioning.v1.Subscription
+	40, // 71: provisioning.v1.GetSubscriptionStatusResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	36, // 72: provisioning.v1.GetSubscriptionStatusResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	1,  // 73: provisioning.v1.ProvisioningAdapter.GetPluginInfo:input_type -> provisioning.v1.GetPluginInfoRequest
+	3,  // 74: provisioning.v1.ProvisioningAdapter.Configure:input_type -> provisioning.v1.ConfigureRequest
+	5,  // 75: provisioning.v1.ProvisioningAdapter.Probe:input_type -> provisioning.v1.ProbeRequest
+	7,  // 76: provisioning.v1.ProvisioningAdapter.GetSyncOptions:input_type -> provisioning.v1.GetSyncOptionsRequest
+	9,  // 77: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:input_type -> provisioning.v1.ValidateSyncOptionsRequest
+	11, // 78: provisioning.v1.ProvisioningAdapter.Synchronize:input_type -> provisioning.v1.SynchronizeRequest
+	13, // 79: provisioning.v1.ProvisioningAdapter.GetSyncStatus:input_type -> provisioning.v1.GetSyncStatusRequest
+	15, // 80: provisioning.v1.ProvisioningAdapter.DeleteAccount:input_type -> provisioning.v1.DeleteAccountRequest
+	17, // 81: provisioning.v1.ProvisioningAdapter.GetServiceDefinition:input_type -> provisioning.v1.GetServiceDefinitionRequest
+	19, // 82: provisioning.v1.ProvisioningAdapter.ValidateSubscription:input_type -> provisioning.v1.ValidateSubscriptionRequest
+	21, // 83: provisioning.v1.ProvisioningAdapter.ProvisionSubscription:input_type -> provisioning.v1.ProvisionSubscriptionRequest
+	23, // 84: provisioning.v1.ProvisioningAdapter.SuspendSubscription:input_type -> provisioning.v1.SuspendSubscriptionRequest
+	25, // 85: provisioning.v1.ProvisioningAdapter.ResumeSubscription:input_type -> provisioning.v1.ResumeSubscriptionRequest
+	27, // 86: provisioning.v1.ProvisioningAdapter.CancelSubscription:input_type -> provisioning.v1.CancelSubscriptionRequest
+	29, // 87: provisioning.v1.ProvisioningAdapter.GetSubscriptionStatus:input_type -> provisioning.v1.GetSubscriptionStatusRequest
+	2,  // 88: provisioning.v1.ProvisioningAdapter.GetPluginInfo:output_type -> provisioning.v1.GetPluginInfoResponse
+	4,  // 89: provisioning.v1.ProvisioningAdapter.Configure:output_type -> provisioning.v1.ConfigureResponse
+	6,  // 90: provisioning.v1.ProvisioningAdapter.Probe:output_type -> provisioning.v1.ProbeResponse
+	8,  // 91: provisioning.v1.ProvisioningAdapter.GetSyncOptions:output_type -> provisioning.v1.GetSyncOptionsResponse
+	10, // 92: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:output_type -> provisioning.v1.ValidateSyncOptionsResponse
+	12, // 93: provisioning.v1.ProvisioningAdapter.Synchronize:output_type -> provisioning.v1.SynchronizeResponse
+	14, // 94: provisioning.v1.ProvisioningAdapter.GetSyncStatus:output_type -> provisioning.v1.GetSyncStatusResponse
+	16, // 95: provisioning.v1.ProvisioningAdapter.DeleteAccount:output_type -> provisioning.v1.DeleteAccountResponse
+	18, // 96: provisioning.v1.ProvisioningAdapter.GetServiceDefinition:output_type -> provisioning.v1.GetServiceDefinitionResponse
+	20, // 97: provisioning.v1.ProvisioningAdapter.ValidateSubscription:output_type -> provisioning.v1.ValidateSubscriptionResponse
+	22, // 98: provisioning.v1.ProvisioningAdapter.ProvisionSubscription:output_type -> provisioning.v1.ProvisionSubscriptionResponse
+	24, // 99: provisioning.v1.ProvisioningAdapter.SuspendSubscription:output_type -> provisioning.v1.SuspendSubscriptionResponse
+	26, // 100: provisioning.v1.ProvisioningAdapter.ResumeSubscription:output_type -> provisioning.v1.ResumeSubscriptionResponse
+	28, // 101: provisioning.v1.ProvisioningAdapter.CancelSubscription:output_type -> provisioning.v1.CancelSubscriptionResponse
+	30, // 102: provisioning.v1.ProvisioningAdapter.GetSubscriptionStatus:output_type -> provisioning.v1.GetSubscriptionStatusResponse
+	88, // [88:103] is the sub-list for method output_type
+	73, // [73:88] is the sub-list for method input_type
+	73, // [73:73] is the sub-list for extension type_name
+	73, // [73:73] is the sub-list for extension extendee
+	0,  // [0:73] is the sub-list for field type_name
 }
 
 func init() { file_provisioning_v1_adapter_proto_init() }
@@ -1080,6 +2422,7 @@ func file_provisioning_v1_adapter_proto_init() {
 	if File_provisioning_v1_adapter_proto != nil {
 		return
 	}
+	file_provisioning_v1_subscription_proto_init()
 	file_provisioning_v1_types_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1087,7 +2430,7 @@ func file_provisioning_v1_adapter_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provisioning_v1_adapter_proto_rawDesc), len(file_provisioning_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

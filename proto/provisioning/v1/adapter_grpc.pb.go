@@ -22,13 +22,21 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProvisioningAdapter_GetPluginInfo_FullMethodName       = "/provisioning.v1.ProvisioningAdapter/GetPluginInfo"
-	ProvisioningAdapter_Configure_FullMethodName           = "/provisioning.v1.ProvisioningAdapter/Configure"
-	ProvisioningAdapter_Probe_FullMethodName               = "/provisioning.v1.ProvisioningAdapter/Probe"
-	ProvisioningAdapter_GetSyncOptions_FullMethodName      = "/provisioning.v1.ProvisioningAdapter/GetSyncOptions"
-	ProvisioningAdapter_ValidateSyncOptions_FullMethodName = "/provisioning.v1.ProvisioningAdapter/ValidateSyncOptions"
-	ProvisioningAdapter_Synchronize_FullMethodName         = "/provisioning.v1.ProvisioningAdapter/Synchronize"
-	ProvisioningAdapter_GetSyncStatus_FullMethodName       = "/provisioning.v1.ProvisioningAdapter/GetSyncStatus"
+	ProvisioningAdapter_GetPluginInfo_FullMethodName         = "/provisioning.v1.ProvisioningAdapter/GetPluginInfo"
+	ProvisioningAdapter_Configure_FullMethodName             = "/provisioning.v1.ProvisioningAdapter/Configure"
+	ProvisioningAdapter_Probe_FullMethodName                 = "/provisioning.v1.ProvisioningAdapter/Probe"
+	ProvisioningAdapter_GetSyncOptions_FullMethodName        = "/provisioning.v1.ProvisioningAdapter/GetSyncOptions"
+	ProvisioningAdapter_ValidateSyncOptions_FullMethodName   = "/provisioning.v1.ProvisioningAdapter/ValidateSyncOptions"
+	ProvisioningAdapter_Synchronize_FullMethodName           = "/provisioning.v1.ProvisioningAdapter/Synchronize"
+	ProvisioningAdapter_GetSyncStatus_FullMethodName         = "/provisioning.v1.ProvisioningAdapter/GetSyncStatus"
+	ProvisioningAdapter_DeleteAccount_FullMethodName         = "/provisioning.v1.ProvisioningAdapter/DeleteAccount"
+	ProvisioningAdapter_GetServiceDefinition_FullMethodName  = "/provisioning.v1.ProvisioningAdapter/GetServiceDefinition"
+	ProvisioningAdapter_ValidateSubscription_FullMethodName  = "/provisioning.v1.ProvisioningAdapter/ValidateSubscription"
+	ProvisioningAdapter_ProvisionSubscription_FullMethodName = "/provisioning.v1.ProvisioningAdapter/ProvisionSubscription"
+	ProvisioningAdapter_SuspendSubscription_FullMethodName   = "/provisioning.v1.ProvisioningAdapter/SuspendSubscription"
+	ProvisioningAdapter_ResumeSubscription_FullMethodName    = "/provisioning.v1.ProvisioningAdapter/ResumeSubscription"
+	ProvisioningAdapter_CancelSubscription_FullMethodName    = "/provisioning.v1.ProvisioningAdapter/CancelSubscription"
+	ProvisioningAdapter_GetSubscriptionStatus_FullMethodName = "/provisioning.v1.ProvisioningAdapter/GetSubscriptionStatus"
 )
 
 // ProvisioningAdapterClient is the client API for ProvisioningAdapter service.
@@ -61,7 +69,58 @@ const (
 // ErrorInfo.domain is "provisioning.v1"; ErrorInfo.reason uses the same codes
 // as Diagnostic.code. Validation problems that GetSyncOptions and
 // ValidateSyncOptions return as diagnostics are the same problems, with the same
-// codes and fields, that make Synchronize fail.
+// codes and fields, that make Synchronize fail; likewise ValidateSubscription
+// and ProvisionSubscription.
+//
+// # Reasons
+//
+// The ErrorInfo reasons (and Diagnostic codes) of the account lifecycle and
+// of orders, with their gRPC code. Field keys of subscription problems are
+// "subscription.<field>", add-ons indexed: "subscription.addons[1].quantity".
+//
+// | reason                       | code                | meaning                                                    |
+// |------------------------------|---------------------|------------------------------------------------------------|
+// | SELF_PARENT                  | INVALID_ARGUMENT    | account.parent_id is the account's own id                  |
+// | PARENT_CHANGED               | FAILED_PRECONDITION | the synchronized account's parent differs from the one it  |
+// |                              |                     | was created under; the remote cannot move an account       |
+// | TYPE_CHANGE_UNSUPPORTED      | FAILED_PRECONDITION | the account type changed; the detail says how the vendor   |
+// |                              |                     | converts it, if at all (see Synchronize)                   |
+// | REMOTE_DRIFT                 | (warning only)      | the remote and the BSS disagree on a field (name, email,   |
+// |                              |                     | parent, type, quantity...); Diagnostic.field names it      |
+// | RECORD_MISMATCH              | INVALID_ARGUMENT    | (host) a caller-supplied record contradicts the stored one |
+// | HAS_CHILDREN                 | FAILED_PRECONDITION | DeleteAccount without cascade on an account with children  |
+// | HAS_SUBSCRIPTIONS            | FAILED_PRECONDITION | DeleteAccount while a subscription still holds licences    |
+// | ACCOUNT_NOT_SYNCED           | FAILED_PRECONDITION | an order for an account that is not synchronized           |
+// | SUBSCRIPTION_CANCELLED       | FAILED_PRECONDITION | any change but Cancel to a cancelled subscription          |
+// | SUBSCRIPTION_NOT_FOUND       | NOT_FOUND           | (host) no stored record of the subscription                |
+// | SUBSCRIPTION_ACCOUNT_CHANGED | FAILED_PRECONDITION | subscription.account_id differs from the record's          |
+// | PRODUCT_CHANGED              | FAILED_PRECONDITION | subscription.product_id differs from the record's: cancel  |
+// |                              |                     | and order the new product                                  |
+// | UNKNOWN_PRODUCT              | INVALID_ARGUMENT    | a product id not in GetServiceDefinition                   |
+// | PRODUCT_KIND_MISMATCH        | INVALID_ARGUMENT    | an add-on as the base product, or a base product as an     |
+// |                              |                     | add-on                                                     |
+// | ADDON_WITHOUT_BASE           | INVALID_ARGUMENT    | the add-on does not belong to the base product (addon_of)  |
+// | ADDON_EXCEEDS_BASE           | INVALID_ARGUMENT    | an add-on's quantity is above the subscription's quantity  |
+// | DUPLICATE_ADDON              | INVALID_ARGUMENT    | two add-ons share an id or a product                       |
+// | QUANTITY_OUT_OF_RANGE        | INVALID_ARGUMENT    | a quantity below 1 or min_quantity, or above max_quantity  |
+// | INVALID_ATTRIBUTE            | INVALID_ARGUMENT    | an attribute is unknown, or not one of its Field's choices |
+// | TRIAL_NOT_AVAILABLE          | INVALID_ARGUMENT    | a trial of a product without trial_available               |
+// | TRIAL_LIMIT                  | INVALID_ARGUMENT    | a trial above trial_max_quantity (Panda: 250 endpoints)    |
+// | TRIAL_EXPIRED                | FAILED_PRECONDITION | a trial past its trial_days (Panda: 30); only paid remains |
+// | TRIAL_DOWNGRADE              | FAILED_PRECONDITION | trial=true on a subscription that is already paid          |
+// | BASE_PRODUCT_LIMIT           | FAILED_PRECONDITION | a subscriber (Panda User) already holds another base       |
+// |                              |                     | product; only a service provider holds several             |
+// | PRODUCT_ALREADY_SUBSCRIBED   | FAILED_PRECONDITION | another live subscription of the account holds this        |
+// |                              |                     | product (the remote keeps one allocation per product and   |
+// |                              |                     | type)                                                      |
+// | ALLOCATION_TYPE_MISMATCH     | FAILED_PRECONDITION | the product and its modules would not share one allocation |
+// |                              |                     | type (subscription, term, trial)                           |
+// | INSUFFICIENT_INVENTORY       | FAILED_PRECONDITION | the root partner account has too few unallocated licences; |
+// |                              |                     | ErrorInfo metadata product, requested, available           |
+//
+// INSUFFICIENT_INVENTORY is FAILED_PRECONDITION, not RESOURCE_EXHAUSTED: the
+// fix is buying licences, and RESOURCE_EXHAUSTED in this contract means
+// "back off and retry", which would only loop.
 type ProvisioningAdapterClient interface {
 	// GetPluginInfo describes the plugin: its name, version, capabilities and
 	// the settings Configure needs.
@@ -117,21 +176,42 @@ type ProvisioningAdapterClient interface {
 	//
 	// Errors: as GetSyncOptions. Business-rule problems are diagnostics.
 	ValidateSyncOptions(ctx context.Context, in *ValidateSyncOptionsRequest, opts ...grpc.CallOption) (*ValidateSyncOptionsResponse, error)
-	// Synchronize registers the account in the remote system.
+	// Synchronize registers the account in the remote system, or, when it is
+	// already there, makes the remote match it (converges): a changed company
+	// name, corporate email or contact is pushed and the answer says
+	// updated=true. A replay with nothing changed touches nothing remote
+	// beyond reads. A record that is DELETED is synchronized anew
+	// (created=true).
 	//
 	// Idempotent: yes, keyed by account.id. A replay after success answers the
-	// same record with created=false; a retry after a lost response, a plugin
-	// crash, or concurrent calls for the same account never create a second
-	// remote object. Side effects: creates remote objects.
+	// same record with created=false, updated=false; a retry after a lost
+	// response, a plugin crash, or concurrent calls for the same account never
+	// create a second remote object. Recovery after a lost answer adopts a
+	// remote account only when it is provably this account's own earlier
+	// attempt, never one that merely has the same name and email. Side effects:
+	// creates or updates remote objects.
 	//
 	// | code                | when                                                | details                        | caller                 |
 	// |---------------------|-----------------------------------------------------|--------------------------------|------------------------|
 	// | INVALID_ARGUMENT    | missing account id/type, bad email, bad or unknown  | BadRequest                     | fix input; don't retry |
-	// |                     | value, role not allowed                             |                                |                        |
+	// |                     | value, role not allowed; parent_id is the account's |                                |                        |
+	// |                     | own id (SELF_PARENT, on "account.parent_id")        |                                |                        |
 	// | FAILED_PRECONDITION | not configured; parent not synced                   | PreconditionFailure, ErrorInfo | sync the parent / fix  |
-	// |                     | (PARENT_NOT_SYNCED) or not a reseller               |                                | state, then retry      |
-	// |                     | (PARENT_NOT_RESELLER); TIER_LIMIT; remote           |                                |                        |
+	// |                     | (PARENT_NOT_SYNCED; when the parent's record is     |                                | state, then retry      |
+	// |                     | FAILED, ErrorInfo metadata parent_error_reason and  |                                |                        |
+	// |                     | the description say why it failed) or not a         |                                |                        |
+	// |                     | reseller (PARENT_NOT_RESELLER); TIER_LIMIT; remote  |                                |                        |
 	// |                     | credentials refused (REMOTE_UNAUTHORIZED)           |                                |                        |
+	// | FAILED_PRECONDITION | PARENT_CHANGED: the account is synchronized under   | PreconditionFailure (subject   | don't retry: the       |
+	// |                     | another parent than parent_id now names; the remote | "account.parent_id"),          | remote cannot move it; |
+	// |                     | cannot move an account                              | ErrorInfo                      | restore the parent     |
+	// | FAILED_PRECONDITION | TYPE_CHANGE_UNSUPPORTED: account.type differs from  | PreconditionFailure (subject   | convert in the vendor  |
+	// |                     | what was synchronized. Panda: WatchGuard converts a | "account.type"), ErrorInfo     | console, then          |
+	// |                     | subscriber to a service provider only in its        |                                | GetSyncStatus adopts   |
+	// |                     | console, one way, never to tier 4; operator roles   |                                | the converted account  |
+	// |                     | are remapped Administrator->Owner, Analyst->        |                                |                        |
+	// |                     | Helpdesk, Observer->Auditor; a service provider     |                                |                        |
+	// |                     | never becomes a subscriber                          |                                |                        |
 	// | ALREADY_EXISTS      | username held by another remote account             | ErrorInfo USERNAME_TAKEN +     | choose another         |
 	// |                     |                                                     | BadRequest on "username"       | username               |
 	// | UNAVAILABLE         | remote down or 5xx after retries                    | RetryInfo                      | retry: idempotent      |
@@ -143,10 +223,15 @@ type ProvisioningAdapterClient interface {
 	Synchronize(ctx context.Context, in *SynchronizeRequest, opts ...grpc.CallOption) (*SynchronizeResponse, error)
 	// GetSyncStatus refreshes a record from the remote system: resumes a pending
 	// transaction, notices activation (ACTIVE) or a deleted remote account
-	// (MISSING).
+	// (MISSING), and adopts an account converted in the vendor's console (e.g.
+	// a Panda subscriber turned service provider: the record then describes
+	// the converted account). Where the remote and the given account disagree
+	// (name, email, parent, type) it answers one REMOTE_DRIFT warning per field,
+	// Diagnostic.field "account.<field>". A DELETED record is answered as is.
 	//
 	// Idempotent: yes. Side effects: none beyond settling a pending remote
-	// transaction the plugin started.
+	// transaction the plugin started. Drift is reported, never corrected
+	// (Synchronize corrects it).
 	//
 	// | code                | when                                    | caller             |
 	// |---------------------|-----------------------------------------|--------------------|
@@ -155,6 +240,186 @@ type ProvisioningAdapterClient interface {
 	// | UNAVAILABLE         | remote down after retries               | retry with backoff |
 	// | RESOURCE_EXHAUSTED  | remote rate limit                       | retry later        |
 	GetSyncStatus(ctx context.Context, in *GetSyncStatusRequest, opts ...grpc.CallOption) (*GetSyncStatusResponse, error)
+	// DeleteAccount deletes the account's remote objects (Panda: its operator
+	// and its account) and answers the record with status DELETED. With
+	// cascade, the account's remote descendants go first, deepest first, and
+	// the answer lists their remote ids so the caller can mark their records
+	// DELETED too. Requires CAPABILITY_DELETE.
+	//
+	// Idempotent: yes, keyed by account.id. A replay (record already DELETED,
+	// or the remote account already gone) answers a DELETED record with
+	// deleted=false and touches nothing remote beyond reads. A record that was
+	// never synchronized remotely (no remote_id) becomes DELETED with no remote
+	// call. Side effects: deletes remote objects.
+	//
+	// | code                | when                                         | details                          | caller                   |
+	// |---------------------|----------------------------------------------|----------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no account/account.id, no record, or         | BadRequest                       | fix input; don't retry   |
+	// |                     | record.account_id differs from account.id    |                                  |                          |
+	// | FAILED_PRECONDITION | HAS_CHILDREN: the remote account has         | PreconditionFailure, one         | delete the children      |
+	// |                     | children and cascade is false                | violation per child (subject:    | first, or set cascade    |
+	// |                     |                                              | its remote id), ErrorInfo        |                          |
+	// | FAILED_PRECONDITION | HAS_SUBSCRIPTIONS: a subscription of the     | PreconditionFailure (subject:    | cancel the subscriptions |
+	// |                     | account (or, with cascade, of a descendant)  | subscription id or remote        | first, then retry        |
+	// |                     | still holds licences: a given record that is | account id), ErrorInfo           |                          |
+	// |                     | not CANCELLED/FAILED, or a remote allocation |                                  |                          |
+	// | FAILED_PRECONDITION | not configured; remote credentials refused   | PreconditionFailure, ErrorInfo   | fix state, then retry    |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                        | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                        | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                  | retry: idempotent        |
+	//
+	// A cascade that fails part-way has deleted some descendants: a retry
+	// finishes it (descendants already gone are skipped).
+	DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error)
+	// GetServiceDefinition answers the catalogue: the products an order may
+	// name, their add-ons, quantities, trial terms and per-order attributes.
+	// Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code                | when           | caller         |
+	// |---------------------|----------------|----------------|
+	// | FAILED_PRECONDITION | not configured | call Configure |
+	GetServiceDefinition(ctx context.Context, in *GetServiceDefinitionRequest, opts ...grpc.CallOption) (*GetServiceDefinitionResponse, error)
+	// ValidateSubscription is the check-only pass of ProvisionSubscription: it
+	// applies exactly the rules ProvisionSubscription applies first (catalogue,
+	// quantities, add-ons, trial, one base product per subscriber, allocation
+	// type, the account's and the record's state) and answers every problem as
+	// a diagnostic, with the same codes and fields. Inventory is checked from
+	// a remote read, so a later ProvisionSubscription may still meet
+	// INSUFFICIENT_INVENTORY. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code                | when                                       | caller             |
+	// |---------------------|--------------------------------------------|--------------------|
+	// | INVALID_ARGUMENT    | no subscription, or no subscription.id /   | fix input          |
+	// |                     | account_id, or no account                  |                    |
+	// | FAILED_PRECONDITION | not configured                             | call Configure     |
+	// | UNAVAILABLE         | remote down after retries                  | retry with backoff |
+	// | RESOURCE_EXHAUSTED  | remote rate limit                          | retry later        |
+	//
+	// Business-rule problems (every reason of the table above) are diagnostics,
+	// never errors.
+	ValidateSubscription(ctx context.Context, in *ValidateSubscriptionRequest, opts ...grpc.CallOption) (*ValidateSubscriptionResponse, error)
+	// ProvisionSubscription makes the remote match the desired state in
+	// `subscription`: creates the allocation, sets its quantity up or down,
+	// adds, resizes and releases add-ons, turns a trial into a paid
+	// subscription. Quantities are set, never incremented, so a replay or a
+	// retry after a lost answer converges and never allocates twice. For an
+	// end customer, it first makes sure the reseller (the nearest ancestor)
+	// holds enough unallocated licences, raising the reseller's own allocation
+	// (never lowering it) as needed. On a SUSPENDED subscription it records the
+	// new desired quantity and add-ons without allocating (ResumeSubscription
+	// allocates). Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription.id. A replay answers the same
+	// record with created=false, updated=false. Side effects: creates, changes
+	// or deletes remote allocations of the account and, for an end customer,
+	// raises its reseller's allocation.
+	//
+	// | code                | when                                          | details                        | caller                   |
+	// |---------------------|-----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription/id/account_id, no account,    | BadRequest on                  | fix input; don't retry   |
+	// |                     | subscription.account_id != account.id, or a   | "subscription.<field>",        |                          |
+	// |                     | rule: UNKNOWN_PRODUCT, PRODUCT_KIND_MISMATCH, | ErrorInfo{reason}              |                          |
+	// |                     | ADDON_WITHOUT_BASE, ADDON_EXCEEDS_BASE,       |                                |                          |
+	// |                     | DUPLICATE_ADDON, QUANTITY_OUT_OF_RANGE,       |                                |                          |
+	// |                     | INVALID_ATTRIBUTE, TRIAL_NOT_AVAILABLE,       |                                |                          |
+	// |                     | TRIAL_LIMIT                                   |                                |                          |
+	// | FAILED_PRECONDITION | ACCOUNT_NOT_SYNCED: account_record absent or  | PreconditionFailure (subject   | synchronize the account, |
+	// |                     | not SYNCED/ACTIVE (PENDING with a remote_id   | "account"), ErrorInfo metadata | then retry               |
+	// |                     | counts as synchronized)                       | status                         |                          |
+	// | FAILED_PRECONDITION | PARENT_NOT_SYNCED: an end customer's reseller | PreconditionFailure, ErrorInfo | synchronize the reseller |
+	// |                     | has no synchronized record                    |                                |                          |
+	// | FAILED_PRECONDITION | SUBSCRIPTION_CANCELLED (record CANCELLED),    | PreconditionFailure, ErrorInfo | order a new subscription |
+	// |                     | SUBSCRIPTION_ACCOUNT_CHANGED, PRODUCT_CHANGED |                                | (new id)                 |
+	// | FAILED_PRECONDITION | BASE_PRODUCT_LIMIT,                           | PreconditionFailure, ErrorInfo | fix the account's other  |
+	// |                     | PRODUCT_ALREADY_SUBSCRIBED,                   |                                | orders, or order paid    |
+	// |                     | ALLOCATION_TYPE_MISMATCH, TRIAL_EXPIRED,      |                                |                          |
+	// |                     | TRIAL_DOWNGRADE                               |                                |                          |
+	// | FAILED_PRECONDITION | INSUFFICIENT_INVENTORY: the root partner      | PreconditionFailure, ErrorInfo | buy licences, then retry |
+	// |                     | account lacks unallocated licences            | metadata product, requested,   |                          |
+	// |                     |                                               | available                      |                          |
+	// | FAILED_PRECONDITION | not configured; remote credentials refused    | PreconditionFailure, ErrorInfo | fix state, then retry    |
+	// | UNAVAILABLE         | remote down or 5xx after retries              | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget  | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                             |                                | retry: idempotent        |
+	ProvisionSubscription(ctx context.Context, in *ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*ProvisionSubscriptionResponse, error)
+	// SuspendSubscription releases the subscription's licences (the allocation
+	// and its add-ons) and keeps the record, quantity and add-ons: status
+	// SUSPENDED. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription_id: suspending a SUSPENDED
+	// subscription answers it unchanged (updated=false). Side effects: deletes
+	// the remote allocations.
+	//
+	// | code                | when                                         | details                        | caller                   |
+	// |---------------------|----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription_id, no record, or            | BadRequest                     | fix input; don't retry   |
+	// |                     | record.subscription_id differs               |                                |                          |
+	// | FAILED_PRECONDITION | SUBSCRIPTION_CANCELLED; ACCOUNT_NOT_SYNCED;  | PreconditionFailure, ErrorInfo | none / fix state         |
+	// |                     | not configured; remote credentials refused   |                                |                          |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                | retry: idempotent        |
+	SuspendSubscription(ctx context.Context, in *SuspendSubscriptionRequest, opts ...grpc.CallOption) (*SuspendSubscriptionResponse, error)
+	// ResumeSubscription allocates the record's quantity and add-ons again
+	// (as ProvisionSubscription would, with the record as the desired state):
+	// status ACTIVE. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription_id: resuming an ACTIVE
+	// subscription answers it unchanged (updated=false). Side effects: creates
+	// remote allocations, and may raise the reseller's allocation.
+	//
+	// | code                | when                                         | details                        | caller                   |
+	// |---------------------|----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription_id, no record, or            | BadRequest                     | fix input; don't retry   |
+	// |                     | record.subscription_id differs               |                                |                          |
+	// | FAILED_PRECONDITION | SUBSCRIPTION_CANCELLED; ACCOUNT_NOT_SYNCED;  | PreconditionFailure, ErrorInfo | none / fix state         |
+	// |                     | PARENT_NOT_SYNCED; INSUFFICIENT_INVENTORY;   |                                |                          |
+	// |                     | BASE_PRODUCT_LIMIT; TRIAL_EXPIRED; not       |                                |                          |
+	// |                     | configured; remote credentials refused       |                                |                          |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                | retry: idempotent        |
+	ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error)
+	// CancelSubscription releases the subscription's licences for good: status
+	// CANCELLED, terminal. Anything but Cancel and GetSubscriptionStatus
+	// afterwards fails FAILED_PRECONDITION, reason SUBSCRIPTION_CANCELLED.
+	// Cancelling a FAILED or SUSPENDED subscription releases whatever it still
+	// holds. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription_id: cancelling a CANCELLED
+	// subscription answers it unchanged (updated=false), not an error. Side
+	// effects: deletes the remote allocations.
+	//
+	// | code                | when                                         | details                        | caller                   |
+	// |---------------------|----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription_id, no record, or            | BadRequest                     | fix input; don't retry   |
+	// |                     | record.subscription_id differs               |                                |                          |
+	// | FAILED_PRECONDITION | not configured; remote credentials refused   | PreconditionFailure, ErrorInfo | fix state, then retry    |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                | retry: idempotent        |
+	CancelSubscription(ctx context.Context, in *CancelSubscriptionRequest, opts ...grpc.CallOption) (*CancelSubscriptionResponse, error)
+	// GetSubscriptionStatus refreshes a subscription record from the remote:
+	// settles a PENDING one, notices an expired trial, and answers one
+	// REMOTE_DRIFT warning per field where the remote allocation and the record
+	// disagree (Diagnostic.field "record.quantity", "record.addons[0].quantity",
+	// "record.status"...). Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes. Side effects: none beyond settling remote work the
+	// plugin started. Drift is reported, never corrected (ProvisionSubscription
+	// corrects it).
+	//
+	// | code                | when                                        | caller             |
+	// |---------------------|---------------------------------------------|--------------------|
+	// | INVALID_ARGUMENT    | no record, or record.subscription_id empty  | fix input          |
+	// | FAILED_PRECONDITION | not configured; ACCOUNT_NOT_SYNCED          | fix state          |
+	// | UNAVAILABLE         | remote down after retries                   | retry with backoff |
+	// | RESOURCE_EXHAUSTED  | remote rate limit                           | retry later        |
+	GetSubscriptionStatus(ctx context.Context, in *GetSubscriptionStatusRequest, opts ...grpc.CallOption) (*GetSubscriptionStatusResponse, error)
 }
 
 type provisioningAdapterClient struct {
@@ -235,6 +500,86 @@ func (c *provisioningAdapterClient) GetSyncStatus(ctx context.Context, in *GetSy
 	return out, nil
 }
 
+func (c *provisioningAdapterClient) DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAccountResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_DeleteAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) GetServiceDefinition(ctx context.Context, in *GetServiceDefinitionRequest, opts ...grpc.CallOption) (*GetServiceDefinitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServiceDefinitionResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_GetServiceDefinition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) ValidateSubscription(ctx context.Context, in *ValidateSubscriptionRequest, opts ...grpc.CallOption) (*ValidateSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateSubscriptionResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_ValidateSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) ProvisionSubscription(ctx context.Context, in *ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*ProvisionSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProvisionSubscriptionResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_ProvisionSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) SuspendSubscription(ctx context.Context, in *SuspendSubscriptionRequest, opts ...grpc.CallOption) (*SuspendSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuspendSubscriptionResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_SuspendSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeSubscriptionResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_ResumeSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) CancelSubscription(ctx context.Context, in *CancelSubscriptionRequest, opts ...grpc.CallOption) (*CancelSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelSubscriptionResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_CancelSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *provisioningAdapterClient) GetSubscriptionStatus(ctx context.Context, in *GetSubscriptionStatusRequest, opts ...grpc.CallOption) (*GetSubscriptionStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSubscriptionStatusResponse)
+	err := c.cc.Invoke(ctx, ProvisioningAdapter_GetSubscriptionStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProvisioningAdapterServer is the server API for ProvisioningAdapter service.
 // All implementations must embed UnimplementedProvisioningAdapterServer
 // for forward compatibility.
@@ -265,7 +610,58 @@ func (c *provisioningAdapterClient) GetSyncStatus(ctx context.Context, in *GetSy
 // ErrorInfo.domain is "provisioning.v1"; ErrorInfo.reason uses the same codes
 // as Diagnostic.code. Validation problems that GetSyncOptions and
 // ValidateSyncOptions return as diagnostics are the same problems, with the same
-// codes and fields, that make Synchronize fail.
+// codes and fields, that make Synchronize fail; likewise ValidateSubscription
+// and ProvisionSubscription.
+//
+// # Reasons
+//
+// The ErrorInfo reasons (and Diagnostic codes) of the account lifecycle and
+// of orders, with their gRPC code. Field keys of subscription problems are
+// "subscription.<field>", add-ons indexed: "subscription.addons[1].quantity".
+//
+// | reason                       | code                | meaning                                                    |
+// |------------------------------|---------------------|------------------------------------------------------------|
+// | SELF_PARENT                  | INVALID_ARGUMENT    | account.parent_id is the account's own id                  |
+// | PARENT_CHANGED               | FAILED_PRECONDITION | the synchronized account's parent differs from the one it  |
+// |                              |                     | was created under; the remote cannot move an account       |
+// | TYPE_CHANGE_UNSUPPORTED      | FAILED_PRECONDITION | the account type changed; the detail says how the vendor   |
+// |                              |                     | converts it, if at all (see Synchronize)                   |
+// | REMOTE_DRIFT                 | (warning only)      | the remote and the BSS disagree on a field (name, email,   |
+// |                              |                     | parent, type, quantity...); Diagnostic.field names it      |
+// | RECORD_MISMATCH              | INVALID_ARGUMENT    | (host) a caller-supplied record contradicts the stored one |
+// | HAS_CHILDREN                 | FAILED_PRECONDITION | DeleteAccount without cascade on an account with children  |
+// | HAS_SUBSCRIPTIONS            | FAILED_PRECONDITION | DeleteAccount while a subscription still holds licences    |
+// | ACCOUNT_NOT_SYNCED           | FAILED_PRECONDITION | an order for an account that is not synchronized           |
+// | SUBSCRIPTION_CANCELLED       | FAILED_PRECONDITION | any change but Cancel to a cancelled subscription          |
+// | SUBSCRIPTION_NOT_FOUND       | NOT_FOUND           | (host) no stored record of the subscription                |
+// | SUBSCRIPTION_ACCOUNT_CHANGED | FAILED_PRECONDITION | subscription.account_id differs from the record's          |
+// | PRODUCT_CHANGED              | FAILED_PRECONDITION | subscription.product_id differs from the record's: cancel  |
+// |                              |                     | and order the new product                                  |
+// | UNKNOWN_PRODUCT              | INVALID_ARGUMENT    | a product id not in GetServiceDefinition                   |
+// | PRODUCT_KIND_MISMATCH        | INVALID_ARGUMENT    | an add-on as the base product, or a base product as an     |
+// |                              |                     | add-on                                                     |
+// | ADDON_WITHOUT_BASE           | INVALID_ARGUMENT    | the add-on does not belong to the base product (addon_of)  |
+// | ADDON_EXCEEDS_BASE           | INVALID_ARGUMENT    | an add-on's quantity is above the subscription's quantity  |
+// | DUPLICATE_ADDON              | INVALID_ARGUMENT    | two add-ons share an id or a product                       |
+// | QUANTITY_OUT_OF_RANGE        | INVALID_ARGUMENT    | a quantity below 1 or min_quantity, or above max_quantity  |
+// | INVALID_ATTRIBUTE            | INVALID_ARGUMENT    | an attribute is unknown, or not one of its Field's choices |
+// | TRIAL_NOT_AVAILABLE          | INVALID_ARGUMENT    | a trial of a product without trial_available               |
+// | TRIAL_LIMIT                  | INVALID_ARGUMENT    | a trial above trial_max_quantity (Panda: 250 endpoints)    |
+// | TRIAL_EXPIRED                | FAILED_PRECONDITION | a trial past its trial_days (Panda: 30); only paid remains |
+// | TRIAL_DOWNGRADE              | FAILED_PRECONDITION | trial=true on a subscription that is already paid          |
+// | BASE_PRODUCT_LIMIT           | FAILED_PRECONDITION | a subscriber (Panda User) already holds another base       |
+// |                              |                     | product; only a service provider holds several             |
+// | PRODUCT_ALREADY_SUBSCRIBED   | FAILED_PRECONDITION | another live subscription of the account holds this        |
+// |                              |                     | product (the remote keeps one allocation per product and   |
+// |                              |                     | type)                                                      |
+// | ALLOCATION_TYPE_MISMATCH     | FAILED_PRECONDITION | the product and its modules would not share one allocation |
+// |                              |                     | type (subscription, term, trial)                           |
+// | INSUFFICIENT_INVENTORY       | FAILED_PRECONDITION | the root partner account has too few unallocated licences; |
+// |                              |                     | ErrorInfo metadata product, requested, available           |
+//
+// INSUFFICIENT_INVENTORY is FAILED_PRECONDITION, not RESOURCE_EXHAUSTED: the
+// fix is buying licences, and RESOURCE_EXHAUSTED in this contract means
+// "back off and retry", which would only loop.
 type ProvisioningAdapterServer interface {
 	// GetPluginInfo describes the plugin: its name, version, capabilities and
 	// the settings Configure needs.
@@ -321,21 +717,42 @@ type ProvisioningAdapterServer interface {
 	//
 	// Errors: as GetSyncOptions. Business-rule problems are diagnostics.
 	ValidateSyncOptions(context.Context, *ValidateSyncOptionsRequest) (*ValidateSyncOptionsResponse, error)
-	// Synchronize registers the account in the remote system.
+	// Synchronize registers the account in the remote system, or, when it is
+	// already there, makes the remote match it (converges): a changed company
+	// name, corporate email or contact is pushed and the answer says
+	// updated=true. A replay with nothing changed touches nothing remote
+	// beyond reads. A record that is DELETED is synchronized anew
+	// (created=true).
 	//
 	// Idempotent: yes, keyed by account.id. A replay after success answers the
-	// same record with created=false; a retry after a lost response, a plugin
-	// crash, or concurrent calls for the same account never create a second
-	// remote object. Side effects: creates remote objects.
+	// same record with created=false, updated=false; a retry after a lost
+	// response, a plugin crash, or concurrent calls for the same account never
+	// create a second remote object. Recovery after a lost answer adopts a
+	// remote account only when it is provably this account's own earlier
+	// attempt, never one that merely has the same name and email. Side effects:
+	// creates or updates remote objects.
 	//
 	// | code                | when                                                | details                        | caller                 |
 	// |---------------------|-----------------------------------------------------|--------------------------------|------------------------|
 	// | INVALID_ARGUMENT    | missing account id/type, bad email, bad or unknown  | BadRequest                     | fix input; don't retry |
-	// |                     | value, role not allowed                             |                                |                        |
+	// |                     | value, role not allowed; parent_id is the account's |                                |                        |
+	// |                     | own id (SELF_PARENT, on "account.parent_id")        |                                |                        |
 	// | FAILED_PRECONDITION | not configured; parent not synced                   | PreconditionFailure, ErrorInfo | sync the parent / fix  |
-	// |                     | (PARENT_NOT_SYNCED) or not a reseller               |                                | state, then retry      |
-	// |                     | (PARENT_NOT_RESELLER); TIER_LIMIT; remote           |                                |                        |
+	// |                     | (PARENT_NOT_SYNCED; when the parent's record is     |                                | state, then retry      |
+	// |                     | FAILED, ErrorInfo metadata parent_error_reason and  |                                |                        |
+	// |                     | the description say why it failed) or not a         |                                |                        |
+	// |                     | reseller (PARENT_NOT_RESELLER); TIER_LIMIT; remote  |                                |                        |
 	// |                     | credentials refused (REMOTE_UNAUTHORIZED)           |                                |                        |
+	// | FAILED_PRECONDITION | PARENT_CHANGED: the account is synchronized under   | PreconditionFailure (subject   | don't retry: the       |
+	// |                     | another parent than parent_id now names; the remote | "account.parent_id"),          | remote cannot move it; |
+	// |                     | cannot move an account                              | ErrorInfo                      | restore the parent     |
+	// | FAILED_PRECONDITION | TYPE_CHANGE_UNSUPPORTED: account.type differs from  | PreconditionFailure (subject   | convert in the vendor  |
+	// |                     | what was synchronized. Panda: WatchGuard converts a | "account.type"), ErrorInfo     | console, then          |
+	// |                     | subscriber to a service provider only in its        |                                | GetSyncStatus adopts   |
+	// |                     | console, one way, never to tier 4; operator roles   |                                | the converted account  |
+	// |                     | are remapped Administrator->Owner, Analyst->        |                                |                        |
+	// |                     | Helpdesk, Observer->Auditor; a service provider     |                                |                        |
+	// |                     | never becomes a subscriber                          |                                |                        |
 	// | ALREADY_EXISTS      | username held by another remote account             | ErrorInfo USERNAME_TAKEN +     | choose another         |
 	// |                     |                                                     | BadRequest on "username"       | username               |
 	// | UNAVAILABLE         | remote down or 5xx after retries                    | RetryInfo                      | retry: idempotent      |
@@ -347,10 +764,15 @@ type ProvisioningAdapterServer interface {
 	Synchronize(context.Context, *SynchronizeRequest) (*SynchronizeResponse, error)
 	// GetSyncStatus refreshes a record from the remote system: resumes a pending
 	// transaction, notices activation (ACTIVE) or a deleted remote account
-	// (MISSING).
+	// (MISSING), and adopts an account converted in the vendor's console (e.g.
+	// a Panda subscriber turned service provider: the record then describes
+	// the converted account). Where the remote and the given account disagree
+	// (name, email, parent, type) it answers one REMOTE_DRIFT warning per field,
+	// Diagnostic.field "account.<field>". A DELETED record is answered as is.
 	//
 	// Idempotent: yes. Side effects: none beyond settling a pending remote
-	// transaction the plugin started.
+	// transaction the plugin started. Drift is reported, never corrected
+	// (Synchronize corrects it).
 	//
 	// | code                | when                                    | caller             |
 	// |---------------------|-----------------------------------------|--------------------|
@@ -359,6 +781,186 @@ type ProvisioningAdapterServer interface {
 	// | UNAVAILABLE         | remote down after retries               | retry with backoff |
 	// | RESOURCE_EXHAUSTED  | remote rate limit                       | retry later        |
 	GetSyncStatus(context.Context, *GetSyncStatusRequest) (*GetSyncStatusResponse, error)
+	// DeleteAccount deletes the account's remote objects (Panda: its operator
+	// and its account) and answers the record with status DELETED. With
+	// cascade, the account's remote descendants go first, deepest first, and
+	// the answer lists their remote ids so the caller can mark their records
+	// DELETED too. Requires CAPABILITY_DELETE.
+	//
+	// Idempotent: yes, keyed by account.id. A replay (record already DELETED,
+	// or the remote account already gone) answers a DELETED record with
+	// deleted=false and touches nothing remote beyond reads. A record that was
+	// never synchronized remotely (no remote_id) becomes DELETED with no remote
+	// call. Side effects: deletes remote objects.
+	//
+	// | code                | when                                         | details                          | caller                   |
+	// |---------------------|----------------------------------------------|----------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no account/account.id, no record, or         | BadRequest                       | fix input; don't retry   |
+	// |                     | record.account_id differs from account.id    |                                  |                          |
+	// | FAILED_PRECONDITION | HAS_CHILDREN: the remote account has         | PreconditionFailure, one         | delete the children      |
+	// |                     | children and cascade is false                | violation per child (subject:    | first, or set cascade    |
+	// |                     |                                              | its remote id), ErrorInfo        |                          |
+	// | FAILED_PRECONDITION | HAS_SUBSCRIPTIONS: a subscription of the     | PreconditionFailure (subject:    | cancel the subscriptions |
+	// |                     | account (or, with cascade, of a descendant)  | subscription id or remote        | first, then retry        |
+	// |                     | still holds licences: a given record that is | account id), ErrorInfo           |                          |
+	// |                     | not CANCELLED/FAILED, or a remote allocation |                                  |                          |
+	// | FAILED_PRECONDITION | not configured; remote credentials refused   | PreconditionFailure, ErrorInfo   | fix state, then retry    |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                        | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                        | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                  | retry: idempotent        |
+	//
+	// A cascade that fails part-way has deleted some descendants: a retry
+	// finishes it (descendants already gone are skipped).
+	DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error)
+	// GetServiceDefinition answers the catalogue: the products an order may
+	// name, their add-ons, quantities, trial terms and per-order attributes.
+	// Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code                | when           | caller         |
+	// |---------------------|----------------|----------------|
+	// | FAILED_PRECONDITION | not configured | call Configure |
+	GetServiceDefinition(context.Context, *GetServiceDefinitionRequest) (*GetServiceDefinitionResponse, error)
+	// ValidateSubscription is the check-only pass of ProvisionSubscription: it
+	// applies exactly the rules ProvisionSubscription applies first (catalogue,
+	// quantities, add-ons, trial, one base product per subscriber, allocation
+	// type, the account's and the record's state) and answers every problem as
+	// a diagnostic, with the same codes and fields. Inventory is checked from
+	// a remote read, so a later ProvisionSubscription may still meet
+	// INSUFFICIENT_INVENTORY. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code                | when                                       | caller             |
+	// |---------------------|--------------------------------------------|--------------------|
+	// | INVALID_ARGUMENT    | no subscription, or no subscription.id /   | fix input          |
+	// |                     | account_id, or no account                  |                    |
+	// | FAILED_PRECONDITION | not configured                             | call Configure     |
+	// | UNAVAILABLE         | remote down after retries                  | retry with backoff |
+	// | RESOURCE_EXHAUSTED  | remote rate limit                          | retry later        |
+	//
+	// Business-rule problems (every reason of the table above) are diagnostics,
+	// never errors.
+	ValidateSubscription(context.Context, *ValidateSubscriptionRequest) (*ValidateSubscriptionResponse, error)
+	// ProvisionSubscription makes the remote match the desired state in
+	// `subscription`: creates the allocation, sets its quantity up or down,
+	// adds, resizes and releases add-ons, turns a trial into a paid
+	// subscription. Quantities are set, never incremented, so a replay or a
+	// retry after a lost answer converges and never allocates twice. For an
+	// end customer, it first makes sure the reseller (the nearest ancestor)
+	// holds enough unallocated licences, raising the reseller's own allocation
+	// (never lowering it) as needed. On a SUSPENDED subscription it records the
+	// new desired quantity and add-ons without allocating (ResumeSubscription
+	// allocates). Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription.id. A replay answers the same
+	// record with created=false, updated=false. Side effects: creates, changes
+	// or deletes remote allocations of the account and, for an end customer,
+	// raises its reseller's allocation.
+	//
+	// | code                | when                                          | details                        | caller                   |
+	// |---------------------|-----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription/id/account_id, no account,    | BadRequest on                  | fix input; don't retry   |
+	// |                     | subscription.account_id != account.id, or a   | "subscription.<field>",        |                          |
+	// |                     | rule: UNKNOWN_PRODUCT, PRODUCT_KIND_MISMATCH, | ErrorInfo{reason}              |                          |
+	// |                     | ADDON_WITHOUT_BASE, ADDON_EXCEEDS_BASE,       |                                |                          |
+	// |                     | DUPLICATE_ADDON, QUANTITY_OUT_OF_RANGE,       |                                |                          |
+	// |                     | INVALID_ATTRIBUTE, TRIAL_NOT_AVAILABLE,       |                                |                          |
+	// |                     | TRIAL_LIMIT                                   |                                |                          |
+	// | FAILED_PRECONDITION | ACCOUNT_NOT_SYNCED: account_record absent or  | PreconditionFailure (subject   | synchronize the account, |
+	// |                     | not SYNCED/ACTIVE (PENDING with a remote_id   | "account"), ErrorInfo metadata | then retry               |
+	// |                     | counts as synchronized)                       | status                         |                          |
+	// | FAILED_PRECONDITION | PARENT_NOT_SYNCED: an end customer's reseller | PreconditionFailure, ErrorInfo | synchronize the reseller |
+	// |                     | has no synchronized record                    |                                |                          |
+	// | FAILED_PRECONDITION | SUBSCRIPTION_CANCELLED (record CANCELLED),    | PreconditionFailure, ErrorInfo | order a new subscription |
+	// |                     | SUBSCRIPTION_ACCOUNT_CHANGED, PRODUCT_CHANGED |                                | (new id)                 |
+	// | FAILED_PRECONDITION | BASE_PRODUCT_LIMIT,                           | PreconditionFailure, ErrorInfo | fix the account's other  |
+	// |                     | PRODUCT_ALREADY_SUBSCRIBED,                   |                                | orders, or order paid    |
+	// |                     | ALLOCATION_TYPE_MISMATCH, TRIAL_EXPIRED,      |                                |                          |
+	// |                     | TRIAL_DOWNGRADE                               |                                |                          |
+	// | FAILED_PRECONDITION | INSUFFICIENT_INVENTORY: the root partner      | PreconditionFailure, ErrorInfo | buy licences, then retry |
+	// |                     | account lacks unallocated licences            | metadata product, requested,   |                          |
+	// |                     |                                               | available                      |                          |
+	// | FAILED_PRECONDITION | not configured; remote credentials refused    | PreconditionFailure, ErrorInfo | fix state, then retry    |
+	// | UNAVAILABLE         | remote down or 5xx after retries              | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget  | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                             |                                | retry: idempotent        |
+	ProvisionSubscription(context.Context, *ProvisionSubscriptionRequest) (*ProvisionSubscriptionResponse, error)
+	// SuspendSubscription releases the subscription's licences (the allocation
+	// and its add-ons) and keeps the record, quantity and add-ons: status
+	// SUSPENDED. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription_id: suspending a SUSPENDED
+	// subscription answers it unchanged (updated=false). Side effects: deletes
+	// the remote allocations.
+	//
+	// | code                | when                                         | details                        | caller                   |
+	// |---------------------|----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription_id, no record, or            | BadRequest                     | fix input; don't retry   |
+	// |                     | record.subscription_id differs               |                                |                          |
+	// | FAILED_PRECONDITION | SUBSCRIPTION_CANCELLED; ACCOUNT_NOT_SYNCED;  | PreconditionFailure, ErrorInfo | none / fix state         |
+	// |                     | not configured; remote credentials refused   |                                |                          |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                | retry: idempotent        |
+	SuspendSubscription(context.Context, *SuspendSubscriptionRequest) (*SuspendSubscriptionResponse, error)
+	// ResumeSubscription allocates the record's quantity and add-ons again
+	// (as ProvisionSubscription would, with the record as the desired state):
+	// status ACTIVE. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription_id: resuming an ACTIVE
+	// subscription answers it unchanged (updated=false). Side effects: creates
+	// remote allocations, and may raise the reseller's allocation.
+	//
+	// | code                | when                                         | details                        | caller                   |
+	// |---------------------|----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription_id, no record, or            | BadRequest                     | fix input; don't retry   |
+	// |                     | record.subscription_id differs               |                                |                          |
+	// | FAILED_PRECONDITION | SUBSCRIPTION_CANCELLED; ACCOUNT_NOT_SYNCED;  | PreconditionFailure, ErrorInfo | none / fix state         |
+	// |                     | PARENT_NOT_SYNCED; INSUFFICIENT_INVENTORY;   |                                |                          |
+	// |                     | BASE_PRODUCT_LIMIT; TRIAL_EXPIRED; not       |                                |                          |
+	// |                     | configured; remote credentials refused       |                                |                          |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                | retry: idempotent        |
+	ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error)
+	// CancelSubscription releases the subscription's licences for good: status
+	// CANCELLED, terminal. Anything but Cancel and GetSubscriptionStatus
+	// afterwards fails FAILED_PRECONDITION, reason SUBSCRIPTION_CANCELLED.
+	// Cancelling a FAILED or SUSPENDED subscription releases whatever it still
+	// holds. Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes, keyed by subscription_id: cancelling a CANCELLED
+	// subscription answers it unchanged (updated=false), not an error. Side
+	// effects: deletes the remote allocations.
+	//
+	// | code                | when                                         | details                        | caller                   |
+	// |---------------------|----------------------------------------------|--------------------------------|--------------------------|
+	// | INVALID_ARGUMENT    | no subscription_id, no record, or            | BadRequest                     | fix input; don't retry   |
+	// |                     | record.subscription_id differs               |                                |                          |
+	// | FAILED_PRECONDITION | not configured; remote credentials refused   | PreconditionFailure, ErrorInfo | fix state, then retry    |
+	// | UNAVAILABLE         | remote down or 5xx after retries             | RetryInfo                      | retry: idempotent        |
+	// | RESOURCE_EXHAUSTED  | remote rate limit outlasted the retry budget | RetryInfo                      | retry later              |
+	// | DEADLINE_EXCEEDED   | caller's deadline                            |                                | retry: idempotent        |
+	CancelSubscription(context.Context, *CancelSubscriptionRequest) (*CancelSubscriptionResponse, error)
+	// GetSubscriptionStatus refreshes a subscription record from the remote:
+	// settles a PENDING one, notices an expired trial, and answers one
+	// REMOTE_DRIFT warning per field where the remote allocation and the record
+	// disagree (Diagnostic.field "record.quantity", "record.addons[0].quantity",
+	// "record.status"...). Requires CAPABILITY_SUBSCRIPTIONS.
+	//
+	// Idempotent: yes. Side effects: none beyond settling remote work the
+	// plugin started. Drift is reported, never corrected (ProvisionSubscription
+	// corrects it).
+	//
+	// | code                | when                                        | caller             |
+	// |---------------------|---------------------------------------------|--------------------|
+	// | INVALID_ARGUMENT    | no record, or record.subscription_id empty  | fix input          |
+	// | FAILED_PRECONDITION | not configured; ACCOUNT_NOT_SYNCED          | fix state          |
+	// | UNAVAILABLE         | remote down after retries                   | retry with backoff |
+	// | RESOURCE_EXHAUSTED  | remote rate limit                           | retry later        |
+	GetSubscriptionStatus(context.Context, *GetSubscriptionStatusRequest) (*GetSubscriptionStatusResponse, error)
 	mustEmbedUnimplementedProvisioningAdapterServer()
 }
 
@@ -389,6 +991,30 @@ func (UnimplementedProvisioningAdapterServer) Synchronize(context.Context, *Sync
 }
 func (UnimplementedProvisioningAdapterServer) GetSyncStatus(context.Context, *GetSyncStatusRequest) (*GetSyncStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSyncStatus not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAccount not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) GetServiceDefinition(context.Context, *GetServiceDefinitionRequest) (*GetServiceDefinitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetServiceDefinition not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) ValidateSubscription(context.Context, *ValidateSubscriptionRequest) (*ValidateSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateSubscription not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) ProvisionSubscription(context.Context, *ProvisionSubscriptionRequest) (*ProvisionSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProvisionSubscription not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) SuspendSubscription(context.Context, *SuspendSubscriptionRequest) (*SuspendSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendSubscription not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeSubscription not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) CancelSubscription(context.Context, *CancelSubscriptionRequest) (*CancelSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelSubscription not implemented")
+}
+func (UnimplementedProvisioningAdapterServer) GetSubscriptionStatus(context.Context, *GetSubscriptionStatusRequest) (*GetSubscriptionStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSubscriptionStatus not implemented")
 }
 func (UnimplementedProvisioningAdapterServer) mustEmbedUnimplementedProvisioningAdapterServer() {}
 func (UnimplementedProvisioningAdapterServer) testEmbeddedByValue()                             {}
@@ -537,6 +1163,150 @@ func _ProvisioningAdapter_GetSyncStatus_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProvisioningAdapter_DeleteAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).DeleteAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_DeleteAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).DeleteAccount(ctx, req.(*DeleteAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_GetServiceDefinition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServiceDefinitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).GetServiceDefinition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_GetServiceDefinition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).GetServiceDefinition(ctx, req.(*GetServiceDefinitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_ValidateSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).ValidateSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_ValidateSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).ValidateSubscription(ctx, req.(*ValidateSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_ProvisionSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProvisionSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).ProvisionSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_ProvisionSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).ProvisionSubscription(ctx, req.(*ProvisionSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_SuspendSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuspendSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).SuspendSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_SuspendSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).SuspendSubscription(ctx, req.(*SuspendSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_ResumeSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).ResumeSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_ResumeSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).ResumeSubscription(ctx, req.(*ResumeSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_CancelSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).CancelSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_CancelSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).CancelSubscription(ctx, req.(*CancelSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProvisioningAdapter_GetSubscriptionStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProvisioningAdapterServer).GetSubscriptionStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProvisioningAdapter_GetSubscriptionStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProvisioningAdapterServer).GetSubscriptionStatus(ctx, req.(*GetSubscriptionStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProvisioningAdapter_ServiceDesc is the grpc.ServiceDesc for ProvisioningAdapter service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -571,6 +1341,38 @@ var ProvisioningAdapter_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetSyncStatus",
 			Handler:    _ProvisioningAdapter_GetSyncStatus_Handler,
+		},
+		{
+			MethodName: "DeleteAccount",
+			Handler:    _ProvisioningAdapter_DeleteAccount_Handler,
+		},
+		{
+			MethodName: "GetServiceDefinition",
+			Handler:    _ProvisioningAdapter_GetServiceDefinition_Handler,
+		},
+		{
+			MethodName: "ValidateSubscription",
+			Handler:    _ProvisioningAdapter_ValidateSubscription_Handler,
+		},
+		{
+			MethodName: "ProvisionSubscription",
+			Handler:    _ProvisioningAdapter_ProvisionSubscription_Handler,
+		},
+		{
+			MethodName: "SuspendSubscription",
+			Handler:    _ProvisioningAdapter_SuspendSubscription_Handler,
+		},
+		{
+			MethodName: "ResumeSubscription",
+			Handler:    _ProvisioningAdapter_ResumeSubscription_Handler,
+		},
+		{
+			MethodName: "CancelSubscription",
+			Handler:    _ProvisioningAdapter_CancelSubscription_Handler,
+		},
+		{
+			MethodName: "GetSubscriptionStatus",
+			Handler:    _ProvisioningAdapter_GetSubscriptionStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

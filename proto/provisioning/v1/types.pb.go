@@ -217,8 +217,13 @@ const (
 	SyncStatus_SYNC_STATUS_ACTIVE SyncStatus = 4
 	// The remote system refused the account; `message` says why.
 	SyncStatus_SYNC_STATUS_FAILED SyncStatus = 5
-	// The account was synchronized once but its remote objects are gone.
+	// The account was synchronized once but its remote objects are gone,
+	// removed outside this plugin (e.g. in the vendor's console).
 	SyncStatus_SYNC_STATUS_MISSING SyncStatus = 6
+	// DeleteAccount removed the remote objects (directly, or by a cascade from
+	// an ancestor). Terminal for the remote objects: a later Synchronize of the
+	// same account creates new ones (created=true) and replaces the record.
+	SyncStatus_SYNC_STATUS_DELETED SyncStatus = 7
 )
 
 // Enum value maps for SyncStatus.
@@ -231,6 +236,7 @@ var (
 		4: "SYNC_STATUS_ACTIVE",
 		5: "SYNC_STATUS_FAILED",
 		6: "SYNC_STATUS_MISSING",
+		7: "SYNC_STATUS_DELETED",
 	}
 	SyncStatus_value = map[string]int32{
 		"SYNC_STATUS_UNSPECIFIED": 0,
@@ -240,6 +246,7 @@ var (
 		"SYNC_STATUS_ACTIVE":      4,
 		"SYNC_STATUS_FAILED":      5,
 		"SYNC_STATUS_MISSING":     6,
+		"SYNC_STATUS_DELETED":     7,
 	}
 )
 
@@ -811,7 +818,12 @@ type SyncRecord struct {
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// Opaque plugin state (e.g. a pending remote transaction). Callers store
 	// it and send it back unread.
-	Private       []byte `protobuf:"bytes,9,opt,name=private,proto3" json:"private,omitempty"`
+	Private []byte `protobuf:"bytes,9,opt,name=private,proto3" json:"private,omitempty"`
+	// For a FAILED record: the machine-readable reason of the failure, the
+	// ErrorInfo reason of the error Synchronize answered (e.g. "INVALID_EMAIL",
+	// "USERNAME_TAKEN", "PARENT_NOT_SYNCED"); `message` holds its text. Empty
+	// for every other status. A child of a FAILED reseller is told this reason.
+	ErrorReason   string `protobuf:"bytes,10,opt,name=error_reason,json=errorReason,proto3" json:"error_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -909,6 +921,13 @@ func (x *SyncRecord) GetPrivate() []byte {
 	return nil
 }
 
+func (x *SyncRecord) GetErrorReason() string {
+	if x != nil {
+		return x.ErrorReason
+	}
+	return ""
+}
+
 var File_provisioning_v1_types_proto protoreflect.FileDescriptor
 
 const file_provisioning_v1_types_proto_rawDesc = "" +
@@ -953,7 +972,7 @@ const file_provisioning_v1_types_proto_rawDesc = "" +
 	"\x04code\x18\x02 \x01(\tR\x04code\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
 	"\x06detail\x18\x04 \x01(\tR\x06detail\x12\x14\n" +
-	"\x05field\x18\x05 \x01(\tR\x05field\"\xaa\x03\n" +
+	"\x05field\x18\x05 \x01(\tR\x05field\"\xcd\x03\n" +
 	"\n" +
 	"SyncRecord\x12\x16\n" +
 	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x1d\n" +
@@ -966,7 +985,9 @@ const file_provisioning_v1_types_proto_rawDesc = "" +
 	"\amessage\x18\a \x01(\tR\amessage\x129\n" +
 	"\n" +
 	"updated_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x18\n" +
-	"\aprivate\x18\t \x01(\fR\aprivate\x1a9\n" +
+	"\aprivate\x18\t \x01(\fR\aprivate\x12!\n" +
+	"\ferror_reason\x18\n" +
+	" \x01(\tR\verrorReason\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*a\n" +
@@ -985,7 +1006,7 @@ const file_provisioning_v1_types_proto_rawDesc = "" +
 	"\bSeverity\x12\x18\n" +
 	"\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eSEVERITY_ERROR\x10\x01\x12\x14\n" +
-	"\x10SEVERITY_WARNING\x10\x02*\xbf\x01\n" +
+	"\x10SEVERITY_WARNING\x10\x02*\xd8\x01\n" +
 	"\n" +
 	"SyncStatus\x12\x1b\n" +
 	"\x17SYNC_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
@@ -994,7 +1015,8 @@ const file_provisioning_v1_types_proto_rawDesc = "" +
 	"\x12SYNC_STATUS_SYNCED\x10\x03\x12\x16\n" +
 	"\x12SYNC_STATUS_ACTIVE\x10\x04\x12\x16\n" +
 	"\x12SYNC_STATUS_FAILED\x10\x05\x12\x17\n" +
-	"\x13SYNC_STATUS_MISSING\x10\x06BGZEgithub.com/cloudbss/provisioning/proto/provisioning/v1;provisioningv1b\x06proto3"
+	"\x13SYNC_STATUS_MISSING\x10\x06\x12\x17\n" +
+	"\x13SYNC_STATUS_DELETED\x10\aBGZEgithub.com/cloudbss/provisioning/proto/provisioning/v1;provisioningv1b\x06proto3"
 
 var (
 	file_provisioning_v1_types_proto_rawDescOnce sync.Once

@@ -1415,11 +1415,1213 @@ func (x *SynchronizeBatchResponse) GetCreated() bool {
 	return false
 }
 
+// DeleteAccountRequest names the plugin.
+type DeleteAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Required: account.id (or record.account_id) names
+	// the account; the host fills the rest from its store.
+	Request       *v1.DeleteAccountRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteAccountRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *DeleteAccountRequest) GetRequest() *v1.DeleteAccountRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// DeleteAccountResponse wraps the adapter's answer.
+type DeleteAccountResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response *v1.DeleteAccountResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	// The BSS account ids of the descendants the cascade deleted (the stored
+	// records holding response.deleted_remote_ids), now DELETED in the store.
+	DeletedAccountIds []string `protobuf:"bytes,2,rep,name=deleted_account_ids,json=deletedAccountIds,proto3" json:"deleted_account_ids,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeleteAccountResponse) GetResponse() *v1.DeleteAccountResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *DeleteAccountResponse) GetDeletedAccountIds() []string {
+	if x != nil {
+		return x.DeletedAccountIds
+	}
+	return nil
+}
+
+// ReconcileRecordsRequest names the plugin.
+type ReconcileRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin        string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRecordsRequest) Reset() {
+	*x = ReconcileRecordsRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRecordsRequest) ProtoMessage() {}
+
+func (x *ReconcileRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ReconcileRecordsRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+// ReconcileRecordsResponse is the result of one stored record.
+type ReconcileRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The BSS account id.
+	AccountId string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// The stored status before the refresh.
+	PreviousStatus v1.SyncStatus `protobuf:"varint,2,opt,name=previous_status,json=previousStatus,proto3,enum=provisioning.v1.SyncStatus" json:"previous_status,omitempty"`
+	// The refreshed (and stored) record; the stored one when the refresh
+	// failed.
+	Record *v1.SyncRecord `protobuf:"bytes,3,opt,name=record,proto3" json:"record,omitempty"`
+	// Warnings from GetSyncStatus, e.g. REMOTE_DRIFT per field.
+	Diagnostics []*v1.Diagnostic `protobuf:"bytes,4,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
+	// Why the refresh failed; absent on success.
+	Error         *status.Status `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileRecordsResponse) Reset() {
+	*x = ReconcileRecordsResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileRecordsResponse) ProtoMessage() {}
+
+func (x *ReconcileRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReconcileRecordsResponse) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ReconcileRecordsResponse) GetPreviousStatus() v1.SyncStatus {
+	if x != nil {
+		return x.PreviousStatus
+	}
+	return v1.SyncStatus(0)
+}
+
+func (x *ReconcileRecordsResponse) GetRecord() *v1.SyncRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *ReconcileRecordsResponse) GetDiagnostics() []*v1.Diagnostic {
+	if x != nil {
+		return x.Diagnostics
+	}
+	return nil
+}
+
+func (x *ReconcileRecordsResponse) GetError() *status.Status {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// GetServiceDefinitionRequest names the plugin.
+type GetServiceDefinitionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request.
+	Request       *v1.GetServiceDefinitionRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceDefinitionRequest) Reset() {
+	*x = GetServiceDefinitionRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceDefinitionRequest) ProtoMessage() {}
+
+func (x *GetServiceDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*GetServiceDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetServiceDefinitionRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *GetServiceDefinitionRequest) GetRequest() *v1.GetServiceDefinitionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// GetServiceDefinitionResponse wraps the adapter's answer.
+type GetServiceDefinitionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.GetServiceDefinitionResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetServiceDefinitionResponse) Reset() {
+	*x = GetServiceDefinitionResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetServiceDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetServiceDefinitionResponse) ProtoMessage() {}
+
+func (x *GetServiceDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetServiceDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*GetServiceDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetServiceDefinitionResponse) GetResponse() *v1.GetServiceDefinitionResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// ValidateSubscriptionRequest names the plugin.
+type ValidateSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Required: its subscription; the host fills the
+	// account, records and ancestors from its store.
+	Request       *v1.ValidateSubscriptionRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateSubscriptionRequest) Reset() {
+	*x = ValidateSubscriptionRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSubscriptionRequest) ProtoMessage() {}
+
+func (x *ValidateSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ValidateSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ValidateSubscriptionRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *ValidateSubscriptionRequest) GetRequest() *v1.ValidateSubscriptionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ValidateSubscriptionResponse wraps the adapter's answer.
+type ValidateSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.ValidateSubscriptionResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateSubscriptionResponse) Reset() {
+	*x = ValidateSubscriptionResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateSubscriptionResponse) ProtoMessage() {}
+
+func (x *ValidateSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*ValidateSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ValidateSubscriptionResponse) GetResponse() *v1.ValidateSubscriptionResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// ProvisionSubscriptionRequest names the plugin.
+type ProvisionSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Required: its subscription; the host fills the
+	// account, records and ancestors from its store.
+	Request       *v1.ProvisionSubscriptionRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvisionSubscriptionRequest) Reset() {
+	*x = ProvisionSubscriptionRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvisionSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvisionSubscriptionRequest) ProtoMessage() {}
+
+func (x *ProvisionSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvisionSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ProvisionSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ProvisionSubscriptionRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *ProvisionSubscriptionRequest) GetRequest() *v1.ProvisionSubscriptionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ProvisionSubscriptionResponse wraps the adapter's answer.
+type ProvisionSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.ProvisionSubscriptionResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProvisionSubscriptionResponse) Reset() {
+	*x = ProvisionSubscriptionResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProvisionSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProvisionSubscriptionResponse) ProtoMessage() {}
+
+func (x *ProvisionSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProvisionSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*ProvisionSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ProvisionSubscriptionResponse) GetResponse() *v1.ProvisionSubscriptionResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// SuspendSubscriptionRequest names the plugin.
+type SuspendSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Required: its subscription_id; the host fills the
+	// rest from its store.
+	Request       *v1.SuspendSubscriptionRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendSubscriptionRequest) Reset() {
+	*x = SuspendSubscriptionRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendSubscriptionRequest) ProtoMessage() {}
+
+func (x *SuspendSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*SuspendSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SuspendSubscriptionRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *SuspendSubscriptionRequest) GetRequest() *v1.SuspendSubscriptionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// SuspendSubscriptionResponse wraps the adapter's answer.
+type SuspendSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.SuspendSubscriptionResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuspendSubscriptionResponse) Reset() {
+	*x = SuspendSubscriptionResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuspendSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuspendSubscriptionResponse) ProtoMessage() {}
+
+func (x *SuspendSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuspendSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*SuspendSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SuspendSubscriptionResponse) GetResponse() *v1.SuspendSubscriptionResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// ResumeSubscriptionRequest names the plugin.
+type ResumeSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Required: its subscription_id; the host fills the
+	// rest from its store.
+	Request       *v1.ResumeSubscriptionRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeSubscriptionRequest) Reset() {
+	*x = ResumeSubscriptionRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeSubscriptionRequest) ProtoMessage() {}
+
+func (x *ResumeSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*ResumeSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ResumeSubscriptionRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *ResumeSubscriptionRequest) GetRequest() *v1.ResumeSubscriptionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ResumeSubscriptionResponse wraps the adapter's answer.
+type ResumeSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.ResumeSubscriptionResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeSubscriptionResponse) Reset() {
+	*x = ResumeSubscriptionResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeSubscriptionResponse) ProtoMessage() {}
+
+func (x *ResumeSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*ResumeSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResumeSubscriptionResponse) GetResponse() *v1.ResumeSubscriptionResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// CancelSubscriptionRequest names the plugin.
+type CancelSubscriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Required: its subscription_id; the host fills the
+	// rest from its store.
+	Request       *v1.CancelSubscriptionRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSubscriptionRequest) Reset() {
+	*x = CancelSubscriptionRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSubscriptionRequest) ProtoMessage() {}
+
+func (x *CancelSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*CancelSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CancelSubscriptionRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *CancelSubscriptionRequest) GetRequest() *v1.CancelSubscriptionRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// CancelSubscriptionResponse wraps the adapter's answer.
+type CancelSubscriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.CancelSubscriptionResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelSubscriptionResponse) Reset() {
+	*x = CancelSubscriptionResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelSubscriptionResponse) ProtoMessage() {}
+
+func (x *CancelSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*CancelSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *CancelSubscriptionResponse) GetResponse() *v1.CancelSubscriptionResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// GetSubscriptionStatusRequest names the plugin.
+type GetSubscriptionStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// The adapter request. Its record may be left empty except for
+	// record.subscription_id: the host then uses the stored record.
+	Request       *v1.GetSubscriptionStatusRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionStatusRequest) Reset() {
+	*x = GetSubscriptionStatusRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionStatusRequest) ProtoMessage() {}
+
+func (x *GetSubscriptionStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionStatusRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetSubscriptionStatusRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *GetSubscriptionStatusRequest) GetRequest() *v1.GetSubscriptionStatusRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// GetSubscriptionStatusResponse wraps the adapter's answer.
+type GetSubscriptionStatusResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The adapter response.
+	Response      *v1.GetSubscriptionStatusResponse `protobuf:"bytes,1,opt,name=response,proto3" json:"response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionStatusResponse) Reset() {
+	*x = GetSubscriptionStatusResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionStatusResponse) ProtoMessage() {}
+
+func (x *GetSubscriptionStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionStatusResponse.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionStatusResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetSubscriptionStatusResponse) GetResponse() *v1.GetSubscriptionStatusResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+// GetSubscriptionRecordRequest names one stored subscription record.
+type GetSubscriptionRecordRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Plugin name. Required.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// BSS subscription id. Required.
+	SubscriptionId string `protobuf:"bytes,2,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionRecordRequest) Reset() {
+	*x = GetSubscriptionRecordRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionRecordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionRecordRequest) ProtoMessage() {}
+
+func (x *GetSubscriptionRecordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionRecordRequest.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionRecordRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetSubscriptionRecordRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *GetSubscriptionRecordRequest) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+// GetSubscriptionRecordResponse is the stored record.
+type GetSubscriptionRecordResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last record the plugin answered for the subscription.
+	Record *v1.SubscriptionRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	// The desired state last sent with it.
+	Subscription  *v1.Subscription `protobuf:"bytes,2,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSubscriptionRecordResponse) Reset() {
+	*x = GetSubscriptionRecordResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSubscriptionRecordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSubscriptionRecordResponse) ProtoMessage() {}
+
+func (x *GetSubscriptionRecordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSubscriptionRecordResponse.ProtoReflect.Descriptor instead.
+func (*GetSubscriptionRecordResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetSubscriptionRecordResponse) GetRecord() *v1.SubscriptionRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *GetSubscriptionRecordResponse) GetSubscription() *v1.Subscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// ListSubscriptionRecordsRequest filters and pages stored subscription
+// records.
+type ListSubscriptionRecordsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this plugin's records; empty for all plugins.
+	Plugin string `protobuf:"bytes,1,opt,name=plugin,proto3" json:"plugin,omitempty"`
+	// Only the subscriptions of this BSS account; empty for all accounts.
+	AccountId string `protobuf:"bytes,2,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	// Only records with this status; UNSPECIFIED for all.
+	Status v1.SubscriptionStatus `protobuf:"varint,3,opt,name=status,proto3,enum=provisioning.v1.SubscriptionStatus" json:"status,omitempty"`
+	// At most this many records (default 100, at most 1000).
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionRecordsRequest) Reset() {
+	*x = ListSubscriptionRecordsRequest{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionRecordsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionRecordsRequest) ProtoMessage() {}
+
+func (x *ListSubscriptionRecordsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionRecordsRequest.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionRecordsRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListSubscriptionRecordsRequest) GetPlugin() string {
+	if x != nil {
+		return x.Plugin
+	}
+	return ""
+}
+
+func (x *ListSubscriptionRecordsRequest) GetAccountId() string {
+	if x != nil {
+		return x.AccountId
+	}
+	return ""
+}
+
+func (x *ListSubscriptionRecordsRequest) GetStatus() v1.SubscriptionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return v1.SubscriptionStatus(0)
+}
+
+func (x *ListSubscriptionRecordsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSubscriptionRecordsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListSubscriptionRecordsResponse is one page.
+type ListSubscriptionRecordsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The records of this page.
+	Records []*v1.SubscriptionRecord `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// Pass to get the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSubscriptionRecordsResponse) Reset() {
+	*x = ListSubscriptionRecordsResponse{}
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSubscriptionRecordsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSubscriptionRecordsResponse) ProtoMessage() {}
+
+func (x *ListSubscriptionRecordsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_host_v1_host_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSubscriptionRecordsResponse.ProtoReflect.Descriptor instead.
+func (*ListSubscriptionRecordsResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_host_v1_host_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListSubscriptionRecordsResponse) GetRecords() []*v1.SubscriptionRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+func (x *ListSubscriptionRecordsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_provisioning_host_v1_host_proto protoreflect.FileDescriptor
 
 const file_provisioning_host_v1_host_proto_rawDesc = "" +
 	"\n" +
-	"\x1fprovisioning/host/v1/host.proto\x12\x14provisioning.host.v1\x1a\x17google/rpc/status.proto\x1a\x1dprovisioning/v1/adapter.proto\x1a\x1bprovisioning/v1/types.proto\"\xba\x02\n" +
+	"\x1fprovisioning/host/v1/host.proto\x12\x14provisioning.host.v1\x1a\x17google/rpc/status.proto\x1a\x1dprovisioning/v1/adapter.proto\x1a\"provisioning/v1/subscription.proto\x1a\x1bprovisioning/v1/types.proto\"\xba\x02\n" +
 	"\x06Plugin\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
@@ -1498,7 +2700,74 @@ const file_provisioning_host_v1_host_proto_rawDesc = "" +
 	"\aoutcome\x18\x02 \x01(\x0e2\x1d.provisioning.host.v1.OutcomeR\aoutcome\x123\n" +
 	"\x06record\x18\x03 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12(\n" +
 	"\x05error\x18\x04 \x01(\v2\x12.google.rpc.StatusR\x05error\x12\x18\n" +
-	"\acreated\x18\x05 \x01(\bR\acreated*\xb0\x01\n" +
+	"\acreated\x18\x05 \x01(\bR\acreated\"o\n" +
+	"\x14DeleteAccountRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12?\n" +
+	"\arequest\x18\x02 \x01(\v2%.provisioning.v1.DeleteAccountRequestR\arequest\"\x8b\x01\n" +
+	"\x15DeleteAccountResponse\x12B\n" +
+	"\bresponse\x18\x01 \x01(\v2&.provisioning.v1.DeleteAccountResponseR\bresponse\x12.\n" +
+	"\x13deleted_account_ids\x18\x02 \x03(\tR\x11deletedAccountIds\"1\n" +
+	"\x17ReconcileRecordsRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\"\x9d\x02\n" +
+	"\x18ReconcileRecordsResponse\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\tR\taccountId\x12D\n" +
+	"\x0fprevious_status\x18\x02 \x01(\x0e2\x1b.provisioning.v1.SyncStatusR\x0epreviousStatus\x123\n" +
+	"\x06record\x18\x03 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12=\n" +
+	"\vdiagnostics\x18\x04 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\x12(\n" +
+	"\x05error\x18\x05 \x01(\v2\x12.google.rpc.StatusR\x05error\"}\n" +
+	"\x1bGetServiceDefinitionRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12F\n" +
+	"\arequest\x18\x02 \x01(\v2,.provisioning.v1.GetServiceDefinitionRequestR\arequest\"i\n" +
+	"\x1cGetServiceDefinitionResponse\x12I\n" +
+	"\bresponse\x18\x01 \x01(\v2-.provisioning.v1.GetServiceDefinitionResponseR\bresponse\"}\n" +
+	"\x1bValidateSubscriptionRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12F\n" +
+	"\arequest\x18\x02 \x01(\v2,.provisioning.v1.ValidateSubscriptionRequestR\arequest\"i\n" +
+	"\x1cValidateSubscriptionResponse\x12I\n" +
+	"\bresponse\x18\x01 \x01(\v2-.provisioning.v1.ValidateSubscriptionResponseR\bresponse\"\x7f\n" +
+	"\x1cProvisionSubscriptionRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12G\n" +
+	"\arequest\x18\x02 \x01(\v2-.provisioning.v1.ProvisionSubscriptionRequestR\arequest\"k\n" +
+	"\x1dProvisionSubscriptionResponse\x12J\n" +
+	"\bresponse\x18\x01 \x01(\v2..provisioning.v1.ProvisionSubscriptionResponseR\bresponse\"{\n" +
+	"\x1aSuspendSubscriptionRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12E\n" +
+	"\arequest\x18\x02 \x01(\v2+.provisioning.v1.SuspendSubscriptionRequestR\arequest\"g\n" +
+	"\x1bSuspendSubscriptionResponse\x12H\n" +
+	"\bresponse\x18\x01 \x01(\v2,.provisioning.v1.SuspendSubscriptionResponseR\bresponse\"y\n" +
+	"\x19ResumeSubscriptionRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12D\n" +
+	"\arequest\x18\x02 \x01(\v2*.provisioning.v1.ResumeSubscriptionRequestR\arequest\"e\n" +
+	"\x1aResumeSubscriptionResponse\x12G\n" +
+	"\bresponse\x18\x01 \x01(\v2+.provisioning.v1.ResumeSubscriptionResponseR\bresponse\"y\n" +
+	"\x19CancelSubscriptionRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12D\n" +
+	"\arequest\x18\x02 \x01(\v2*.provisioning.v1.CancelSubscriptionRequestR\arequest\"e\n" +
+	"\x1aCancelSubscriptionResponse\x12G\n" +
+	"\bresponse\x18\x01 \x01(\v2+.provisioning.v1.CancelSubscriptionResponseR\bresponse\"\x7f\n" +
+	"\x1cGetSubscriptionStatusRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12G\n" +
+	"\arequest\x18\x02 \x01(\v2-.provisioning.v1.GetSubscriptionStatusRequestR\arequest\"k\n" +
+	"\x1dGetSubscriptionStatusResponse\x12J\n" +
+	"\bresponse\x18\x01 \x01(\v2..provisioning.v1.GetSubscriptionStatusResponseR\bresponse\"_\n" +
+	"\x1cGetSubscriptionRecordRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12'\n" +
+	"\x0fsubscription_id\x18\x02 \x01(\tR\x0esubscriptionId\"\x9f\x01\n" +
+	"\x1dGetSubscriptionRecordResponse\x12;\n" +
+	"\x06record\x18\x01 \x01(\v2#.provisioning.v1.SubscriptionRecordR\x06record\x12A\n" +
+	"\fsubscription\x18\x02 \x01(\v2\x1d.provisioning.v1.SubscriptionR\fsubscription\"\xd0\x01\n" +
+	"\x1eListSubscriptionRecordsRequest\x12\x16\n" +
+	"\x06plugin\x18\x01 \x01(\tR\x06plugin\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x02 \x01(\tR\taccountId\x12;\n" +
+	"\x06status\x18\x03 \x01(\x0e2#.provisioning.v1.SubscriptionStatusR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x88\x01\n" +
+	"\x1fListSubscriptionRecordsResponse\x12=\n" +
+	"\arecords\x18\x01 \x03(\v2#.provisioning.v1.SubscriptionRecordR\arecords\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb0\x01\n" +
 	"\vPluginState\x12\x1c\n" +
 	"\x18PLUGIN_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15PLUGIN_STATE_STARTING\x10\x01\x12\x18\n" +
@@ -1510,7 +2779,7 @@ const file_provisioning_host_v1_host_proto_rawDesc = "" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eOUTCOME_SYNCED\x10\x01\x12\x13\n" +
 	"\x0fOUTCOME_SKIPPED\x10\x02\x12\x12\n" +
-	"\x0eOUTCOME_FAILED\x10\x032\xe5\b\n" +
+	"\x0eOUTCOME_FAILED\x10\x032\xfb\x13\n" +
 	"\vHostService\x12g\n" +
 	"\vListPlugins\x12(.provisioning.host.v1.ListPluginsRequest\x1a).provisioning.host.v1.ListPluginsResponse\"\x03\x90\x02\x01\x12m\n" +
 	"\rGetPluginInfo\x12*.provisioning.host.v1.GetPluginInfoRequest\x1a+.provisioning.host.v1.GetPluginInfoResponse\"\x03\x90\x02\x01\x12U\n" +
@@ -1519,6 +2788,17 @@ const file_provisioning_host_v1_host_proto_rawDesc = "" +
 	"\x13ValidateSyncOptions\x120.provisioning.host.v1.ValidateSyncOptionsRequest\x1a1.provisioning.host.v1.ValidateSyncOptionsResponse\"\x03\x90\x02\x01\x12g\n" +
 	"\vSynchronize\x12(.provisioning.host.v1.SynchronizeRequest\x1a).provisioning.host.v1.SynchronizeResponse\"\x03\x90\x02\x02\x12m\n" +
 	"\rGetSyncStatus\x12*.provisioning.host.v1.GetSyncStatusRequest\x1a+.provisioning.host.v1.GetSyncStatusResponse\"\x03\x90\x02\x02\x12m\n" +
+	"\rDeleteAccount\x12*.provisioning.host.v1.DeleteAccountRequest\x1a+.provisioning.host.v1.DeleteAccountResponse\"\x03\x90\x02\x02\x12x\n" +
+	"\x10ReconcileRecords\x12-.provisioning.host.v1.ReconcileRecordsRequest\x1a..provisioning.host.v1.ReconcileRecordsResponse\"\x03\x90\x02\x020\x01\x12\x82\x01\n" +
+	"\x14GetServiceDefinition\x121.provisioning.host.v1.GetServiceDefinitionRequest\x1a2.provisioning.host.v1.GetServiceDefinitionResponse\"\x03\x90\x02\x01\x12\x82\x01\n" +
+	"\x14ValidateSubscription\x121.provisioning.host.v1.ValidateSubscriptionRequest\x1a2.provisioning.host.v1.ValidateSubscriptionResponse\"\x03\x90\x02\x01\x12\x85\x01\n" +
+	"\x15ProvisionSubscription\x122.provisioning.host.v1.ProvisionSubscriptionRequest\x1a3.provisioning.host.v1.ProvisionSubscriptionResponse\"\x03\x90\x02\x02\x12\x7f\n" +
+	"\x13SuspendSubscription\x120.provisioning.host.v1.SuspendSubscriptionRequest\x1a1.provisioning.host.v1.SuspendSubscriptionResponse\"\x03\x90\x02\x02\x12|\n" +
+	"\x12ResumeSubscription\x12/.provisioning.host.v1.ResumeSubscriptionRequest\x1a0.provisioning.host.v1.ResumeSubscriptionResponse\"\x03\x90\x02\x02\x12|\n" +
+	"\x12CancelSubscription\x12/.provisioning.host.v1.CancelSubscriptionRequest\x1a0.provisioning.host.v1.CancelSubscriptionResponse\"\x03\x90\x02\x02\x12\x85\x01\n" +
+	"\x15GetSubscriptionStatus\x122.provisioning.host.v1.GetSubscriptionStatusRequest\x1a3.provisioning.host.v1.GetSubscriptionStatusResponse\"\x03\x90\x02\x02\x12\x85\x01\n" +
+	"\x15GetSubscriptionRecord\x122.provisioning.host.v1.GetSubscriptionRecordRequest\x1a3.provisioning.host.v1.GetSubscriptionRecordResponse\"\x03\x90\x02\x01\x12\x8b\x01\n" +
+	"\x17ListSubscriptionRecords\x124.provisioning.host.v1.ListSubscriptionRecordsRequest\x1a5.provisioning.host.v1.ListSubscriptionRecordsResponse\"\x03\x90\x02\x01\x12m\n" +
 	"\rGetSyncRecord\x12*.provisioning.host.v1.GetSyncRecordRequest\x1a+.provisioning.host.v1.GetSyncRecordResponse\"\x03\x90\x02\x01\x12s\n" +
 	"\x0fListSyncRecords\x12,.provisioning.host.v1.ListSyncRecordsRequest\x1a-.provisioning.host.v1.ListSyncRecordsResponse\"\x03\x90\x02\x01\x12x\n" +
 	"\x10SynchronizeBatch\x12-.provisioning.host.v1.SynchronizeBatchRequest\x1a..provisioning.host.v1.SynchronizeBatchResponse\"\x03\x90\x02\x020\x01BDZBgithub.com/cloudbss/provisioning/proto/provisioning/host/v1;hostv1b\x06proto3"
@@ -1536,104 +2816,192 @@ func file_provisioning_host_v1_host_proto_rawDescGZIP() []byte {
 }
 
 var file_provisioning_host_v1_host_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_provisioning_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_provisioning_host_v1_host_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_provisioning_host_v1_host_proto_goTypes = []any{
-	(PluginState)(0),                       // 0: provisioning.host.v1.PluginState
-	(Outcome)(0),                           // 1: provisioning.host.v1.Outcome
-	(*Plugin)(nil),                         // 2: provisioning.host.v1.Plugin
-	(*ListPluginsRequest)(nil),             // 3: provisioning.host.v1.ListPluginsRequest
-	(*ListPluginsResponse)(nil),            // 4: provisioning.host.v1.ListPluginsResponse
-	(*GetPluginInfoRequest)(nil),           // 5: provisioning.host.v1.GetPluginInfoRequest
-	(*GetPluginInfoResponse)(nil),          // 6: provisioning.host.v1.GetPluginInfoResponse
-	(*ProbeRequest)(nil),                   // 7: provisioning.host.v1.ProbeRequest
-	(*ProbeResponse)(nil),                  // 8: provisioning.host.v1.ProbeResponse
-	(*GetSyncOptionsRequest)(nil),          // 9: provisioning.host.v1.GetSyncOptionsRequest
-	(*GetSyncOptionsResponse)(nil),         // 10: provisioning.host.v1.GetSyncOptionsResponse
-	(*ValidateSyncOptionsRequest)(nil),     // 11: provisioning.host.v1.ValidateSyncOptionsRequest
-	(*ValidateSyncOptionsResponse)(nil),    // 12: provisioning.host.v1.ValidateSyncOptionsResponse
-	(*SynchronizeRequest)(nil),             // 13: provisioning.host.v1.SynchronizeRequest
-	(*SynchronizeResponse)(nil),            // 14: provisioning.host.v1.SynchronizeResponse
-	(*GetSyncStatusRequest)(nil),           // 15: provisioning.host.v1.GetSyncStatusRequest
-	(*GetSyncStatusResponse)(nil),          // 16: provisioning.host.v1.GetSyncStatusResponse
-	(*GetSyncRecordRequest)(nil),           // 17: provisioning.host.v1.GetSyncRecordRequest
-	(*GetSyncRecordResponse)(nil),          // 18: provisioning.host.v1.GetSyncRecordResponse
-	(*ListSyncRecordsRequest)(nil),         // 19: provisioning.host.v1.ListSyncRecordsRequest
-	(*ListSyncRecordsResponse)(nil),        // 20: provisioning.host.v1.ListSyncRecordsResponse
-	(*BatchItem)(nil),                      // 21: provisioning.host.v1.BatchItem
-	(*SynchronizeBatchRequest)(nil),        // 22: provisioning.host.v1.SynchronizeBatchRequest
-	(*SynchronizeBatchResponse)(nil),       // 23: provisioning.host.v1.SynchronizeBatchResponse
-	nil,                                    // 24: provisioning.host.v1.BatchItem.ValuesEntry
-	(v1.Capability)(0),                     // 25: provisioning.v1.Capability
-	(*v1.GetPluginInfoRequest)(nil),        // 26: provisioning.v1.GetPluginInfoRequest
-	(*v1.GetPluginInfoResponse)(nil),       // 27: provisioning.v1.GetPluginInfoResponse
-	(*v1.ProbeRequest)(nil),                // 28: provisioning.v1.ProbeRequest
-	(*v1.ProbeResponse)(nil),               // 29: provisioning.v1.ProbeResponse
-	(*v1.GetSyncOptionsRequest)(nil),       // 30: provisioning.v1.GetSyncOptionsRequest
-	(*v1.GetSyncOptionsResponse)(nil),      // 31: provisioning.v1.GetSyncOptionsResponse
-	(*v1.ValidateSyncOptionsRequest)(nil),  // 32: provisioning.v1.ValidateSyncOptionsRequest
-	(*v1.ValidateSyncOptionsResponse)(nil), // 33: provisioning.v1.ValidateSyncOptionsResponse
-	(*v1.SynchronizeRequest)(nil),          // 34: provisioning.v1.SynchronizeRequest
-	(*v1.SynchronizeResponse)(nil),         // 35: provisioning.v1.SynchronizeResponse
-	(*v1.GetSyncStatusRequest)(nil),        // 36: provisioning.v1.GetSyncStatusRequest
-	(*v1.GetSyncStatusResponse)(nil),       // 37: provisioning.v1.GetSyncStatusResponse
-	(*v1.SyncRecord)(nil),                  // 38: provisioning.v1.SyncRecord
-	(*v1.Account)(nil),                     // 39: provisioning.v1.Account
-	(v1.SyncStatus)(0),                     // 40: provisioning.v1.SyncStatus
-	(*v1.Ancestor)(nil),                    // 41: provisioning.v1.Ancestor
-	(*status.Status)(nil),                  // 42: google.rpc.Status
+	(PluginState)(0),                         // 0: provisioning.host.v1.PluginState
+	(Outcome)(0),                             // 1: provisioning.host.v1.Outcome
+	(*Plugin)(nil),                           // 2: provisioning.host.v1.Plugin
+	(*ListPluginsRequest)(nil),               // 3: provisioning.host.v1.ListPluginsRequest
+	(*ListPluginsResponse)(nil),              // 4: provisioning.host.v1.ListPluginsResponse
+	(*GetPluginInfoRequest)(nil),             // 5: provisioning.host.v1.GetPluginInfoRequest
+	(*GetPluginInfoResponse)(nil),            // 6: provisioning.host.v1.GetPluginInfoResponse
+	(*ProbeRequest)(nil),                     // 7: provisioning.host.v1.ProbeRequest
+	(*ProbeResponse)(nil),                    // 8: provisioning.host.v1.ProbeResponse
+	(*GetSyncOptionsRequest)(nil),            // 9: provisioning.host.v1.GetSyncOptionsRequest
+	(*GetSyncOptionsResponse)(nil),           // 10: provisioning.host.v1.GetSyncOptionsResponse
+	(*ValidateSyncOptionsRequest)(nil),       // 11: provisioning.host.v1.ValidateSyncOptionsRequest
+	(*ValidateSyncOptionsResponse)(nil),      // 12: provisioning.host.v1.ValidateSyncOptionsResponse
+	(*SynchronizeRequest)(nil),               // 13: provisioning.host.v1.SynchronizeRequest
+	(*SynchronizeResponse)(nil),              // 14: provisioning.host.v1.SynchronizeResponse
+	(*GetSyncStatusRequest)(nil),             // 15: provisioning.host.v1.GetSyncStatusRequest
+	(*GetSyncStatusResponse)(nil),            // 16: provisioning.host.v1.GetSyncStatusResponse
+	(*GetSyncRecordRequest)(nil),             // 17: provisioning.host.v1.GetSyncRecordRequest
+	(*GetSyncRecordResponse)(nil),            // 18: provisioning.host.v1.GetSyncRecordResponse
+	(*ListSyncRecordsRequest)(nil),           // 19: provisioning.host.v1.ListSyncRecordsRequest
+	(*ListSyncRecordsResponse)(nil),          // 20: provisioning.host.v1.ListSyncRecordsResponse
+	(*BatchItem)(nil),                        // 21: provisioning.host.v1.BatchItem
+	(*SynchronizeBatchRequest)(nil),          // 22: provisioning.host.v1.SynchronizeBatchRequest
+	(*SynchronizeBatchResponse)(nil),         // 23: provisioning.host.v1.SynchronizeBatchResponse
+	(*DeleteAccountRequest)(nil),             // 24: provisioning.host.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),            // 25: provisioning.host.v1.DeleteAccountResponse
+	(*ReconcileRecordsRequest)(nil),          // 26: provisioning.host.v1.ReconcileRecordsRequest
+	(*ReconcileRecordsResponse)(nil),         // 27: provisioning.host.v1.ReconcileRecordsResponse
+	(*GetServiceDefinitionRequest)(nil),      // 28: provisioning.host.v1.GetServiceDefinitionRequest
+	(*GetServiceDefinitionResponse)(nil),     // 29: provisioning.host.v1.GetServiceDefinitionResponse
+	(*ValidateSubscriptionRequest)(nil),      // 30: provisioning.host.v1.ValidateSubscriptionRequest
+	(*ValidateSubscriptionResponse)(nil),     // 31: provisioning.host.v1.ValidateSubscriptionResponse
+	(*ProvisionSubscriptionRequest)(nil),     // 32: provisioning.host.v1.ProvisionSubscriptionRequest
+	(*ProvisionSubscriptionResponse)(nil),    // 33: provisioning.host.v1.ProvisionSubscriptionResponse
+	(*SuspendSubscriptionRequest)(nil),       // 34: provisioning.host.v1.SuspendSubscriptionRequest
+	(*SuspendSubscriptionResponse)(nil),      // 35: provisioning.host.v1.SuspendSubscriptionResponse
+	(*ResumeSubscriptionRequest)(nil),        // 36: provisioning.host.v1.ResumeSubscriptionRequest
+	(*ResumeSubscriptionResponse)(nil),       // 37: provisioning.host.v1.ResumeSubscriptionResponse
+	(*CancelSubscriptionRequest)(nil),        // 38: provisioning.host.v1.CancelSubscriptionRequest
+	(*CancelSubscriptionResponse)(nil),       // 39: provisioning.host.v1.CancelSubscriptionResponse
+	(*GetSubscriptionStatusRequest)(nil),     // 40: provisioning.host.v1.GetSubscriptionStatusRequest
+	(*GetSubscriptionStatusResponse)(nil),    // 41: provisioning.host.v1.GetSubscriptionStatusResponse
+	(*GetSubscriptionRecordRequest)(nil),     // 42: provisioning.host.v1.GetSubscriptionRecordRequest
+	(*GetSubscriptionRecordResponse)(nil),    // 43: provisioning.host.v1.GetSubscriptionRecordResponse
+	(*ListSubscriptionRecordsRequest)(nil),   // 44: provisioning.host.v1.ListSubscriptionRecordsRequest
+	(*ListSubscriptionRecordsResponse)(nil),  // 45: provisioning.host.v1.ListSubscriptionRecordsResponse
+	nil,                                      // 46: provisioning.host.v1.BatchItem.ValuesEntry
+	(v1.Capability)(0),                       // 47: provisioning.v1.Capability
+	(*v1.GetPluginInfoRequest)(nil),          // 48: provisioning.v1.GetPluginInfoRequest
+	(*v1.GetPluginInfoResponse)(nil),         // 49: provisioning.v1.GetPluginInfoResponse
+	(*v1.ProbeRequest)(nil),                  // 50: provisioning.v1.ProbeRequest
+	(*v1.ProbeResponse)(nil),                 // 51: provisioning.v1.ProbeResponse
+	(*v1.GetSyncOptionsRequest)(nil),         // 52: provisioning.v1.GetSyncOptionsRequest
+	(*v1.GetSyncOptionsResponse)(nil),        // 53: provisioning.v1.GetSyncOptionsResponse
+	(*v1.ValidateSyncOptionsRequest)(nil),    // 54: provisioning.v1.ValidateSyncOptionsRequest
+	(*v1.ValidateSyncOptionsResponse)(nil),   // 55: provisioning.v1.ValidateSyncOptionsResponse
+	(*v1.SynchronizeRequest)(nil),            // 56: provisioning.v1.SynchronizeRequest
+	(*v1.SynchronizeResponse)(nil),           // 57: provisioning.v1.SynchronizeResponse
+	(*v1.GetSyncStatusRequest)(nil),          // 58: provisioning.v1.GetSyncStatusRequest
+	(*v1.GetSyncStatusResponse)(nil),         // 59: provisioning.v1.GetSyncStatusResponse
+	(*v1.SyncRecord)(nil),                    // 60: provisioning.v1.SyncRecord
+	(*v1.Account)(nil),                       // 61: provisioning.v1.Account
+	(v1.SyncStatus)(0),                       // 62: provisioning.v1.SyncStatus
+	(*v1.Ancestor)(nil),                      // 63: provisioning.v1.Ancestor
+	(*status.Status)(nil),                    // 64: google.rpc.Status
+	(*v1.DeleteAccountRequest)(nil),          // 65: provisioning.v1.DeleteAccountRequest
+	(*v1.DeleteAccountResponse)(nil),         // 66: provisioning.v1.DeleteAccountResponse
+	(*v1.Diagnostic)(nil),                    // 67: provisioning.v1.Diagnostic
+	(*v1.GetServiceDefinitionRequest)(nil),   // 68: provisioning.v1.GetServiceDefinitionRequest
+	(*v1.GetServiceDefinitionResponse)(nil),  // 69: provisioning.v1.GetServiceDefinitionResponse
+	(*v1.ValidateSubscriptionRequest)(nil),   // 70: provisioning.v1.ValidateSubscriptionRequest
+	(*v1.ValidateSubscriptionResponse)(nil),  // 71: provisioning.v1.ValidateSubscriptionResponse
+	(*v1.ProvisionSubscriptionRequest)(nil),  // 72: provisioning.v1.ProvisionSubscriptionRequest
+	(*v1.ProvisionSubscriptionResponse)(nil), // 73: provisioning.v1.ProvisionSubscriptionResponse
+	(*v1.SuspendSubscriptionRequest)(nil),    // 74: provisioning.v1.SuspendSubscriptionRequest
+	(*v1.SuspendSubscriptionResponse)(nil),   // 75: provisioning.v1.SuspendSubscriptionResponse
+	(*v1.ResumeSubscriptionRequest)(nil),     // 76: provisioning.v1.ResumeSubscriptionRequest
+	(*v1.ResumeSubscriptionResponse)(nil),    // 77: provisioning.v1.ResumeSubscriptionResponse
+	(*v1.CancelSubscriptionRequest)(nil),     // 78: provisioning.v1.CancelSubscriptionRequest
+	(*v1.CancelSubscriptionResponse)(nil),    // 79: provisioning.v1.CancelSubscriptionResponse
+	(*v1.GetSubscriptionStatusRequest)(nil),  // 80: provisioning.v1.GetSubscriptionStatusRequest
+	(*v1.GetSubscriptionStatusResponse)(nil), // 81: provisioning.v1.GetSubscriptionStatusResponse
+	(*v1.SubscriptionRecord)(nil),            // 82: provisioning.v1.SubscriptionRecord
+	(*v1.Subscription)(nil),                  // 83: provisioning.v1.Subscription
+	(v1.SubscriptionStatus)(0),               // 84: provisioning.v1.SubscriptionStatus
 }
 var file_provisioning_host_v1_host_proto_depIdxs = []int32{
 	0,  // 0: provisioning.host.v1.Plugin.state:type_name -> provisioning.host.v1.PluginState
-	25, // 1: provisioning.host.v1.Plugin.capabilities:type_name -> provisioning.v1.Capability
+	47, // 1: provisioning.host.v1.Plugin.capabilities:type_name -> provisioning.v1.Capability
 	2,  // 2: provisioning.host.v1.ListPluginsResponse.plugins:type_name -> provisioning.host.v1.Plugin
-	26, // 3: provisioning.host.v1.GetPluginInfoRequest.request:type_name -> provisioning.v1.GetPluginInfoRequest
-	27, // 4: provisioning.host.v1.GetPluginInfoResponse.response:type_name -> provisioning.v1.GetPluginInfoResponse
-	28, // 5: provisioning.host.v1.ProbeRequest.request:type_name -> provisioning.v1.ProbeRequest
-	29, // 6: provisioning.host.v1.ProbeResponse.response:type_name -> provisioning.v1.ProbeResponse
-	30, // 7: provisioning.host.v1.GetSyncOptionsRequest.request:type_name -> provisioning.v1.GetSyncOptionsRequest
-	31, // 8: provisioning.host.v1.GetSyncOptionsResponse.response:type_name -> provisioning.v1.GetSyncOptionsResponse
-	32, // 9: provisioning.host.v1.ValidateSyncOptionsRequest.request:type_name -> provisioning.v1.ValidateSyncOptionsRequest
-	33, // 10: provisioning.host.v1.ValidateSyncOptionsResponse.response:type_name -> provisioning.v1.ValidateSyncOptionsResponse
-	34, // 11: provisioning.host.v1.SynchronizeRequest.request:type_name -> provisioning.v1.SynchronizeRequest
-	35, // 12: provisioning.host.v1.SynchronizeResponse.response:type_name -> provisioning.v1.SynchronizeResponse
-	36, // 13: provisioning.host.v1.GetSyncStatusRequest.request:type_name -> provisioning.v1.GetSyncStatusRequest
-	37, // 14: provisioning.host.v1.GetSyncStatusResponse.response:type_name -> provisioning.v1.GetSyncStatusResponse
-	38, // 15: provisioning.host.v1.GetSyncRecordResponse.record:type_name -> provisioning.v1.SyncRecord
-	39, // 16: provisioning.host.v1.GetSyncRecordResponse.account:type_name -> provisioning.v1.Account
-	40, // 17: provisioning.host.v1.ListSyncRecordsRequest.status:type_name -> provisioning.v1.SyncStatus
-	38, // 18: provisioning.host.v1.ListSyncRecordsResponse.records:type_name -> provisioning.v1.SyncRecord
-	39, // 19: provisioning.host.v1.BatchItem.account:type_name -> provisioning.v1.Account
-	24, // 20: provisioning.host.v1.BatchItem.values:type_name -> provisioning.host.v1.BatchItem.ValuesEntry
-	41, // 21: provisioning.host.v1.BatchItem.ancestors:type_name -> provisioning.v1.Ancestor
+	48, // 3: provisioning.host.v1.GetPluginInfoRequest.request:type_name -> provisioning.v1.GetPluginInfoRequest
+	49, // 4: provisioning.host.v1.GetPluginInfoResponse.response:type_name -> provisioning.v1.GetPluginInfoResponse
+	50, // 5: provisioning.host.v1.ProbeRequest.request:type_name -> provisioning.v1.ProbeRequest
+	51, // 6: provisioning.host.v1.ProbeResponse.response:type_name -> provisioning.v1.ProbeResponse
+	52, // 7: provisioning.host.v1.GetSyncOptionsRequest.request:type_name -> provisioning.v1.GetSyncOptionsRequest
+	53, // 8: provisioning.host.v1.GetSyncOptionsResponse.response:type_name -> provisioning.v1.GetSyncOptionsResponse
+	54, // 9: provisioning.host.v1.ValidateSyncOptionsRequest.request:type_name -> provisioning.v1.ValidateSyncOptionsRequest
+	55, // 10: provisioning.host.v1.ValidateSyncOptionsResponse.response:type_name -> provisioning.v1.ValidateSyncOptionsResponse
+	56, // 11: provisioning.host.v1.SynchronizeRequest.request:type_name -> provisioning.v1.SynchronizeRequest
+	57, // 12: provisioning.host.v1.SynchronizeResponse.response:type_name -> provisioning.v1.SynchronizeResponse
+	58, // 13: provisioning.host.v1.GetSyncStatusRequest.request:type_name -> provisioning.v1.GetSyncStatusRequest
+	59, // 14: provisioning.host.v1.GetSyncStatusResponse.response:type_name -> provisioning.v1.GetSyncStatusResponse
+	60, // 15: provisioning.host.v1.GetSyncRecordResponse.record:type_name -> provisioning.v1.SyncRecord
+	61, // 16: provisioning.host.v1.GetSyncRecordResponse.account:type_name -> provisioning.v1.Account
+	62, // 17: provisioning.host.v1.ListSyncRecordsRequest.status:type_name -> provisioning.v1.SyncStatus
+	60, // 18: provisioning.host.v1.ListSyncRecordsResponse.records:type_name -> provisioning.v1.SyncRecord
+	61, // 19: provisioning.host.v1.BatchItem.account:type_name -> provisioning.v1.Account
+	46, // 20: provisioning.host.v1.BatchItem.values:type_name -> provisioning.host.v1.BatchItem.ValuesEntry
+	63, // 21: provisioning.host.v1.BatchItem.ancestors:type_name -> provisioning.v1.Ancestor
 	21, // 22: provisioning.host.v1.SynchronizeBatchRequest.items:type_name -> provisioning.host.v1.BatchItem
 	1,  // 23: provisioning.host.v1.SynchronizeBatchResponse.outcome:type_name -> provisioning.host.v1.Outcome
-	38, // 24: provisioning.host.v1.SynchronizeBatchResponse.record:type_name -> provisioning.v1.SyncRecord
-	42, // 25: provisioning.host.v1.SynchronizeBatchResponse.error:type_name -> google.rpc.Status
-	3,  // 26: provisioning.host.v1.HostService.ListPlugins:input_type -> provisioning.host.v1.ListPluginsRequest
-	5,  // 27: provisioning.host.v1.HostService.GetPluginInfo:input_type -> provisioning.host.v1.GetPluginInfoRequest
-	7,  // 28: provisioning.host.v1.HostService.Probe:input_type -> provisioning.host.v1.ProbeRequest
-	9,  // 29: provisioning.host.v1.HostService.GetSyncOptions:input_type -> provisioning.host.v1.GetSyncOptionsRequest
-	11, // 30: provisioning.host.v1.HostService.ValidateSyncOptions:input_type -> provisioning.host.v1.ValidateSyncOptionsRequest
-	13, // 31: provisioning.host.v1.HostService.Synchronize:input_type -> provisioning.host.v1.SynchronizeRequest
-	15, // 32: provisioning.host.v1.HostService.GetSyncStatus:input_type -> provisioning.host.v1.GetSyncStatusRequest
-	17, // 33: provisioning.host.v1.HostService.GetSyncRecord:input_type -> provisioning.host.v1.GetSyncRecordRequest
-	19, // 34: provisioning.host.v1.HostService.ListSyncRecords:input_type -> provisioning.host.v1.ListSyncRecordsRequest
-	22, // 35: provisioning.host.v1.HostService.SynchronizeBatch:input_type -> provisioning.host.v1.SynchronizeBatchRequest
-	4,  // 36: provisioning.host.v1.HostService.ListPlugins:output_type -> provisioning.host.v1.ListPluginsResponse
-	6,  // 37: provisioning.host.v1.HostService.GetPluginInfo:output_type -> provisioning.host.v1.GetPluginInfoResponse
-	8,  // 38: provisioning.host.v1.HostService.Probe:output_type -> provisioning.host.v1.ProbeResponse
-	10, // 39: provisioning.host.v1.HostService.GetSyncOptions:output_type -> provisioning.host.v1.GetSyncOptionsResponse
-	12, // 40: provisioning.host.v1.HostService.ValidateSyncOptions:output_type -> provisioning.host.v1.ValidateSyncOptionsResponse
-	14, // 41: provisioning.host.v1.HostService.Synchronize:output_type -> provisioning.host.v1.SynchronizeResponse
-	16, // 42: provisioning.host.v1.HostService.GetSyncStatus:output_type -> provisioning.host.v1.GetSyncStatusResponse
-	18, // 43: provisioning.host.v1.HostService.GetSyncRecord:output_type -> provisioning.host.v1.GetSyncRecordResponse
-	20, // 44: provisioning.host.v1.HostService.ListSyncRecords:output_type -> provisioning.host.v1.ListSyncRecordsResponse
-	23, // 45: provisioning.host.v1.HostService.SynchronizeBatch:output_type -> provisioning.host.v1.SynchronizeBatchResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	60, // 24: provisioning.host.v1.SynchronizeBatchResponse.record:type_name -> provisioning.v1.SyncRecord
+	64, // 25: provisioning.host.v1.SynchronizeBatchResponse.error:type_name -> google.rpc.Status
+	65, // 26: provisioning.host.v1.DeleteAccountRequest.request:type_name -> provisioning.v1.DeleteAccountRequest
+	66, // 27: provisioning.host.v1.DeleteAccountResponse.response:type_name -> provisioning.v1.DeleteAccountResponse
+	62, // 28: provisioning.host.v1.ReconcileRecordsResponse.previous_status:type_name -> provisioning.v1.SyncStatus
+	60, // 29: provisioning.host.v1.ReconcileRecordsResponse.record:type_name -> provisioning.v1.SyncRecord
+	67, // 30: provisioning.host.v1.ReconcileRecordsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	64, // 31: provisioning.host.v1.ReconcileRecordsResponse.error:type_name -> google.rpc.Status
+	68, // 32: provisioning.host.v1.GetServiceDefinitionRequest.request:type_name -> provisioning.v1.GetServiceDefinitionRequest
+	69, // 33: provisioning.host.v1.GetServiceDefinitionResponse.response:type_name -> provisioning.v1.GetServiceDefinitionResponse
+	70, // 34: provisioning.host.v1.ValidateSubscriptionRequest.request:type_name -> provisioning.v1.ValidateSubscriptionRequest
+	71, // 35: provisioning.host.v1.ValidateSubscriptionResponse.response:type_name -> provisioning.v1.ValidateSubscriptionResponse
+	72, // 36: provisioning.host.v1.ProvisionSubscriptionRequest.request:type_name -> provisioning.v1.ProvisionSubscriptionRequest
+	73, // 37: provisioning.host.v1.ProvisionSubscriptionResponse.response:type_name -> provisioning.v1.ProvisionSubscriptionResponse
+	74, // 38: provisioning.host.v1.SuspendSubscriptionRequest.request:type_name -> provisioning.v1.SuspendSubscriptionRequest
+	75, // 39: provisioning.host.v1.SuspendSubscriptionResponse.response:type_name -> provisioning.v1.SuspendSubscriptionResponse
+	76, // 40: provisioning.host.v1.ResumeSubscriptionRequest.request:type_name -> provisioning.v1.ResumeSubscriptionRequest
+	77, // 41: provisioning.host.v1.ResumeSubscriptionResponse.response:type_name -> provisioning.v1.ResumeSubscriptionResponse
+	78, // 42: provisioning.host.v1.CancelSubscriptionRequest.request:type_name -> provisioning.v1.CancelSubscriptionRequest
+	79, // 43: provisioning.host.v1.CancelSubscriptionResponse.response:type_name -> provisioning.v1.CancelSubscriptionResponse
+	80, // 44: provisioning.host.v1.GetSubscriptionStatusRequest.request:type_name -> provisioning.v1.GetSubscriptionStatusRequest
+	81, // 45: provisioning.host.v1.GetSubscriptionStatusResponse.response:type_name -> provisioning.v1.GetSubscriptionStatusResponse
+	82, // 46: provisioning.host.v1.GetSubscriptionRecordResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	83, // 47: provisioning.host.v1.GetSubscriptionRecordResponse.subscription:type_name -> provisioning.v1.Subscription
+	84, // 48: provisioning.host.v1.ListSubscriptionRecordsRequest.status:type_name -> provisioning.v1.SubscriptionStatus
+	82, // 49: provisioning.host.v1.ListSubscriptionRecordsResponse.records:type_name -> provisioning.v1.SubscriptionRecord
+	3,  // 50: provisioning.host.v1.HostService.ListPlugins:input_type -> provisioning.host.v1.ListPluginsRequest
+	5,  // 51: provisioning.host.v1.HostService.GetPluginInfo:input_type -> provisioning.host.v1.GetPluginInfoRequest
+	7,  // 52: provisioning.host.v1.HostService.Probe:input_type -> provisioning.host.v1.ProbeRequest
+	9,  // 53: provisioning.host.v1.HostService.GetSyncOptions:input_type -> provisioning.host.v1.GetSyncOptionsRequest
+	11, // 54: provisioning.host.v1.HostService.ValidateSyncOptions:input_type -> provisioning.host.v1.ValidateSyncOptionsRequest
+	13, // 55: provisioning.host.v1.HostService.Synchronize:input_type -> provisioning.host.v1.SynchronizeRequest
+	15, // 56: provisioning.host.v1.HostService.GetSyncStatus:input_type -> provisioning.host.v1.GetSyncStatusRequest
+	24, // 57: provisioning.host.v1.HostService.DeleteAccount:input_type -> provisioning.host.v1.DeleteAccountRequest
+	26, // 58: provisioning.host.v1.HostService.ReconcileRecords:input_type -> provisioning.host.v1.ReconcileRecordsRequest
+	28, // 59: provisioning.host.v1.HostService.GetServiceDefinition:input_type -> provisioning.host.v1.GetServiceDefinitionRequest
+	30, // 60: provisioning.host.v1.HostService.ValidateSubscription:input_type -> provisioning.host.v1.ValidateSubscriptionRequest
+	32, // 61: provisioning.host.v1.HostService.ProvisionSubscription:input_type -> provisioning.host.v1.ProvisionSubscriptionRequest
+	34, // 62: provisioning.host.v1.HostService.SuspendSubscription:input_type -> provisioning.host.v1.SuspendSubscriptionRequest
+	36, // 63: provisioning.host.v1.HostService.ResumeSubscription:input_type -> provisioning.host.v1.ResumeSubscriptionRequest
+	38, // 64: provisioning.host.v1.HostService.CancelSubscription:input_type -> provisioning.host.v1.CancelSubscriptionRequest
+	40, // 65: provisioning.host.v1.HostService.GetSubscriptionStatus:input_type -> provisioning.host.v1.GetSubscriptionStatusRequest
+	42, // 66: provisioning.host.v1.HostService.GetSubscriptionRecord:input_type -> provisioning.host.v1.GetSubscriptionRecordRequest
+	44, // 67: provisioning.host.v1.HostService.ListSubscriptionRecords:input_type -> provisioning.host.v1.ListSubscriptionRecordsRequest
+	17, // 68: provisioning.host.v1.HostService.GetSyncRecord:input_type -> provisioning.host.v1.GetSyncRecordRequest
+	19, // 69: provisioning.host.v1.HostService.ListSyncRecords:input_type -> provisioning.host.v1.ListSyncRecordsRequest
+	22, // 70: provisioning.host.v1.HostService.SynchronizeBatch:input_type -> provisioning.host.v1.SynchronizeBatchRequest
+	4,  // 71: provisioning.host.v1.HostService.ListPlugins:output_type -> provisioning.host.v1.ListPluginsResponse
+	6,  // 72: provisioning.host.v1.HostService.GetPluginInfo:output_type -> provisioning.host.v1.GetPluginInfoResponse
+	8,  // 73: provisioning.host.v1.HostService.Probe:output_type -> provisioning.host.v1.ProbeResponse
+	10, // 74: provisioning.host.v1.HostService.GetSyncOptions:output_type -> provisioning.host.v1.GetSyncOptionsResponse
+	12, // 75: provisioning.host.v1.HostService.ValidateSyncOptions:output_type -> provisioning.host.v1.ValidateSyncOptionsResponse
+	14, // 76: provisioning.host.v1.HostService.Synchronize:output_type -> provisioning.host.v1.SynchronizeResponse
+	16, // 77: provisioning.host.v1.HostService.GetSyncStatus:output_type -> provisioning.host.v1.GetSyncStatusResponse
+	25, // 78: provisioning.host.v1.HostService.DeleteAccount:output_type -> provisioning.host.v1.DeleteAccountResponse
+	27, // 79: provisioning.host.v1.HostService.ReconcileRecords:output_type -> provisioning.host.v1.ReconcileRecordsResponse
+	29, // 80: provisioning.host.v1.HostService.GetServiceDefinition:output_type -> provisioning.host.v1.GetServiceDefinitionResponse
+	31, // 81: provisioning.host.v1.HostService.ValidateSubscription:output_type -> provisioning.host.v1.ValidateSubscriptionResponse
+	33, // 82: provisioning.host.v1.HostService.ProvisionSubscription:output_type -> provisioning.host.v1.ProvisionSubscriptionResponse
+	35, // 83: provisioning.host.v1.HostService.SuspendSubscription:output_type -> provisioning.host.v1.SuspendSubscriptionResponse
+	37, // 84: provisioning.host.v1.HostService.ResumeSubscription:output_type -> provisioning.host.v1.ResumeSubscriptionResponse
+	39, // 85: provisioning.host.v1.HostService.CancelSubscription:output_type -> provisioning.host.v1.CancelSubscriptionResponse
+	41, // 86: provisioning.host.v1.HostService.GetSubscriptionStatus:output_type -> provisioning.host.v1.GetSubscriptionStatusResponse
+	43, // 87: provisioning.host.v1.HostService.GetSubscriptionRecord:output_type -> provisioning.host.v1.GetSubscriptionRecordResponse
+	45, // 88: provisioning.host.v1.HostService.ListSubscriptionRecords:output_type -> provisioning.host.v1.ListSubscriptionRecordsResponse
+	18, // 89: provisioning.host.v1.HostService.GetSyncRecord:output_type -> provisioning.host.v1.GetSyncRecordResponse
+	20, // 90: provisioning.host.v1.HostService.ListSyncRecords:output_type -> provisioning.host.v1.ListSyncRecordsResponse
+	23, // 91: provisioning.host.v1.HostService.SynchronizeBatch:output_type -> provisioning.host.v1.SynchronizeBatchResponse
+	71, // [71:92] is the sub-list for method output_type
+	50, // [50:71] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_provisioning_host_v1_host_proto_init() }
@@ -1647,7 +3015,7 @@ func file_provisioning_host_v1_host_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provisioning_host_v1_host_proto_rawDesc), len(file_provisioning_host_v1_host_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,16 +22,27 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HostService_ListPlugins_FullMethodName         = "/provisioning.host.v1.HostService/ListPlugins"
-	HostService_GetPluginInfo_FullMethodName       = "/provisioning.host.v1.HostService/GetPluginInfo"
-	HostService_Probe_FullMethodName               = "/provisioning.host.v1.HostService/Probe"
-	HostService_GetSyncOptions_FullMethodName      = "/provisioning.host.v1.HostService/GetSyncOptions"
-	HostService_ValidateSyncOptions_FullMethodName = "/provisioning.host.v1.HostService/ValidateSyncOptions"
-	HostService_Synchronize_FullMethodName         = "/provisioning.host.v1.HostService/Synchronize"
-	HostService_GetSyncStatus_FullMethodName       = "/provisioning.host.v1.HostService/GetSyncStatus"
-	HostService_GetSyncRecord_FullMethodName       = "/provisioning.host.v1.HostService/GetSyncRecord"
-	HostService_ListSyncRecords_FullMethodName     = "/provisioning.host.v1.HostService/ListSyncRecords"
-	HostService_SynchronizeBatch_FullMethodName    = "/provisioning.host.v1.HostService/SynchronizeBatch"
+	HostService_ListPlugins_FullMethodName             = "/provisioning.host.v1.HostService/ListPlugins"
+	HostService_GetPluginInfo_FullMethodName           = "/provisioning.host.v1.HostService/GetPluginInfo"
+	HostService_Probe_FullMethodName                   = "/provisioning.host.v1.HostService/Probe"
+	HostService_GetSyncOptions_FullMethodName          = "/provisioning.host.v1.HostService/GetSyncOptions"
+	HostService_ValidateSyncOptions_FullMethodName     = "/provisioning.host.v1.HostService/ValidateSyncOptions"
+	HostService_Synchronize_FullMethodName             = "/provisioning.host.v1.HostService/Synchronize"
+	HostService_GetSyncStatus_FullMethodName           = "/provisioning.host.v1.HostService/GetSyncStatus"
+	HostService_DeleteAccount_FullMethodName           = "/provisioning.host.v1.HostService/DeleteAccount"
+	HostService_ReconcileRecords_FullMethodName        = "/provisioning.host.v1.HostService/ReconcileRecords"
+	HostService_GetServiceDefinition_FullMethodName    = "/provisioning.host.v1.HostService/GetServiceDefinition"
+	HostService_ValidateSubscription_FullMethodName    = "/provisioning.host.v1.HostService/ValidateSubscription"
+	HostService_ProvisionSubscription_FullMethodName   = "/provisioning.host.v1.HostService/ProvisionSubscription"
+	HostService_SuspendSubscription_FullMethodName     = "/provisioning.host.v1.HostService/SuspendSubscription"
+	HostService_ResumeSubscription_FullMethodName      = "/provisioning.host.v1.HostService/ResumeSubscription"
+	HostService_CancelSubscription_FullMethodName      = "/provisioning.host.v1.HostService/CancelSubscription"
+	HostService_GetSubscriptionStatus_FullMethodName   = "/provisioning.host.v1.HostService/GetSubscriptionStatus"
+	HostService_GetSubscriptionRecord_FullMethodName   = "/provisioning.host.v1.HostService/GetSubscriptionRecord"
+	HostService_ListSubscriptionRecords_FullMethodName = "/provisioning.host.v1.HostService/ListSubscriptionRecords"
+	HostService_GetSyncRecord_FullMethodName           = "/provisioning.host.v1.HostService/GetSyncRecord"
+	HostService_ListSyncRecords_FullMethodName         = "/provisioning.host.v1.HostService/ListSyncRecords"
+	HostService_SynchronizeBatch_FullMethodName        = "/provisioning.host.v1.HostService/SynchronizeBatch"
 )
 
 // HostServiceClient is the client API for HostService service.
@@ -58,6 +69,17 @@ const (
 // The wrapped adapter RPCs then answer exactly what the plugin answered (see
 // provisioning.v1.ProvisioningAdapter), except that a call that meets a crashed
 // plugin waits for its restart and is retried once when the RPC is idempotent.
+//
+// The host is the system of record: it fills each adapter request's account,
+// records and ancestors from its store, and refuses what contradicts it:
+//
+// | code             | when                                      | details                          | caller                  |
+// |------------------|-------------------------------------------|----------------------------------|-------------------------|
+// | INVALID_ARGUMENT | RECORD_MISMATCH: a caller-supplied record | BadRequest on the record's field | drop the record from    |
+// |                  | (an ancestor's, GetSyncStatus's, a        | (e.g. "request.ancestors[0].     | the request, or send    |
+// |                  | subscription's) differs from the stored   | record"), ErrorInfo{reason:      | the stored one          |
+// |                  | one                                       | RECORD_MISMATCH}                 |                         |
+// | UNAVAILABLE      | the store cannot be read or written       | RetryInfo                        | retry: idempotent       |
 type HostServiceClient interface {
 	// ListPlugins lists the catalog and each plugin's process state.
 	//
@@ -84,23 +106,170 @@ type HostServiceClient interface {
 	ValidateSyncOptions(ctx context.Context, in *ValidateSyncOptionsRequest, opts ...grpc.CallOption) (*ValidateSyncOptionsResponse, error)
 	// Synchronize calls the plugin's Synchronize, with ancestors and the
 	// account's previous record filled from the store, and durably stores the
-	// resulting record and account snapshot before answering.
+	// resulting record and account snapshot before answering. A definite
+	// failure (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS) is stored
+	// too, as a FAILED record with error_reason (the ErrorInfo reason), message
+	// and time, keeping the remote_id of remote objects that already exist;
+	// ListSyncRecords with status FAILED lists them and a later success
+	// replaces them. A transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
+	// DEADLINE_EXCEEDED) leaves the stored record as it was. No two live
+	// records of one plugin hold the same remote_id.
 	//
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
 	//
-	// Errors: the plugin's, plus UNAVAILABLE when the store cannot be written
-	// (the remote work may have happened: retry, it is idempotent).
+	// | code             | when                                        | caller                   |
+	// |------------------|---------------------------------------------|--------------------------|
+	// | INVALID_ARGUMENT | RECORD_MISMATCH: a given ancestor record    | omit ancestors or send   |
+	// |                  | contradicts the stored one                  | the stored records       |
+	// | UNAVAILABLE      | the store cannot be written (the remote     | retry: idempotent        |
+	// |                  | work may have happened)                     |                          |
+	//
+	// Plus the plugin's errors.
 	Synchronize(ctx context.Context, in *SynchronizeRequest, opts ...grpc.CallOption) (*SynchronizeResponse, error)
 	// GetSyncStatus calls the plugin's GetSyncStatus on the stored record (or
-	// the record in the request) and stores the result.
+	// the record in the request, which must match the stored one), with the
+	// stored account and ancestors, and stores the result. Its diagnostics
+	// carry the REMOTE_DRIFT warnings.
 	//
 	// Idempotent: yes. Side effects: the stored record.
 	//
-	// | code      | when                                     | caller        |
-	// |-----------|------------------------------------------|---------------|
-	// | NOT_FOUND | no record given and none stored          | Synchronize   |
+	// | code             | when                                     | caller                 |
+	// |------------------|------------------------------------------|------------------------|
+	// | NOT_FOUND        | no record given and none stored          | Synchronize            |
+	// | INVALID_ARGUMENT | RECORD_MISMATCH: the given record        | omit it or send the    |
+	// |                  | contradicts the stored one               | stored one             |
 	GetSyncStatus(ctx context.Context, in *GetSyncStatusRequest, opts ...grpc.CallOption) (*GetSyncStatusResponse, error)
+	// DeleteAccount calls the plugin's DeleteAccount with the stored record,
+	// account, ancestors and subscription records, and stores the resulting
+	// DELETED record. After a cascade it marks DELETED the stored records that
+	// hold the answered deleted_remote_ids. A stored subscription that is not
+	// CANCELLED or FAILED refuses the delete (HAS_SUBSCRIPTIONS) before the
+	// plugin is called.
+	//
+	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
+	// objects; the stored records.
+	//
+	// | code                | when                                            | caller                   |
+	// |---------------------|-------------------------------------------------|--------------------------|
+	// | NOT_FOUND           | the account was never synchronized (no record)  | none: nothing to delete  |
+	// | FAILED_PRECONDITION | HAS_CHILDREN, HAS_SUBSCRIPTIONS (see the        | see the adapter          |
+	// |                     | adapter), also from the store                   |                          |
+	//
+	// Plus the plugin's errors.
+	DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error)
+	// ReconcileRecords refreshes every stored record of a plugin through
+	// GetSyncStatus (with the stored account and ancestors), stores each
+	// result, and streams one result per record, ordered by account id. A drift
+	// report: the REMOTE_DRIFT warnings say where the remote and the BSS
+	// disagree. Records already DELETED are reported without a remote call.
+	//
+	// Idempotent: yes. Side effects: the stored records (as GetSyncStatus).
+	//
+	// Per-record failures are results (`error`), not stream errors; the stream
+	// itself fails only with the resolution errors above.
+	ReconcileRecords(ctx context.Context, in *ReconcileRecordsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReconcileRecordsResponse], error)
+	// GetServiceDefinition calls the plugin's GetServiceDefinition.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// Errors: the plugin's (UNIMPLEMENTED without CAPABILITY_SUBSCRIPTIONS).
+	GetServiceDefinition(ctx context.Context, in *GetServiceDefinitionRequest, opts ...grpc.CallOption) (*GetServiceDefinitionResponse, error)
+	// ValidateSubscription calls the plugin's ValidateSubscription with the
+	// account, its record, ancestors, the subscription's record and the
+	// account's other subscriptions filled from the store. An account the
+	// store does not know is an ACCOUNT_NOT_SYNCED error diagnostic.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code             | when                                      | caller    |
+	// |------------------|-------------------------------------------|-----------|
+	// | INVALID_ARGUMENT | no subscription, subscription.id or       | fix input |
+	// |                  | account_id; RECORD_MISMATCH               |           |
+	ValidateSubscription(ctx context.Context, in *ValidateSubscriptionRequest, opts ...grpc.CallOption) (*ValidateSubscriptionResponse, error)
+	// ProvisionSubscription calls the plugin's ProvisionSubscription with the
+	// stored account, account record, ancestors, subscription record and the
+	// account's other subscriptions, and durably stores the resulting record
+	// and the desired state before answering. A definite failure is stored as
+	// a FAILED record with its error_reason, as for Synchronize, keeping what
+	// is still allocated. Calls for one subscription are serialized.
+	//
+	// Idempotent: yes (keyed by plugin and subscription id). Side effects:
+	// remote allocations; the stored record.
+	//
+	// | code                | when                                           | caller                    |
+	// |---------------------|------------------------------------------------|---------------------------|
+	// | INVALID_ARGUMENT    | no subscription, subscription.id or account_id;| fix input                 |
+	// |                     | RECORD_MISMATCH                                |                           |
+	// | FAILED_PRECONDITION | ACCOUNT_NOT_SYNCED: no stored record of the    | synchronize the account   |
+	// |                     | account, or not synchronized                   |                           |
+	//
+	// Plus the plugin's errors.
+	ProvisionSubscription(ctx context.Context, in *ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*ProvisionSubscriptionResponse, error)
+	// SuspendSubscription calls the plugin's SuspendSubscription on the stored
+	// record and stores the result.
+	//
+	// Idempotent: yes. Side effects: remote allocations; the stored record.
+	//
+	// | code      | when                                        | caller                 |
+	// |-----------|---------------------------------------------|------------------------|
+	// | NOT_FOUND | no stored record (SUBSCRIPTION_NOT_FOUND)   | ProvisionSubscription  |
+	//
+	// Plus the plugin's errors.
+	SuspendSubscription(ctx context.Context, in *SuspendSubscriptionRequest, opts ...grpc.CallOption) (*SuspendSubscriptionResponse, error)
+	// ResumeSubscription calls the plugin's ResumeSubscription on the stored
+	// record and stores the result.
+	//
+	// Idempotent: yes. Side effects: remote allocations; the stored record.
+	//
+	// | code      | when                                        | caller                 |
+	// |-----------|---------------------------------------------|------------------------|
+	// | NOT_FOUND | no stored record (SUBSCRIPTION_NOT_FOUND)   | ProvisionSubscription  |
+	//
+	// Plus the plugin's errors.
+	ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error)
+	// CancelSubscription calls the plugin's CancelSubscription on the stored
+	// record and stores the result.
+	//
+	// Idempotent: yes. Side effects: remote allocations; the stored record.
+	//
+	// | code      | when                                        | caller                 |
+	// |-----------|---------------------------------------------|------------------------|
+	// | NOT_FOUND | no stored record (SUBSCRIPTION_NOT_FOUND)   | none: nothing to cancel|
+	//
+	// Plus the plugin's errors.
+	CancelSubscription(ctx context.Context, in *CancelSubscriptionRequest, opts ...grpc.CallOption) (*CancelSubscriptionResponse, error)
+	// GetSubscriptionStatus calls the plugin's GetSubscriptionStatus on the
+	// stored record (or the record in the request, which must match it) and
+	// stores the result.
+	//
+	// Idempotent: yes. Side effects: the stored record.
+	//
+	// | code             | when                                        | caller                 |
+	// |------------------|---------------------------------------------|------------------------|
+	// | NOT_FOUND        | no record given and none stored             | ProvisionSubscription  |
+	// |                  | (SUBSCRIPTION_NOT_FOUND)                    |                        |
+	// | INVALID_ARGUMENT | RECORD_MISMATCH                             | omit the record        |
+	GetSubscriptionStatus(ctx context.Context, in *GetSubscriptionStatusRequest, opts ...grpc.CallOption) (*GetSubscriptionStatusResponse, error)
+	// GetSubscriptionRecord reads the stored record of one subscription.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code             | when                                  | caller     |
+	// |------------------|---------------------------------------|------------|
+	// | INVALID_ARGUMENT | plugin or subscription_id empty       | fix input  |
+	// | NOT_FOUND        | never provisioned                     | none       |
+	// |                  | (SUBSCRIPTION_NOT_FOUND)              |            |
+	GetSubscriptionRecord(ctx context.Context, in *GetSubscriptionRecordRequest, opts ...grpc.CallOption) (*GetSubscriptionRecordResponse, error)
+	// ListSubscriptionRecords pages through stored subscription records,
+	// ordered by subscription id.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code             | when                                 | caller     |
+	// |------------------|--------------------------------------|------------|
+	// | INVALID_ARGUMENT | bad page_token or negative page_size | fix input  |
+	ListSubscriptionRecords(ctx context.Context, in *ListSubscriptionRecordsRequest, opts ...grpc.CallOption) (*ListSubscriptionRecordsResponse, error)
 	// GetSyncRecord reads the stored record of one account.
 	//
 	// Idempotent: yes. Side effects: none.
@@ -212,6 +381,125 @@ func (c *hostServiceClient) GetSyncStatus(ctx context.Context, in *GetSyncStatus
 	return out, nil
 }
 
+func (c *hostServiceClient) DeleteAccount(ctx context.Context, in *DeleteAccountRequest, opts ...grpc.CallOption) (*DeleteAccountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAccountResponse)
+	err := c.cc.Invoke(ctx, HostService_DeleteAccount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) ReconcileRecords(ctx context.Context, in *ReconcileRecordsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReconcileRecordsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HostService_ServiceDesc.Streams[0], HostService_ReconcileRecords_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ReconcileRecordsRequest, ReconcileRecordsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HostService_ReconcileRecordsClient = grpc.ServerStreamingClient[ReconcileRecordsResponse]
+
+func (c *hostServiceClient) GetServiceDefinition(ctx context.Context, in *GetServiceDefinitionRequest, opts ...grpc.CallOption) (*GetServiceDefinitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetServiceDefinitionResponse)
+	err := c.cc.Invoke(ctx, HostService_GetServiceDefinition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) ValidateSubscription(ctx context.Context, in *ValidateSubscriptionRequest, opts ...grpc.CallOption) (*ValidateSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateSubscriptionResponse)
+	err := c.cc.Invoke(ctx, HostService_ValidateSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) ProvisionSubscription(ctx context.Context, in *ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*ProvisionSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProvisionSubscriptionResponse)
+	err := c.cc.Invoke(ctx, HostService_ProvisionSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) SuspendSubscription(ctx context.Context, in *SuspendSubscriptionRequest, opts ...grpc.CallOption) (*SuspendSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SuspendSubscriptionResponse)
+	err := c.cc.Invoke(ctx, HostService_SuspendSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) ResumeSubscription(ctx context.Context, in *ResumeSubscriptionRequest, opts ...grpc.CallOption) (*ResumeSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeSubscriptionResponse)
+	err := c.cc.Invoke(ctx, HostService_ResumeSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) CancelSubscription(ctx context.Context, in *CancelSubscriptionRequest, opts ...grpc.CallOption) (*CancelSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelSubscriptionResponse)
+	err := c.cc.Invoke(ctx, HostService_CancelSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) GetSubscriptionStatus(ctx context.Context, in *GetSubscriptionStatusRequest, opts ...grpc.CallOption) (*GetSubscriptionStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSubscriptionStatusResponse)
+	err := c.cc.Invoke(ctx, HostService_GetSubscriptionStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) GetSubscriptionRecord(ctx context.Context, in *GetSubscriptionRecordRequest, opts ...grpc.CallOption) (*GetSubscriptionRecordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSubscriptionRecordResponse)
+	err := c.cc.Invoke(ctx, HostService_GetSubscriptionRecord_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostServiceClient) ListSubscriptionRecords(ctx context.Context, in *ListSubscriptionRecordsRequest, opts ...grpc.CallOption) (*ListSubscriptionRecordsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSubscriptionRecordsResponse)
+	err := c.cc.Invoke(ctx, HostService_ListSubscriptionRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *hostServiceClient) GetSyncRecord(ctx context.Context, in *GetSyncRecordRequest, opts ...grpc.CallOption) (*GetSyncRecordResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetSyncRecordResponse)
@@ -234,7 +522,7 @@ func (c *hostServiceClient) ListSyncRecords(ctx context.Context, in *ListSyncRec
 
 func (c *hostServiceClient) SynchronizeBatch(ctx context.Context, in *SynchronizeBatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SynchronizeBatchResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &HostService_ServiceDesc.Streams[0], HostService_SynchronizeBatch_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &HostService_ServiceDesc.Streams[1], HostService_SynchronizeBatch_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -275,6 +563,17 @@ type HostService_SynchronizeBatchClient = grpc.ServerStreamingClient[Synchronize
 // The wrapped adapter RPCs then answer exactly what the plugin answered (see
 // provisioning.v1.ProvisioningAdapter), except that a call that meets a crashed
 // plugin waits for its restart and is retried once when the RPC is idempotent.
+//
+// The host is the system of record: it fills each adapter request's account,
+// records and ancestors from its store, and refuses what contradicts it:
+//
+// | code             | when                                      | details                          | caller                  |
+// |------------------|-------------------------------------------|----------------------------------|-------------------------|
+// | INVALID_ARGUMENT | RECORD_MISMATCH: a caller-supplied record | BadRequest on the record's field | drop the record from    |
+// |                  | (an ancestor's, GetSyncStatus's, a        | (e.g. "request.ancestors[0].     | the request, or send    |
+// |                  | subscription's) differs from the stored   | record"), ErrorInfo{reason:      | the stored one          |
+// |                  | one                                       | RECORD_MISMATCH}                 |                         |
+// | UNAVAILABLE      | the store cannot be read or written       | RetryInfo                        | retry: idempotent       |
 type HostServiceServer interface {
 	// ListPlugins lists the catalog and each plugin's process state.
 	//
@@ -301,23 +600,170 @@ type HostServiceServer interface {
 	ValidateSyncOptions(context.Context, *ValidateSyncOptionsRequest) (*ValidateSyncOptionsResponse, error)
 	// Synchronize calls the plugin's Synchronize, with ancestors and the
 	// account's previous record filled from the store, and durably stores the
-	// resulting record and account snapshot before answering.
+	// resulting record and account snapshot before answering. A definite
+	// failure (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS) is stored
+	// too, as a FAILED record with error_reason (the ErrorInfo reason), message
+	// and time, keeping the remote_id of remote objects that already exist;
+	// ListSyncRecords with status FAILED lists them and a later success
+	// replaces them. A transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
+	// DEADLINE_EXCEEDED) leaves the stored record as it was. No two live
+	// records of one plugin hold the same remote_id.
 	//
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
 	//
-	// Errors: the plugin's, plus UNAVAILABLE when the store cannot be written
-	// (the remote work may have happened: retry, it is idempotent).
+	// | code             | when                                        | caller                   |
+	// |------------------|---------------------------------------------|--------------------------|
+	// | INVALID_ARGUMENT | RECORD_MISMATCH: a given ancestor record    | omit ancestors or send   |
+	// |                  | contradicts the stored one                  | the stored records       |
+	// | UNAVAILABLE      | the store cannot be written (the remote     | retry: idempotent        |
+	// |                  | work may have happened)                     |                          |
+	//
+	// Plus the plugin's errors.
 	Synchronize(context.Context, *SynchronizeRequest) (*SynchronizeResponse, error)
 	// GetSyncStatus calls the plugin's GetSyncStatus on the stored record (or
-	// the record in the request) and stores the result.
+	// the record in the request, which must match the stored one), with the
+	// stored account and ancestors, and stores the result. Its diagnostics
+	// carry the REMOTE_DRIFT warnings.
 	//
 	// Idempotent: yes. Side effects: the stored record.
 	//
-	// | code      | when                                     | caller        |
-	// |-----------|------------------------------------------|---------------|
-	// | NOT_FOUND | no record given and none stored          | Synchronize   |
+	// | code             | when                                     | caller                 |
+	// |------------------|------------------------------------------|------------------------|
+	// | NOT_FOUND        | no record given and none stored          | Synchronize            |
+	// | INVALID_ARGUMENT | RECORD_MISMATCH: the given record        | omit it or send the    |
+	// |                  | contradicts the stored one               | stored one             |
 	GetSyncStatus(context.Context, *GetSyncStatusRequest) (*GetSyncStatusResponse, error)
+	// DeleteAccount calls the plugin's DeleteAccount with the stored record,
+	// account, ancestors and subscription records, and stores the resulting
+	// DELETED record. After a cascade it marks DELETED the stored records that
+	// hold the answered deleted_remote_ids. A stored subscription that is not
+	// CANCELLED or FAILED refuses the delete (HAS_SUBSCRIPTIONS) before the
+	// plugin is called.
+	//
+	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
+	// objects; the stored records.
+	//
+	// | code                | when                                            | caller                   |
+	// |---------------------|-------------------------------------------------|--------------------------|
+	// | NOT_FOUND           | the account was never synchronized (no record)  | none: nothing to delete  |
+	// | FAILED_PRECONDITION | HAS_CHILDREN, HAS_SUBSCRIPTIONS (see the        | see the adapter          |
+	// |                     | adapter), also from the store                   |                          |
+	//
+	// Plus the plugin's errors.
+	DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error)
+	// ReconcileRecords refreshes every stored record of a plugin through
+	// GetSyncStatus (with the stored account and ancestors), stores each
+	// result, and streams one result per record, ordered by account id. A drift
+	// report: the REMOTE_DRIFT warnings say where the remote and the BSS
+	// disagree. Records already DELETED are reported without a remote call.
+	//
+	// Idempotent: yes. Side effects: the stored records (as GetSyncStatus).
+	//
+	// Per-record failures are results (`error`), not stream errors; the stream
+	// itself fails only with the resolution errors above.
+	ReconcileRecords(*ReconcileRecordsRequest, grpc.ServerStreamingServer[ReconcileRecordsResponse]) error
+	// GetServiceDefinition calls the plugin's GetServiceDefinition.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// Errors: the plugin's (UNIMPLEMENTED without CAPABILITY_SUBSCRIPTIONS).
+	GetServiceDefinition(context.Context, *GetServiceDefinitionRequest) (*GetServiceDefinitionResponse, error)
+	// ValidateSubscription calls the plugin's ValidateSubscription with the
+	// account, its record, ancestors, the subscription's record and the
+	// account's other subscriptions filled from the store. An account the
+	// store does not know is an ACCOUNT_NOT_SYNCED error diagnostic.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code             | when                                      | caller    |
+	// |------------------|-------------------------------------------|-----------|
+	// | INVALID_ARGUMENT | no subscription, subscription.id or       | fix input |
+	// |                  | account_id; RECORD_MISMATCH               |           |
+	ValidateSubscription(context.Context, *ValidateSubscriptionRequest) (*ValidateSubscriptionResponse, error)
+	// ProvisionSubscription calls the plugin's ProvisionSubscription with the
+	// stored account, account record, ancestors, subscription record and the
+	// account's other subscriptions, and durably stores the resulting record
+	// and the desired state before answering. A definite failure is stored as
+	// a FAILED record with its error_reason, as for Synchronize, keeping what
+	// is still allocated. Calls for one subscription are serialized.
+	//
+	// Idempotent: yes (keyed by plugin and subscription id). Side effects:
+	// remote allocations; the stored record.
+	//
+	// | code                | when                                           | caller                    |
+	// |---------------------|------------------------------------------------|---------------------------|
+	// | INVALID_ARGUMENT    | no subscription, subscription.id or account_id;| fix input                 |
+	// |                     | RECORD_MISMATCH                                |                           |
+	// | FAILED_PRECONDITION | ACCOUNT_NOT_SYNCED: no stored record of the    | synchronize the account   |
+	// |                     | account, or not synchronized                   |                           |
+	//
+	// Plus the plugin's errors.
+	ProvisionSubscription(context.Context, *ProvisionSubscriptionRequest) (*ProvisionSubscriptionResponse, error)
+	// SuspendSubscription calls the plugin's SuspendSubscription on the stored
+	// record and stores the result.
+	//
+	// Idempotent: yes. Side effects: remote allocations; the stored record.
+	//
+	// | code      | when                                        | caller                 |
+	// |-----------|---------------------------------------------|------------------------|
+	// | NOT_FOUND | no stored record (SUBSCRIPTION_NOT_FOUND)   | ProvisionSubscription  |
+	//
+	// Plus the plugin's errors.
+	SuspendSubscription(context.Context, *SuspendSubscriptionRequest) (*SuspendSubscriptionResponse, error)
+	// ResumeSubscription calls the plugin's ResumeSubscription on the stored
+	// record and stores the result.
+	//
+	// Idempotent: yes. Side effects: remote allocations; the stored record.
+	//
+	// | code      | when                                        | caller                 |
+	// |-----------|---------------------------------------------|------------------------|
+	// | NOT_FOUND | no stored record (SUBSCRIPTION_NOT_FOUND)   | ProvisionSubscription  |
+	//
+	// Plus the plugin's errors.
+	ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error)
+	// CancelSubscription calls the plugin's CancelSubscription on the stored
+	// record and stores the result.
+	//
+	// Idempotent: yes. Side effects: remote allocations; the stored record.
+	//
+	// | code      | when                                        | caller                 |
+	// |-----------|---------------------------------------------|------------------------|
+	// | NOT_FOUND | no stored record (SUBSCRIPTION_NOT_FOUND)   | none: nothing to cancel|
+	//
+	// Plus the plugin's errors.
+	CancelSubscription(context.Context, *CancelSubscriptionRequest) (*CancelSubscriptionResponse, error)
+	// GetSubscriptionStatus calls the plugin's GetSubscriptionStatus on the
+	// stored record (or the record in the request, which must match it) and
+	// stores the result.
+	//
+	// Idempotent: yes. Side effects: the stored record.
+	//
+	// | code             | when                                        | caller                 |
+	// |------------------|---------------------------------------------|------------------------|
+	// | NOT_FOUND        | no record given and none stored             | ProvisionSubscription  |
+	// |                  | (SUBSCRIPTION_NOT_FOUND)                    |                        |
+	// | INVALID_ARGUMENT | RECORD_MISMATCH                             | omit the record        |
+	GetSubscriptionStatus(context.Context, *GetSubscriptionStatusRequest) (*GetSubscriptionStatusResponse, error)
+	// GetSubscriptionRecord reads the stored record of one subscription.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code             | when                                  | caller     |
+	// |------------------|---------------------------------------|------------|
+	// | INVALID_ARGUMENT | plugin or subscription_id empty       | fix input  |
+	// | NOT_FOUND        | never provisioned                     | none       |
+	// |                  | (SUBSCRIPTION_NOT_FOUND)              |            |
+	GetSubscriptionRecord(context.Context, *GetSubscriptionRecordRequest) (*GetSubscriptionRecordResponse, error)
+	// ListSubscriptionRecords pages through stored subscription records,
+	// ordered by subscription id.
+	//
+	// Idempotent: yes. Side effects: none.
+	//
+	// | code             | when                                 | caller     |
+	// |------------------|--------------------------------------|------------|
+	// | INVALID_ARGUMENT | bad page_token or negative page_size | fix input  |
+	ListSubscriptionRecords(context.Context, *ListSubscriptionRecordsRequest) (*ListSubscriptionRecordsResponse, error)
 	// GetSyncRecord reads the stored record of one account.
 	//
 	// Idempotent: yes. Side effects: none.
@@ -379,6 +825,39 @@ func (UnimplementedHostServiceServer) Synchronize(context.Context, *SynchronizeR
 }
 func (UnimplementedHostServiceServer) GetSyncStatus(context.Context, *GetSyncStatusRequest) (*GetSyncStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSyncStatus not implemented")
+}
+func (UnimplementedHostServiceServer) DeleteAccount(context.Context, *DeleteAccountRequest) (*DeleteAccountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAccount not implemented")
+}
+func (UnimplementedHostServiceServer) ReconcileRecords(*ReconcileRecordsRequest, grpc.ServerStreamingServer[ReconcileRecordsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ReconcileRecords not implemented")
+}
+func (UnimplementedHostServiceServer) GetServiceDefinition(context.Context, *GetServiceDefinitionRequest) (*GetServiceDefinitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetServiceDefinition not implemented")
+}
+func (UnimplementedHostServiceServer) ValidateSubscription(context.Context, *ValidateSubscriptionRequest) (*ValidateSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateSubscription not implemented")
+}
+func (UnimplementedHostServiceServer) ProvisionSubscription(context.Context, *ProvisionSubscriptionRequest) (*ProvisionSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProvisionSubscription not implemented")
+}
+func (UnimplementedHostServiceServer) SuspendSubscription(context.Context, *SuspendSubscriptionRequest) (*SuspendSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SuspendSubscription not implemented")
+}
+func (UnimplementedHostServiceServer) ResumeSubscription(context.Context, *ResumeSubscriptionRequest) (*ResumeSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeSubscription not implemented")
+}
+func (UnimplementedHostServiceServer) CancelSubscription(context.Context, *CancelSubscriptionRequest) (*CancelSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelSubscription not implemented")
+}
+func (UnimplementedHostServiceServer) GetSubscriptionStatus(context.Context, *GetSubscriptionStatusRequest) (*GetSubscriptionStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSubscriptionStatus not implemented")
+}
+func (UnimplementedHostServiceServer) GetSubscriptionRecord(context.Context, *GetSubscriptionRecordRequest) (*GetSubscriptionRecordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSubscriptionRecord not implemented")
+}
+func (UnimplementedHostServiceServer) ListSubscriptionRecords(context.Context, *ListSubscriptionRecordsRequest) (*ListSubscriptionRecordsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSubscriptionRecords not implemented")
 }
 func (UnimplementedHostServiceServer) GetSyncRecord(context.Context, *GetSyncRecordRequest) (*GetSyncRecordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSyncRecord not implemented")
@@ -536,6 +1015,197 @@ func _HostService_GetSyncStatus_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HostService_DeleteAccount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAccountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).DeleteAccount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_DeleteAccount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).DeleteAccount(ctx, req.(*DeleteAccountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_ReconcileRecords_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ReconcileRecordsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HostServiceServer).ReconcileRecords(m, &grpc.GenericServerStream[ReconcileRecordsRequest, ReconcileRecordsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HostService_ReconcileRecordsServer = grpc.ServerStreamingServer[ReconcileRecordsResponse]
+
+func _HostService_GetServiceDefinition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetServiceDefinitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).GetServiceDefinition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_GetServiceDefinition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).GetServiceDefinition(ctx, req.(*GetServiceDefinitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_ValidateSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).ValidateSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_ValidateSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).ValidateSubscription(ctx, req.(*ValidateSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_ProvisionSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProvisionSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).ProvisionSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_ProvisionSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).ProvisionSubscription(ctx, req.(*ProvisionSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_SuspendSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SuspendSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).SuspendSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_SuspendSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).SuspendSubscription(ctx, req.(*SuspendSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_ResumeSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).ResumeSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_ResumeSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).ResumeSubscription(ctx, req.(*ResumeSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_CancelSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).CancelSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_CancelSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).CancelSubscription(ctx, req.(*CancelSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_GetSubscriptionStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).GetSubscriptionStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_GetSubscriptionStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).GetSubscriptionStatus(ctx, req.(*GetSubscriptionStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_GetSubscriptionRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSubscriptionRecordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).GetSubscriptionRecord(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_GetSubscriptionRecord_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).GetSubscriptionRecord(ctx, req.(*GetSubscriptionRecordRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostService_ListSubscriptionRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSubscriptionRecordsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServiceServer).ListSubscriptionRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostService_ListSubscriptionRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServiceServer).ListSubscriptionRecords(ctx, req.(*ListSubscriptionRecordsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _HostService_GetSyncRecord_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetSyncRecordRequest)
 	if err := dec(in); err != nil {
@@ -619,6 +1289,46 @@ var HostService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _HostService_GetSyncStatus_Handler,
 		},
 		{
+			MethodName: "DeleteAccount",
+			Handler:    _HostService_DeleteAccount_Handler,
+		},
+		{
+			MethodName: "GetServiceDefinition",
+			Handler:    _HostService_GetServiceDefinition_Handler,
+		},
+		{
+			MethodName: "ValidateSubscription",
+			Handler:    _HostService_ValidateSubscription_Handler,
+		},
+		{
+			MethodName: "ProvisionSubscription",
+			Handler:    _HostService_ProvisionSubscription_Handler,
+		},
+		{
+			MethodName: "SuspendSubscription",
+			Handler:    _HostService_SuspendSubscription_Handler,
+		},
+		{
+			MethodName: "ResumeSubscription",
+			Handler:    _HostService_ResumeSubscription_Handler,
+		},
+		{
+			MethodName: "CancelSubscription",
+			Handler:    _HostService_CancelSubscription_Handler,
+		},
+		{
+			MethodName: "GetSubscriptionStatus",
+			Handler:    _HostService_GetSubscriptionStatus_Handler,
+		},
+		{
+			MethodName: "GetSubscriptionRecord",
+			Handler:    _HostService_GetSubscriptionRecord_Handler,
+		},
+		{
+			MethodName: "ListSubscriptionRecords",
+			Handler:    _HostService_ListSubscriptionRecords_Handler,
+		},
+		{
 			MethodName: "GetSyncRecord",
 			Handler:    _HostService_GetSyncRecord_Handler,
 		},
@@ -628,6 +1338,11 @@ var HostService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ReconcileRecords",
+			Handler:       _HostService_ReconcileRecords_Handler,
+			ServerStreams: true,
+		},
 		{
 			StreamName:    "SynchronizeBatch",
 			Handler:       _HostService_SynchronizeBatch_Handler,
