@@ -252,11 +252,29 @@ func (s *Server) exists(c *call) (any, error) {
 	return Result{Code: 0, Message: "the account is not synchronized"}, nil
 }
 
-// deleteAccount is Account Delete. The host has no DeleteAccount yet.
+// deleteAccount is Account Delete: the host's DeleteAccount without
+// cascade (interworks deletes accounts one by one; a reseller with
+// customers is refused with HAS_CHILDREN, Code -9). An account that was
+// never synchronized has nothing to delete: success. Result is the
+// ExternalID, as in interworks' sample.
 func (s *Server) deleteAccount(c *call) (any, error) {
 	var in AccountDefinition
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	return nil, unimplemented("Accounts/Delete is not supported yet: the host has no DeleteAccount")
+	if strings.TrimSpace(in.ID) == "" {
+		return nil, invalid("ID", "ID (the BSS account id) is required")
+	}
+	r, err := s.host.DeleteAccount(c.ctx, &hostv1.DeleteAccountRequest{Plugin: c.plugin, Request: &provisioningv1.DeleteAccountRequest{
+		Account: &provisioningv1.Account{Id: in.ID},
+	}})
+	if status.Code(err) == codes.NotFound {
+		return Result{Message: "the account was never synchronized: nothing to delete", Result: in.ExternalID}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := r.GetResponse().GetRecord()
+	c.log.Info("account deleted", "account_id", in.ID, "remote_id", rec.GetRemoteId(), "deleted", r.GetResponse().GetDeleted())
+	return Result{Result: first(rec.GetRemoteId(), in.ExternalID), AccountExtraInfo: extraInfo(rec)}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/cloudbss/provisioning/plugin/diag"
 )
@@ -33,7 +32,7 @@ type answer struct {
 //	UNIMPLEMENTED: HTTP 501, Code -12: this plugin or host cannot do it.
 //	anything else: HTTP 500, Code -13, a message with the track id only
 //	(the cause is in the daemon's log under that id).
-func answerFor(err error, trackID string) answer {
+func answerFor(err error, route, trackID string) answer {
 	d := diag.Parse(err)
 	a := answer{grpcCode: d.Code, result: Result{Code: -int(d.Code), Message: d.Message}}
 	switch d.Code {
@@ -53,6 +52,7 @@ func answerFor(err error, trackID string) answer {
 		}
 	case codes.Unimplemented:
 		a.status = http.StatusNotImplemented
+		a.result.Message = route + " is not supported by this provisioning host or plugin yet (" + d.Message + ")"
 	default:
 		a.status = http.StatusInternalServerError
 		a.result.Code = -int(codes.Internal)
@@ -62,10 +62,17 @@ func answerFor(err error, trackID string) answer {
 	return a
 }
 
-// accountFieldNames renames the contract's account fields to the
-// properties of the interworks Account body, so that a message names what
+// accountFieldNames renames the contract's account and subscription fields
+// to the properties of the interworks bodies, so that a message names what
 // the BSS operator can fix.
 var accountFieldNames = strings.NewReplacer(
+	"subscription.account_id", "Account.ID",
+	"subscription.product_id", "ProductID",
+	"subscription.quantity", "Quantity",
+	"subscription.addons", "Addons",
+	"subscription.attributes", "AttributeList",
+	"subscription.trial", "IsTrial",
+	"subscription.id", "ID",
 	"account.corporate_email", "Email",
 	"account.name", "Name",
 	"account.id", "ID",
@@ -79,9 +86,4 @@ func interworksNames(msg string) string { return accountFieldNames.Replace(msg) 
 // invalid is an INVALID_ARGUMENT about one property of the body.
 func invalid(field, msg string) error {
 	return diag.InvalidArgument(field, diag.CodeInvalidValue, msg)
-}
-
-// unimplemented is the answer of a route whose host RPC does not exist yet.
-func unimplemented(what string) error {
-	return status.Error(codes.Unimplemented, what)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/cloudbss/provisioning/host/servicemanager"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
@@ -95,18 +96,105 @@ var goldenCases = map[string]goldenCase{
 		}},
 	"synchronize-remote-down": {method: "POST", path: "/panda/api/Accounts/Synchronize", setup: func(f *fakeHost) { f.down = true },
 		status: 503, retryAfter: "7"},
-	"synchronize-malformed":  {method: "POST", path: "/panda/api/Accounts/Synchronize", status: 400},
-	"synchronize-wrong-key":  {method: "POST", path: "/panda/api/Accounts/Synchronize", header: http.Header{"X-Cloudplatform-Applicationid": {appID}, "X-Cloudplatform-Apikey": {"wrong"}}, status: 401},
-	"exists":                 {method: "POST", path: "/panda/api/Accounts/Exists", setup: synced, status: 200},
-	"exists-not-synced":      {method: "POST", path: "/panda/api/Accounts/Exists", status: 200},
-	"delete":                 {method: "POST", path: "/panda/api/Accounts/Delete", status: 501},
-	"unknown-route":          {method: "POST", path: "/panda/api/Accounts/Rename", status: 404},
-	"wrong-method":           {method: "GET", path: "/panda/api/Accounts/Synchronize", status: 405},
-	"unknown-plugin":         {method: "GET", path: "/acronis/api/Accounts/SyncOptions", status: 401},
-	"no-credentials-at-all":  {method: "GET", path: "/panda/api/Accounts/SyncOptions", header: http.Header{}, status: 401},
-	"servicedefinition":      {method: "GET", path: "/panda/api/Fields/ServiceDefinition", status: 501},
-	"addon-create-singular":  {method: "POST", path: "/panda/api/Addon/Create", status: 501},
-	"subscriptions-activate": {method: "POST", path: "/panda/api/Subscriptions/Activate", status: 501},
+	"synchronize-malformed": {method: "POST", path: "/panda/api/Accounts/Synchronize", status: 400},
+	"synchronize-wrong-key": {method: "POST", path: "/panda/api/Accounts/Synchronize", header: http.Header{"X-Cloudplatform-Applicationid": {appID}, "X-Cloudplatform-Apikey": {"wrong"}}, status: 401},
+	"exists":                {method: "POST", path: "/panda/api/Accounts/Exists", setup: synced, status: 200},
+	"delete":                {method: "POST", path: "/panda/api/Accounts/Delete", setup: synced, status: 200},
+	"exists-not-synced":     {method: "POST", path: "/panda/api/Accounts/Exists", status: 200},
+	"unknown-route":         {method: "POST", path: "/panda/api/Accounts/Rename", status: 404},
+	"wrong-method":          {method: "GET", path: "/panda/api/Accounts/Synchronize", status: 405},
+	"unknown-plugin":        {method: "GET", path: "/acronis/api/Accounts/SyncOptions", status: 401},
+	"no-credentials-at-all": {method: "GET", path: "/panda/api/Accounts/SyncOptions", header: http.Header{}, status: 401},
+	"delete-not-synced":     {method: "POST", path: "/panda/api/Accounts/Delete", status: 200},
+	"delete-unimplemented":  {method: "POST", path: "/panda/api/Accounts/Delete", setup: func(f *fakeHost) { synced(f); f.noSubscriptions = true }, status: 501},
+	"servicedefinition":     {method: "GET", path: "/panda/api/Fields/ServiceDefinition", status: 200},
+
+	"subscription-create": {method: "POST", path: "/panda/api/Subscriptions/Create", setup: customer, status: 200,
+		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
+			Attributes: map[string]string{"allocation_type": "subscription"},
+			Addons:     []*provisioningv1.Addon{{Id: "PATCH_MANAGEMENT", ProductId: "PATCH_MANAGEMENT", Quantity: 10}}})},
+	"subscription-create-check-only": {method: "POST", path: "/panda/api/Subscriptions/Create", setup: customer, status: 200,
+		host: func(t *testing.T, calls []proto.Message) { noProvision(t, calls) }},
+	"subscription-create-precheck-fails": {method: "POST", path: "/panda/api/subscriptions/create", setup: customer, status: 200,
+		host: func(t *testing.T, calls []proto.Message) { noProvision(t, calls) }},
+	"subscription-create-account-not-synced": {method: "POST", path: "/panda/api/Subscriptions/Create", status: 200},
+	"subscription-create-unknown-product":    {method: "POST", path: "/panda/api/Subscriptions/Create", setup: customer, status: 200},
+	"subscription-update": {method: "POST", path: "/panda/api/Subscriptions/Update", setup: withSubscription, status: 200,
+		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 20,
+			Attributes: map[string]string{"allocation_type": "subscription"},
+			Addons:     []*provisioningv1.Addon{{Id: "PATCH_MANAGEMENT", ProductId: "PATCH_MANAGEMENT", Quantity: 20}}})},
+	"subscription-upgrade-to-paid": {method: "POST", path: "/panda/api/Subscriptions/UpgradeToPaid", setup: withSubscription, status: 200,
+		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
+			Attributes: map[string]string{"allocation_type": "subscription"}})},
+	"subscription-suspend":         {method: "POST", path: "/panda/api/Subscriptions/Suspend", setup: withSubscription, status: 200},
+	"subscription-activate":        {method: "POST", path: "/panda/api/Subscriptions/Activate", setup: withSubscription, status: 200},
+	"subscription-cancel":          {method: "POST", path: "/panda/api/Subscriptions/Cancel", setup: withSubscription, status: 200},
+	"subscription-suspend-unknown": {method: "POST", path: "/panda/api/Subscriptions/Suspend", setup: customer, status: 200},
+	"subscription-activate-after-cancel": {method: "POST", path: "/panda/api/Subscriptions/Activate", status: 200,
+		setup: func(f *fakeHost) {
+			withSubscription(f)
+			f.subs["SUB-1000"].Status = provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELLED
+		}},
+	"subscription-suspend-check-only": {method: "POST", path: "/panda/api/Subscriptions/Suspend?checkonly=true", setup: withSubscription, status: 200,
+		host: func(t *testing.T, calls []proto.Message) {
+			for _, c := range calls {
+				if _, ok := c.(*hostv1.SuspendSubscriptionRequest); ok {
+					t.Error("a check-only Suspend suspended")
+				}
+			}
+		}},
+	"subscription-unimplemented": {method: "POST", path: "/panda/api/Subscriptions/Create", setup: func(f *fakeHost) { customer(f); f.noSubscriptions = true }, status: 501},
+	"addon-create": {method: "POST", path: "/panda/api/Addon/Create", setup: withSubscription, status: 200,
+		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
+			Attributes: map[string]string{"allocation_type": "subscription"},
+			Addons:     []*provisioningv1.Addon{{Id: "PATCH_MANAGEMENT", ProductId: "PATCH_MANAGEMENT", Quantity: 5}}})},
+	"addon-cancel": {method: "POST", path: "/panda/api/Addons/Cancel", setup: withSubscription, status: 200,
+		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
+			Attributes: map[string]string{"allocation_type": "subscription"}})},
+}
+
+// customer: R-100 and its end customer C-200 are synchronized.
+func customer(f *fakeHost) {
+	synced(f)
+	f.put(&provisioningv1.Account{Id: "C-200", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Umbrella SL", ParentId: "R-100"},
+		&provisioningv1.SyncRecord{Plugin: "panda", AccountId: "C-200", Status: provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, RemoteId: "REMOTE-C-200",
+			RemoteParentId: "REMOTE-R-100", Values: map[string]string{"role": "User", "username": "umbrella-admin"}})
+}
+
+// withSubscription: C-200 holds SUB-1000, 10 EPDR with 10 Patch Management.
+func withSubscription(f *fakeHost) {
+	customer(f)
+	f.putSubscription(&provisioningv1.SubscriptionRecord{Plugin: "panda", SubscriptionId: "SUB-1000", AccountId: "C-200", ProductId: "EPDR",
+		Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE, Quantity: 10, RemoteId: "ALLOC-SUB-1000",
+		Addons: []*provisioningv1.Addon{{Id: "PATCH_MANAGEMENT", ProductId: "PATCH_MANAGEMENT", Quantity: 10}}})
+}
+
+// provisioned checks the one ProvisionSubscription call's desired state.
+func provisioned(want *provisioningv1.Subscription) func(t *testing.T, calls []proto.Message) {
+	return func(t *testing.T, calls []proto.Message) {
+		t.Helper()
+		var got []*provisioningv1.Subscription
+		for _, c := range calls {
+			if r, ok := c.(*hostv1.ProvisionSubscriptionRequest); ok {
+				got = append(got, r.GetRequest().GetSubscription())
+			}
+		}
+		if len(got) != 1 {
+			t.Fatalf("%d ProvisionSubscription calls, want 1", len(got))
+		}
+		if diff := cmp.Diff(want, got[0], protocmp.Transform()); diff != "" {
+			t.Errorf("desired state sent (-want +got):\n%s", diff)
+		}
+	}
+}
+
+func noProvision(t *testing.T, calls []proto.Message) {
+	t.Helper()
+	for _, c := range calls {
+		if _, ok := c.(*hostv1.ProvisionSubscriptionRequest); ok {
+			t.Errorf("a check-only call provisioned: %v", c)
+		}
+	}
 }
 
 // requestFile names the request body of a case; some cases share one.
@@ -116,8 +204,14 @@ func requestFile(name string) string {
 		return "synchronize-reseller"
 	case "exists-not-synced":
 		return "exists"
-	case "unknown-route", "addon-create-singular", "subscriptions-activate":
+	case "unknown-route", "delete-not-synced", "delete-unimplemented":
 		return "delete"
+	case "subscription-create-account-not-synced", "subscription-unimplemented":
+		return "subscription-create"
+	case "subscription-suspend-unknown", "subscription-suspend-check-only":
+		return "subscription-suspend"
+	case "subscription-activate-after-cancel":
+		return "subscription-activate"
 	}
 	return name
 }

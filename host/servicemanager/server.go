@@ -32,6 +32,14 @@ type Host interface {
 	ValidateSyncOptions(ctx context.Context, in *hostv1.ValidateSyncOptionsRequest, opts ...grpc.CallOption) (*hostv1.ValidateSyncOptionsResponse, error)
 	Synchronize(ctx context.Context, in *hostv1.SynchronizeRequest, opts ...grpc.CallOption) (*hostv1.SynchronizeResponse, error)
 	GetSyncRecord(ctx context.Context, in *hostv1.GetSyncRecordRequest, opts ...grpc.CallOption) (*hostv1.GetSyncRecordResponse, error)
+	DeleteAccount(ctx context.Context, in *hostv1.DeleteAccountRequest, opts ...grpc.CallOption) (*hostv1.DeleteAccountResponse, error)
+	GetServiceDefinition(ctx context.Context, in *hostv1.GetServiceDefinitionRequest, opts ...grpc.CallOption) (*hostv1.GetServiceDefinitionResponse, error)
+	ValidateSubscription(ctx context.Context, in *hostv1.ValidateSubscriptionRequest, opts ...grpc.CallOption) (*hostv1.ValidateSubscriptionResponse, error)
+	ProvisionSubscription(ctx context.Context, in *hostv1.ProvisionSubscriptionRequest, opts ...grpc.CallOption) (*hostv1.ProvisionSubscriptionResponse, error)
+	SuspendSubscription(ctx context.Context, in *hostv1.SuspendSubscriptionRequest, opts ...grpc.CallOption) (*hostv1.SuspendSubscriptionResponse, error)
+	ResumeSubscription(ctx context.Context, in *hostv1.ResumeSubscriptionRequest, opts ...grpc.CallOption) (*hostv1.ResumeSubscriptionResponse, error)
+	CancelSubscription(ctx context.Context, in *hostv1.CancelSubscriptionRequest, opts ...grpc.CallOption) (*hostv1.CancelSubscriptionResponse, error)
+	GetSubscriptionRecord(ctx context.Context, in *hostv1.GetSubscriptionRecordRequest, opts ...grpc.CallOption) (*hostv1.GetSubscriptionRecordResponse, error)
 }
 
 // Headers interworks sends on every call.
@@ -269,7 +277,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{ctx: ctx, plugin: plugin, route: rt.name, trackID: trackID, log: log, checkOnly: checkOnly, body: body}
 	out, err := rt.handle(s, c)
 	if err != nil {
-		a := answerFor(err, trackID)
+		a := answerFor(err, rt.name, trackID)
 		if a.status >= 500 && a.status != http.StatusNotImplemented && a.status != http.StatusServiceUnavailable {
 			log.Error("service manager call failed", "code", a.grpcCode, "error", err)
 		} else if a.status >= 500 {
