@@ -150,6 +150,12 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	if cfg.serviceManager != "" {
+		// Before anything starts: an endpoint nobody may call is a mistake.
+		if err := checkServiceManagerCredentials(cat); err != nil {
+			return err
+		}
+	}
 	auth, err := newAuth(cfg)
 	if err != nil {
 		return err

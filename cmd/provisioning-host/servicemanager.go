@@ -32,15 +32,31 @@ type serviceManager struct {
 	conn  *grpc.ClientConn
 }
 
-func startServiceManager(cfg *config, cat *catalog.Config, hostSrv hostv1.HostServiceServer, reg prometheus.Registerer, log *slog.Logger) (_ *serviceManager, err error) {
+// errNoServiceManagerCredentials: --service-manager-listen with a catalog
+// whose entries have no service_manager.
+var errNoServiceManagerCredentials = errors.New("--service-manager-listen: no plugin in the catalog has service_manager credentials (application_id, api_key); an endpoint that nobody may call is refused")
+
+func serviceManagerCredentials(cat *catalog.Config) map[string]servicemanager.Credentials {
 	creds := map[string]servicemanager.Credentials{}
 	for _, e := range cat.Plugins {
 		if e.ServiceManager != nil {
 			creds[e.Name] = servicemanager.Credentials{ApplicationID: e.ServiceManager.ApplicationID, APIKey: e.ServiceManager.APIKey}
 		}
 	}
+	return creds
+}
+
+func checkServiceManagerCredentials(cat *catalog.Config) error {
+	if len(serviceManagerCredentials(cat)) == 0 {
+		return errNoServiceManagerCredentials
+	}
+	return nil
+}
+
+func startServiceManager(cfg *config, cat *catalog.Config, hostSrv hostv1.HostServiceServer, reg prometheus.Registerer, log *slog.Logger) (_ *serviceManager, err error) {
+	creds := serviceManagerCredentials(cat)
 	if len(creds) == 0 {
-		return nil, errors.New("--service-manager-listen: no plugin in the catalog has service_manager credentials (application_id, api_key); an endpoint that nobody may call is refused")
+		return nil, errNoServiceManagerCredentials
 	}
 	sm := &serviceManager{}
 	defer func() {
