@@ -285,14 +285,16 @@ type ServiceDefinitionResult struct {
 // ProductType is one product family: interworks recommends one per family,
 // so a plugin's whole catalogue is one product type.
 type ProductType struct {
-	ID                         string                `json:"ID"`
-	Name                       string                `json:"Name"`
-	Description                string                `json:"Description"`
-	AllowMultipleSubscriptions bool                  `json:"AllowMultipleSubscriptions"`
-	Scope                      string                `json:"Scope"`
-	QuantityLimit              int32                 `json:"QuantityLimit"`
-	AttributeList              []AttributeDefinition `json:"AttributeList"`
-	ProductsCollection         ProductsCollection    `json:"ProductsCollection"`
+	ID                         string `json:"ID"`
+	Name                       string `json:"Name"`
+	Description                string `json:"Description"`
+	AllowMultipleSubscriptions bool   `json:"AllowMultipleSubscriptions"`
+	Scope                      string `json:"Scope"`
+	// Derivative is SUBSCRIPTION: licences billed per period.
+	Derivative         string                `json:"Derivative"`
+	QuantityLimit      int32                 `json:"QuantityLimit"`
+	AttributeList      []AttributeDefinition `json:"AttributeList"`
+	ProductsCollection ProductsCollection    `json:"ProductsCollection"`
 }
 
 // ProductsCollection holds the products and add-ons of a product type.

@@ -234,7 +234,7 @@ func (s *Server) serviceDefinition(c *call) (any, error) {
 		return nil, err
 	}
 	pt := ProductType{
-		ID: c.plugin, Name: c.plugin, Scope: "Both", AllowMultipleSubscriptions: true,
+		ID: c.plugin, Name: c.plugin, Scope: "Both", Derivative: "SUBSCRIPTION", AllowMultipleSubscriptions: true,
 		AttributeList:      []AttributeDefinition{},
 		ProductsCollection: ProductsCollection{Products: []ProductDefinition{}, Addons: []AddonProduct{}},
 	}
