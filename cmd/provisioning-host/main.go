@@ -15,8 +15,15 @@
 //
 // (with --auth-token-file, add -H "authorization: Bearer $(cat token)").
 //
+// With --service-manager-listen it also serves interworks Cloud BSS's
+// Service Management API (HTTP/JSON, /{plugin}/api/...) for the plugins
+// whose catalog entry has service_manager credentials; see
+// docs/interworks.md.
+//
 // It prints "provisioning-host listening on ADDR" on stdout once it serves,
-// so scripts that pass port 0 can find the address. SIGTERM or SIGINT stop
+// so scripts that pass port 0 can find the address, then, with
+// --service-manager-listen, "provisioning-host service manager listening on
+// URL". SIGTERM or SIGINT stop
 // it gracefully: in-flight calls finish, then every plugin process group is
 // stopped.
 package main
