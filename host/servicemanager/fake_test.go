@@ -30,7 +30,10 @@ type fakeHost struct {
 	// noSubscriptions makes the subscription RPCs and DeleteAccount answer
 	// UNIMPLEMENTED, as a host without them does.
 	noSubscriptions bool
-	subs            map[string]*provisioningv1.SubscriptionRecord
+	// pending makes Synchronize answer a PENDING record without a remote
+	// id, as a plugin whose remote transaction still runs does.
+	pending bool
+	subs    map[string]*provisioningv1.SubscriptionRecord
 	// calls lists the requests, in order.
 	calls []proto.Message
 }
@@ -153,6 +156,10 @@ func (f *fakeHost) Synchronize(_ context.Context, in *hostv1.SynchronizeRequest,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pending {
+		return &hostv1.SynchronizeResponse{Response: &provisioningv1.SynchronizeResponse{Record: &provisioningv1.SyncRecord{
+			Plugin: in.GetPlugin(), AccountId: acc.GetId(), Status: provisioningv1.SyncStatus_SYNC_STATUS_PENDING, Values: values}}}, nil
+	}
 	if rec, ok := f.records[acc.GetId()]; ok {
 		return &hostv1.SynchronizeResponse{Response: &provisioningv1.SynchronizeResponse{Record: rec}}, nil
 	}

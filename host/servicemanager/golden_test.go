@@ -148,6 +148,12 @@ var goldenCases = map[string]goldenCase{
 		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
 			Attributes: map[string]string{"allocation_type": "subscription"},
 			Addons:     []*provisioningv1.Addon{{Id: "PATCH_MANAGEMENT", ProductId: "PATCH_MANAGEMENT", Quantity: 5}}})},
+	"addon-update": {method: "POST", path: "/panda/api/Addons/Update", setup: withSubscription, status: 200,
+		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
+			Attributes: map[string]string{"allocation_type": "subscription"},
+			Addons:     []*provisioningv1.Addon{{Id: "PATCH_MANAGEMENT", ProductId: "PATCH_MANAGEMENT", Quantity: 8}}})},
+	"synchronize-pending": {method: "POST", path: "/panda/api/Accounts/Synchronize", setup: func(f *fakeHost) { f.pending = true },
+		status: 503, retryAfter: "5"},
 	"addon-cancel": {method: "POST", path: "/panda/api/Addons/Cancel", setup: withSubscription, status: 200,
 		host: provisioned(&provisioningv1.Subscription{Id: "SUB-1000", AccountId: "C-200", ProductId: "EPDR", Quantity: 10,
 			Attributes: map[string]string{"allocation_type": "subscription"}})},
@@ -200,7 +206,7 @@ func noProvision(t *testing.T, calls []proto.Message) {
 // requestFile names the request body of a case; some cases share one.
 func requestFile(name string) string {
 	switch name {
-	case "synchronize-wrong-key":
+	case "synchronize-wrong-key", "synchronize-pending":
 		return "synchronize-reseller"
 	case "exists-not-synced":
 		return "exists"
