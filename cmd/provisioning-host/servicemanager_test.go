@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -92,5 +94,48 @@ func TestDaemonServiceManager(t *testing.T) {
 	}
 	if strings.Contains(logs, "sm-key-secret-456") {
 		t.Error("the API key reached the log")
+	}
+}
+
+// With --tls-cert/--tls-key the endpoint serves HTTPS with the gRPC port's
+// certificate; --client-ca does not apply to it (interworks authenticates
+// with its application id and key).
+func TestDaemonServiceManagerTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey := newCA(t)
+	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Raw)
+	issue(t, ca, caKey, "localhost", x509.ExtKeyUsageServerAuth, filepath.Join(dir, "server"))
+	t.Setenv("TEST_SM_KEY", "sm-key-secret-789")
+	d := startDaemon(t, daemonConfig{
+		flags: []string{"--tls-cert", filepath.Join(dir, "server.pem"), "--tls-key", filepath.Join(dir, "server-key.pem"),
+			"--client-ca", filepath.Join(dir, "ca.pem"), "--service-manager-listen", "127.0.0.1:0"},
+		entry: "    service_manager:\n      application_id: test-app\n      api_key: env:TEST_SM_KEY\n",
+	})
+	var url string
+	select {
+	case l := <-d.stdout:
+		url, _ = strings.CutPrefix(l, "provisioning-host service manager listening on ")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no service manager line")
+	}
+	if !strings.HasPrefix(url, "https://") {
+		t.Fatalf("URL %q, want https", url)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"}}}
+	req, err := http.NewRequest("GET", url+"/"+plug+"/api/Accounts/SyncOptions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-CloudPlatform-ApplicationId", "test-app")
+	req.Header.Set("X-CloudPlatform-APIKey", "sm-key-secret-789")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("HTTPS call: HTTP %d", resp.StatusCode)
 	}
 }
