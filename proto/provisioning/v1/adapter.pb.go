@@ -899,7 +899,8 @@ type GetSyncStatusResponse struct {
 	Record *SyncRecord `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
 	// Warnings: one REMOTE_DRIFT per field where the remote and the account
 	// disagree (Diagnostic.field "account.name", "account.corporate_email",
-	// "account.parent_id", "account.type"...).
+	// "account.parent_id", "account.type"...); the detail gives the remote and
+	// the BSS value.
 	Diagnostics   []*Diagnostic `protobuf:"bytes,2,rep,name=diagnostics,proto3" json:"diagnostics,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

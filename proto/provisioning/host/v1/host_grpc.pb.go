@@ -113,7 +113,8 @@ type HostServiceClient interface {
 	// ListSyncRecords with status FAILED lists them and a later success
 	// replaces them. A transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
 	// DEADLINE_EXCEEDED) leaves the stored record as it was. No two live
-	// records of one plugin hold the same remote_id.
+	// (not DELETED) records of one plugin hold the same remote_id: the store
+	// refuses the second, so a remote account is never shared.
 	//
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
@@ -607,7 +608,8 @@ type HostServiceServer interface {
 	// ListSyncRecords with status FAILED lists them and a later success
 	// replaces them. A transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
 	// DEADLINE_EXCEEDED) leaves the stored record as it was. No two live
-	// records of one plugin hold the same remote_id.
+	// (not DELETED) records of one plugin hold the same remote_id: the store
+	// refuses the second, so a remote account is never shared.
 	//
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
