@@ -15,10 +15,14 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cloudbss/provisioning/host/servicemanager"
 	"github.com/cloudbss/provisioning/internal/loadtest"
 	"github.com/cloudbss/provisioning/internal/pandasim"
+	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
+	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
 // smStack is pandasim + the daemon serving the interworks endpoint for
@@ -31,6 +35,8 @@ type smStack struct {
 	apiKey string
 	logs   *loadtest.Logs
 	track  int
+	// client reaches the same daemon over gRPC, to check what it stored.
+	client hostv1.HostServiceClient
 }
 
 // startServiceManager starts pandasim and provisioning-host with
@@ -79,6 +85,18 @@ func startServiceManager(t *testing.T, ctx context.Context) *smStack {
 	}
 	t.Cleanup(func() { _ = s.host.Stop(30 * time.Second) })
 	s.url = s.host.Addr
+	// The gRPC address is the line before the endpoint's.
+	lines, err := logs.Find("provisioning-host listening on ")
+	if err != nil || len(lines) == 0 {
+		t.Fatalf("no gRPC address in the daemon's output (%v)", err)
+	}
+	grpcAddr := lines[len(lines)-1][strings.LastIndex(lines[len(lines)-1], " ")+1:]
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	s.client = hostv1.NewHostServiceClient(conn)
 	t.Cleanup(func() {
 		// The API key and the simulator's secrets never reach a log line.
 		for _, secret := range []string{s.apiKey, creds.Password, creds.APIKey} {
@@ -283,6 +301,14 @@ func TestServiceManagerAccounts(t *testing.T) {
 		if ops := operatorsOf(snap, customerID); len(ops) != 1 || ops[0].Username != "iw-umbrella-admin" {
 			t.Errorf("end customer's operators: %+v", ops)
 		}
+		// The host stored what a gRPC caller sees.
+		rec, err := s.client.GetSyncRecord(ctx, &hostv1.GetSyncRecordRequest{Plugin: "panda", AccountId: "IW-C-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.GetRecord().GetRemoteParentId() != resellerID || rec.GetAccount().GetParentId() != "IW-R-1" {
+			t.Errorf("stored end customer: record %v account %v", rec.GetRecord(), rec.GetAccount())
+		}
 		ex := s.call(t, ctx, "POST", "Accounts/Exists", map[string]any{"ID": "IW-C-1"})
 		if ex.Code != 1 || ex.Result.Result != customerID {
 			t.Errorf("Exists: Code %d Result %q, want 1 %s", ex.Code, ex.Result.Result, customerID)
@@ -412,18 +438,27 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 
 	id := s.call(t, ctx, "POST", "Subscriptions/Create", order("", 10, false)).ok(t, "Create")
 	steps := []struct {
-		route string
-		body  map[string]any
+		route    string
+		body     map[string]any
+		status   provisioningv1.SubscriptionStatus
+		quantity int32
 	}{
-		{"Subscriptions/Update", order(id, 20, false)},
-		{"Subscriptions/Suspend", order(id, 20, false)},
-		{"Subscriptions/Activate", order(id, 20, false)},
-		{"Subscriptions/Cancel", order(id, 20, false)},
+		{"Subscriptions/Update", order(id, 20, false), provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE, 20},
+		{"Subscriptions/Suspend", order(id, 20, false), provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_SUSPENDED, 20},
+		{"Subscriptions/Activate", order(id, 20, false), provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE, 20},
+		{"Subscriptions/Cancel", order(id, 20, false), provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELLED, 20},
 	}
 	for _, st := range steps {
 		got := s.call(t, ctx, "POST", st.route, st.body).ok(t, st.route)
 		if got != id {
 			t.Errorf("%s answered Result %q, want %q", st.route, got, id)
+		}
+		rec, err := s.client.GetSubscriptionRecord(ctx, &hostv1.GetSubscriptionRecordRequest{Plugin: "panda", SubscriptionId: id})
+		if err != nil {
+			t.Fatalf("after %s: %v", st.route, err)
+		}
+		if r := rec.GetRecord(); r.GetStatus() != st.status || r.GetQuantity() != st.quantity || r.GetAccountId() != "IW-C-1" {
+			t.Errorf("after %s: record %v, want %v with %d licences of IW-C-1", st.route, r, st.status, st.quantity)
 		}
 		// Replaying each call changes nothing and answers the same.
 		before := s.state(t, ctx)
