@@ -225,6 +225,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	trackID := trackIDOf(r)
 	plugin, rt, ok := s.match(r.URL.Path)
+	// The segment is the caller's: bound what reaches the log (a plugin
+	// name is at most 63 characters).
+	plugin = clip(plugin, 64)
 	routeName := "unknown"
 	if ok {
 		routeName = rt.name
