@@ -6,11 +6,14 @@
 #   the forms of a direct customer, a reseller and its end customer (the
 #   parent is not synchronized yet), the reseller synchronized, the end
 #   customer's form with the parent pre-populated, the end customer
-#   synchronized, a storefront order with --auto, a batch, the records.
+#   synchronized, a storefront order with --auto, a batch, the records,
+#   then interworks Cloud BSS's view: its Service Management API, served by the
+#   same daemon, called with curl.
 #
 # Everything it starts is stopped on exit, whatever happens. Logs and the
 # generated host.yaml stay in .demo/ for a look afterwards. Secrets (the
-# simulator's password and API key, the daemon's token) are random per run,
+# simulator's password and API key, the daemon's token, the interworks API
+# key) are random per run,
 # reach the host through env: and a token file, and are never printed.
 #
 # Run it from anywhere: ./scripts/demo.sh (or make demo).
@@ -126,9 +129,10 @@ umask 077
 
 # Per-run secrets: the simulator accepts them, the host reads them from the
 # environment and a file, provctl sends the token. None is printed.
-export PANDA_PASSWORD PANDA_API_KEY
+export PANDA_PASSWORD PANDA_API_KEY INTERWORKS_API_KEY
 PANDA_PASSWORD=$(secret)
 PANDA_API_KEY=$(secret)
+INTERWORKS_API_KEY=$(secret)
 secret >"$work/token"
 
 heading "Starting pandasim (the Panda API simulator) and provisioning-host"
@@ -152,14 +156,22 @@ plugins:
       password: env:PANDA_PASSWORD
       api_key: env:PANDA_API_KEY
       root_account_id: ACC-0000001
+    # What interworks Cloud BSS presents on its Service Management calls.
+    service_manager:
+      application_id: demo-interworks
+      api_key: env:INTERWORKS_API_KEY
 EOF
 "$bin/provisioning-host" --config "$work/host.yaml" --listen 127.0.0.1:0 --data-dir "$work/data" \
-	--auth-token-file "$work/token" >"$work/provisioning-host.out" 2>"$work/provisioning-host.log" &
+	--auth-token-file "$work/token" --service-manager-listen 127.0.0.1:0 \
+	>"$work/provisioning-host.out" 2>"$work/provisioning-host.log" &
 host_pid=$!
 addr=$(wait_line "$work/provisioning-host.out" "provisioning-host listening on " "$host_pid") ||
 	die "provisioning-host did not start; see .demo/provisioning-host.log"
+sm_url=$(wait_line "$work/provisioning-host.out" "provisioning-host service manager listening on " "$host_pid") ||
+	die "provisioning-host did not start its service manager endpoint; see .demo/provisioning-host.log"
 plugin_pids=$(pgrep -P "$host_pid" || true)
 note "provisioning-host listening on $addr (bearer token required), plugin pid ${plugin_pids:-?}"
+note "interworks Service Management endpoint: $sm_url/panda/api/ (application id + API key required)"
 note "host.yaml, logs and the sync-record database are in .demo/"
 
 export PROVCTL_HOST=$addr PROVCTL_TOKEN_FILE=$work/token
@@ -203,6 +215,42 @@ expect 7 provctl sync-batch examples/batch.jsonl --auto -o table
 heading "9. The sync records the host stores"
 provctl records
 
+heading "10. interworks Cloud BSS calls the same host over its Service Management API"
+# interworks POSTs JSON with its application id and API key. The key is
+# shown as a variable, never its value.
+interworks() {
+	local route=$1 track=$2 body=$3
+	printf '%s$ curl -X POST %s/panda/api/%s -H "X-CloudPlatform-ApplicationId: demo-interworks" -H "X-CloudPlatform-APIKey: $INTERWORKS_API_KEY" -H "X-CloudPlatform-TrackId: %s" -d @body.json%s\n' \
+		"$dim" "$sm_url" "$route" "$track" "$reset"
+	curl -sS -X POST "$sm_url/panda/api/$route" -H 'Content-Type: application/json' \
+		-H 'X-CloudPlatform-ApplicationId: demo-interworks' -H "X-CloudPlatform-APIKey: $INTERWORKS_API_KEY" \
+		-H "X-CloudPlatform-TrackId: $track" -d "$body"
+}
+if command -v curl >/dev/null; then
+	note "A storefront order: interworks fills the username option with the customer's email;"
+	note "the answer reports the valid, unique Panda username used instead (AccountExtraInfo.username)."
+	body='{"ID":"IW-7001","Name":"Initech","Email":"peter.gibbons@initech.example",'
+	body+='"ContactDetails":{"PrimaryFirstName":"Peter","PrimaryLastName":"Gibbons","PrimaryEmail":"peter.gibbons@initech.example"},'
+	body+='"Address":{"Country":{"Code":"US"}},"SyncOptions":{"username":"peter.gibbons@initech.example"}}'
+	note "body.json: $body"
+	answer=$(interworks Accounts/Synchronize demo-1 "$body")
+	printf '%s\n' "$answer"
+	[[ $answer == *'"Code":0'* ]] || die "the interworks Synchronize did not succeed"
+	note "interworks retries it: the same Result, nothing created."
+	answer=$(interworks accounts/synchronize demo-2 "$body")
+	printf '%s\n' "$answer"
+	note "A caller with the wrong API key:"
+	status=$(curl -sS -o /dev/null -w '%{http_code}' -X POST "$sm_url/panda/api/Accounts/Synchronize" \
+		-H 'X-CloudPlatform-ApplicationId: demo-interworks' -H 'X-CloudPlatform-APIKey: wrong' -d "$body")
+	printf 'HTTP %s\n' "$status"
+	[[ $status == 401 ]] || die "a wrong interworks API key got HTTP $status, want 401"
+	note "The daemon's log line of the first call carries interworks' track id:"
+	grep -F 'track_id=demo-1' "$work/provisioning-host.log" | cut -c1-200 || true
+	note "docs/interworks.md says how to register this endpoint in Cloud BSS."
+else
+	note "curl is not installed: skipping the interworks calls (see docs/interworks.md)."
+fi
+
 heading "Shutting down"
 stop "$host_pid" provisioning-host
 host_pid=''
@@ -212,7 +260,7 @@ for pid in $plugin_pids; do
 	! kill -0 "$pid" 2>/dev/null || die "plugin process $pid outlived the host"
 done
 note "provisioning-host, its Panda plugin and pandasim stopped; nothing left running."
-for s in "$PANDA_PASSWORD" "$PANDA_API_KEY" "$(cat "$work/token")"; do
+for s in "$PANDA_PASSWORD" "$PANDA_API_KEY" "$INTERWORKS_API_KEY" "$(cat "$work/token")"; do
 	! grep -qrF -- "$s" "$work"/*.log "$work"/*.out || die "a secret reached a log in .demo/"
 done
 note "No secret reached a log."

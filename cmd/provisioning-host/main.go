@@ -15,8 +15,15 @@
 //
 // (with --auth-token-file, add -H "authorization: Bearer $(cat token)").
 //
+// With --service-manager-listen it also serves interworks Cloud BSS's
+// Service Management API (HTTP/JSON, /{plugin}/api/...) for the plugins
+// whose catalog entry has service_manager credentials; see
+// docs/interworks.md.
+//
 // It prints "provisioning-host listening on ADDR" on stdout once it serves,
-// so scripts that pass port 0 can find the address. SIGTERM or SIGINT stop
+// so scripts that pass port 0 can find the address, then, with
+// --service-manager-listen, "provisioning-host service manager listening on
+// URL". SIGTERM or SIGINT stop
 // it gracefully: in-flight calls finish, then every plugin process group is
 // stopped.
 package main
@@ -77,6 +84,7 @@ type config struct {
 	tlsKey          string
 	callTimeout     time.Duration
 	shutdownTimeout time.Duration
+	serviceManager  string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -95,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.DurationVar(&c.callTimeout, "call-timeout", 30*time.Second, "deadline of a plugin call when the caller sets none")
+	fs.StringVar(&c.serviceManager, "service-manager-listen", "", "address serving interworks' Service Management API (HTTP, /{plugin}/api/...) for the plugins whose catalog entry has service_manager credentials (off when empty)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take before plugins are killed")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: provisioning-host --config host.yaml [flags]\n\n"+
@@ -148,6 +157,12 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	if cfg.serviceManager != "" {
+		// Before anything starts: an endpoint nobody may call is a mistake.
+		if err := checkServiceManagerCredentials(cat); err != nil {
+			return err
+		}
+	}
 	auth, err := newAuth(cfg)
 	if err != nil {
 		return err
@@ -197,7 +212,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 
 	opts := append(auth.serverOptions(), grpc.MaxRecvMsgSize(maxRecvMsgSize))
 	gs := grpc.NewServer(opts...)
-	hostv1.RegisterHostServiceServer(gs, server.New(h, st, server.WithLogger(log)))
+	hostSrv := server.New(h, st, server.WithLogger(log))
+	hostv1.RegisterHostServiceServer(gs, hostSrv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	hs.SetServingStatus(hostv1.HostService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
@@ -224,9 +240,26 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		log.Info("metrics listening", "addr", "http://"+mlis.Addr().String()+"/metrics")
 	}
 
+	var sm *serviceManager
+	if cfg.serviceManager != "" {
+		if sm, err = startServiceManager(cfg, cat, hostSrv, reg, log); err != nil {
+			lis.Close()
+			if metricsSrv != nil {
+				_ = metricsSrv.Close()
+			}
+			return err
+		}
+		defer sm.close()
+	}
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(lis) }()
 	fmt.Fprintf(stdout, "provisioning-host listening on %s\n", addr)
+	if sm != nil {
+		// After the gRPC line: scripts take the first "listening on" as the
+		// gRPC address.
+		fmt.Fprintf(stdout, "provisioning-host service manager listening on %s\n", sm.url())
+	}
 	log.Info("provisioning-host listening", "addr", addr, "plugins", len(cat.Plugins), "auth", auth.describe())
 
 	select {
@@ -236,6 +269,13 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return fmt.Errorf("serve gRPC: %w", err)
 	}
 	hs.Shutdown()
+	if sm != nil {
+		// Stop taking BSS calls first; the ones in flight finish through the
+		// host, which is still serving.
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout/2)
+		sm.shutdown(sctx, log)
+		cancel()
+	}
 	stopped := make(chan struct{})
 	go func() {
 		gs.GracefulStop()

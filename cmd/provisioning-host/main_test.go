@@ -54,6 +54,8 @@ type daemon struct {
 	pidDir string
 	stderr *plugintest.LogBuffer
 	exited chan error
+	// stdout has the lines printed after the first.
+	stdout chan string
 }
 
 type daemonConfig struct {
@@ -61,6 +63,8 @@ type daemonConfig struct {
 	dataDir string
 	listen  string
 	flags   []string
+	// entry is more YAML for the plugin's catalog entry (indented 4).
+	entry string
 }
 
 func startDaemon(t *testing.T, dc daemonConfig) *daemon {
@@ -84,7 +88,7 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
       TESTPLUGIN_SPAWN_CHILD: "1"
     settings:
       token: env:TEST_PLUGIN_TOKEN
-`, plug, pluginBin, sum, d.pidDir)
+%s`, plug, pluginBin, sum, d.pidDir, dc.entry)
 	cfgPath := filepath.Join(dir, "host.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -108,7 +112,8 @@ func startDaemon(t *testing.T, dc daemonConfig) *daemon {
 	}
 	go func() { d.exited <- d.cmd.Wait() }()
 	t.Cleanup(func() { d.stop(t) })
-	line := make(chan string, 1)
+	line := make(chan string, 8)
+	d.stdout = line
 	go func() {
 		s := bufio.NewScanner(out)
 		for s.Scan() {

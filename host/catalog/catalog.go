@@ -59,6 +59,10 @@ type Entry struct {
 	// every "env:NAME" and "file:PATH" value already read. Values may be
 	// secrets: never log them.
 	Settings map[string]string
+	// ServiceManager holds the credentials a BSS must present to call this
+	// plugin's interworks Service Management endpoint, or nil when the
+	// entry has none (the endpoint then refuses every call for the plugin).
+	ServiceManager *ServiceManager
 }
 
 // FileChecksum pins one file of a plugin.
@@ -69,6 +73,28 @@ type FileChecksum struct {
 	// SHA256 is the file's expected SHA-256, lowercase hex.
 	SHA256 string
 }
+
+// ServiceManager is the caller authentication of one plugin's interworks
+// Service Management endpoint: the Application Id and API Key that
+// interworks Cloud BSS generates when the application is registered and
+// sends on every call (X-CloudPlatform-ApplicationId,
+// X-CloudPlatform-APIKey).
+type ServiceManager struct {
+	// ApplicationID identifies the calling BSS installation. Not secret, but
+	// compared in constant time with the key.
+	ApplicationID string
+	// APIKey is a secret: never log it. "env:NAME" and "file:PATH" in the
+	// file are already read.
+	APIKey string
+}
+
+// String hides the key, so that printing an entry never shows it.
+func (s ServiceManager) String() string {
+	return fmt.Sprintf("{ApplicationID:%s APIKey:[redacted]}", s.ApplicationID)
+}
+
+// GoString hides the key from %#v too.
+func (s ServiceManager) GoString() string { return s.String() }
 
 // Config is a parsed catalog.
 type Config struct {
@@ -114,11 +140,19 @@ type fileEntry struct {
 	Args        []string          `yaml:"args"`
 	Env         map[string]string `yaml:"env"`
 	Settings    map[string]string `yaml:"settings"`
+	// ServiceManager: see Entry.ServiceManager. Both values accept env: and
+	// file: references.
+	ServiceManager *fileServiceManager `yaml:"service_manager"`
 }
 
 type fileChecksum struct {
 	Path   string `yaml:"path"`
 	SHA256 string `yaml:"sha256"`
+}
+
+type fileServiceManager struct {
+	ApplicationID string `yaml:"application_id"`
+	APIKey        string `yaml:"api_key"`
 }
 
 // Load reads and parses the catalog file at path. Relative paths inside it
@@ -267,6 +301,21 @@ func (fe fileEntry) entry(baseDir, pluginDir string) (Entry, error) {
 			return Entry{}, fmt.Errorf("plugin %q: setting %q: %w", fe.Name, k, err)
 		}
 		e.Settings[k] = rv
+	}
+	if sm := fe.ServiceManager; sm != nil {
+		id, err := resolveValue(baseDir, sm.ApplicationID)
+		if err != nil {
+			return Entry{}, fmt.Errorf("plugin %q: service_manager.application_id: %w", fe.Name, err)
+		}
+		key, err := resolveValue(baseDir, sm.APIKey)
+		if err != nil {
+			return Entry{}, fmt.Errorf("plugin %q: service_manager.api_key: %w", fe.Name, err)
+		}
+		// An empty value would let a caller that sends no header in.
+		if strings.TrimSpace(id) == "" || strings.TrimSpace(key) == "" {
+			return Entry{}, fmt.Errorf("plugin %q: service_manager needs both application_id and api_key", fe.Name)
+		}
+		e.ServiceManager = &ServiceManager{ApplicationID: id, APIKey: key}
 	}
 	return e, nil
 }

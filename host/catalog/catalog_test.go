@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,4 +229,67 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestParseServiceManager(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sm-key"), []byte("key-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CATALOG_TEST_APP_ID", "app-from-env")
+	tests := map[string]struct {
+		yaml    string
+		want    *catalog.ServiceManager
+		wantErr string
+	}{
+		"none": {yaml: "plugins:\n  - {name: panda, path: /p}\n"},
+		"references": {
+			yaml: "plugins:\n  - name: panda\n    path: /p\n    service_manager: {application_id: 'env:CATALOG_TEST_APP_ID', api_key: 'file:sm-key'}\n",
+			want: &catalog.ServiceManager{ApplicationID: "app-from-env", APIKey: "key-from-file"},
+		},
+		"literal": {
+			yaml: "plugins:\n  - name: panda\n    path: /p\n    service_manager: {application_id: app, api_key: k}\n",
+			want: &catalog.ServiceManager{ApplicationID: "app", APIKey: "k"},
+		},
+		"empty key": {
+			yaml:    "plugins:\n  - name: panda\n    path: /p\n    service_manager: {application_id: app}\n",
+			wantErr: "needs both application_id and api_key",
+		},
+		"unset variable": {
+			yaml:    "plugins:\n  - name: panda\n    path: /p\n    service_manager: {application_id: app, api_key: 'env:CATALOG_TEST_UNSET_KEY'}\n",
+			wantErr: "service_manager.api_key: environment variable CATALOG_TEST_UNSET_KEY is not set",
+		},
+		"unknown key": {
+			yaml:    "plugins:\n  - name: panda\n    path: /p\n    service_manager: {application_id: app, api_key: k, apikey: k}\n",
+			wantErr: "field apikey not found",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := catalog.Parse([]byte(tc.yaml), dir)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, cfg.Plugins[0].ServiceManager); diff != "" {
+				t.Errorf("ServiceManager (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The API key never shows when an entry is printed.
+func TestServiceManagerStringHidesKey(t *testing.T) {
+	t.Parallel()
+	sm := catalog.ServiceManager{ApplicationID: "app", APIKey: "hunter2-key"}
+	for _, s := range []string{fmt.Sprint(sm), fmt.Sprintf("%v %+v %#v", sm, &sm, sm)} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("printed entry shows the key: %s", s)
+		}
+	}
 }
