@@ -94,8 +94,8 @@ func WithSettleInterval(d time.Duration) Option { return func(o *options) { o.se
 // WithRestartBackoff sets the first and the longest wait before restarting
 // a crashed plugin; the wait doubles after each failed restart. Defaults
 // 100ms and 30s.
-func WithRestartBackoff(min, max time.Duration) Option {
-	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
+func WithRestartBackoff(first, longest time.Duration) Option {
+	return func(o *options) { o.backoffMin, o.backoffMax = first, longest }
 }
 
 // WithMaxRestarts sets how many restarts in a row may fail before a plugin

@@ -16,7 +16,6 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/cloudbss/provisioning/host/catalog"
 	"github.com/cloudbss/provisioning/plugin"
@@ -445,16 +444,6 @@ func (s *supervisor) describe() *hostv1.Plugin {
 		p.Capabilities = append(p.Capabilities, s.info.GetCapabilities()...)
 	}
 	return p
-}
-
-// Info returns the plugin's last GetPluginInfo answer, or nil.
-func (s *supervisor) pluginInfo() *provisioningv1.GetPluginInfoResponse {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.info == nil {
-		return nil
-	}
-	return proto.Clone(s.info).(*provisioningv1.GetPluginInfoResponse)
 }
 
 // drain refuses new calls and waits, until ctx ends, for the in-flight ones.

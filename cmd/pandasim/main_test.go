@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,7 +42,7 @@ func buildBinary(t *testing.T) string {
 	t.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Skipf("no go tool on PATH to build pandasim: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "pandasim")
 	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()

@@ -78,7 +78,9 @@ func TestUpdateAccount(t *testing.T) {
 	if n := sim.Stats().ByRoute[patchAccountRoute]; n < 2 {
 		t.Errorf("PATCH sent %d times; an idempotent call is retried", n)
 	}
-	sim.SetFaults(pandasim.Faults{})
+	if err := sim.SetFaults(pandasim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
 	if got, _ := c.GetAccount(ctxT(t), acc.ID); got.Name != "Lost" {
 		t.Errorf("after the lost answers the name is %q", got.Name)
 	}
@@ -263,7 +265,9 @@ func TestAllocationRetries(t *testing.T) {
 	if n := sim.Stats().ByRoute[deleteAllocationRoute]; n != 2 {
 		t.Errorf("DELETE sent %d times, want 2", n)
 	}
-	sim.SetFaults(pandasim.Faults{})
+	if err := sim.SetFaults(pandasim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
 	sum, err := c.GetSoftwareSummary(ctx, acc.ID)
 	if err != nil || len(sum.Allocations) != 0 {
 		t.Errorf("after the delete: %+v, %v", sum, err)

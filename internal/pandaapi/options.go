@@ -54,14 +54,14 @@ func WithHTTPClient(c *http.Client) Option {
 
 // WithRetry sets the retry policy: at most maxAttempts tries per call
 // (1 disables retries), with exponential backoff starting at base and capped
-// at max, with full jitter. A server's Retry-After overrides the backoff
+// at maxDelay, with full jitter. A server's Retry-After overrides the backoff
 // when longer. Defaults: 5 attempts, 100ms, 5s.
-func WithRetry(maxAttempts int, base, max time.Duration) Option {
+func WithRetry(maxAttempts int, base, maxDelay time.Duration) Option {
 	return func(o *options) {
 		if maxAttempts < 1 {
 			maxAttempts = 1
 		}
-		o.maxAttempts, o.baseBackoff, o.maxBackoff = maxAttempts, base, max
+		o.maxAttempts, o.baseBackoff, o.maxBackoff = maxAttempts, base, maxDelay
 	}
 }
 

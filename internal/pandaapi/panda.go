@@ -138,6 +138,7 @@ type CreateOperatorRequest struct {
 // TransactionStatus is the state of an asynchronous operator creation.
 type TransactionStatus string
 
+// The states of a transaction: PENDING until it settles as SUCCESS or FAILED.
 const (
 	TransactionPending TransactionStatus = "PENDING"
 	TransactionSuccess TransactionStatus = "SUCCESS"

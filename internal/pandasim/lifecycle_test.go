@@ -208,7 +208,7 @@ func TestConvertToServiceProvider(t *testing.T) {
 	}
 	addOperator("sub.admin", "ADMINISTRATOR")
 	addOperator("sub.analyst", "ANALYST")
-	w.sim.AdvanceClock(time.Minute)
+	mustAdvance(t, w.sim, time.Minute)
 	w.sim.Snapshot() // settles both
 	// The observer's transaction is still pending at the conversion and
 	// settles with the remapped role.
@@ -251,7 +251,7 @@ func TestConvertToServiceProvider(t *testing.T) {
 		t.Errorf("second conversion: %d %s, want 409 %s (one way)", st, code, pandasim.CodeNotSubscriber)
 	}
 	// The pending observer transaction settles now, after the conversion.
-	w.sim.AdvanceClock(time.Minute)
+	mustAdvance(t, w.sim, time.Minute)
 	var ops pandasim.OperatorList
 	w.api(http.MethodGet, pandasim.OperatorsPrefix+"/operators?accountId="+sub.ID, nil, &ops)
 	roles := map[string]string{}
@@ -317,5 +317,13 @@ func TestSimAccountHooks(t *testing.T) {
 	wantInv := []pandasim.InventoryItem{{ProductName: "EPDR", Total: 20, Allocated: 0, Unallocated: 20}}
 	if diff := cmp.Diff(wantInv, w.summary(sp.ID).Inventory); diff != "" {
 		t.Errorf("parent inventory after the sim delete (-want +got):\n%s", diff)
+	}
+}
+
+// mustAdvance moves the simulator's clock forward d.
+func mustAdvance(t *testing.T, s *pandasim.Server, d time.Duration) {
+	t.Helper()
+	if err := s.AdvanceClock(d); err != nil {
+		t.Fatalf("advance the clock %v: %v", d, err)
 	}
 }

@@ -396,7 +396,7 @@ func storeFromSnapshot(snap Snapshot, rootInventory map[string]int) (*store, err
 		case acc.allocs[a.ProductName] != nil:
 			return nil, fmt.Errorf("account %s: product %s allocated twice", a.AccountID, a.ProductName)
 		}
-		al := a.Allocation.clone()
+		al := a.clone()
 		acc.allocs[a.ProductName] = &al
 	}
 	for _, te := range snap.TrialsEnded {

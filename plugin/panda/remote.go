@@ -150,6 +150,7 @@ type CreateOperatorRequest struct {
 // TransactionStatus is the state of an operator creation.
 type TransactionStatus string
 
+// The states of a transaction: PENDING until it settles as SUCCESS or FAILED.
 const (
 	TransactionPending TransactionStatus = "PENDING"
 	TransactionSuccess TransactionStatus = "SUCCESS"
