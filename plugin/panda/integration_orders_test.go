@@ -470,3 +470,51 @@ func TestIntegrationOrdersLostAnswers(t *testing.T) {
 		t.Errorf("Panda after racing calls (-want +got):\n%s", diff)
 	}
 }
+
+// TestIntegrationOrdersTrialToPaid: a trial order becomes paid in place;
+// Panda's paid allocation replaces the trial.
+func TestIntegrationOrdersTrialToPaid(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, true)
+	ctx := ctxT(t)
+	accRec := e.sync(ctx, directCustomer())
+	pacc := accRec.GetRemoteId()
+	o := &orderer{e: e, acc: directCustomer(), accRec: accRec}
+
+	trial := epdr("S-T", "C-100", 300)
+	trial.Trial = true
+	_, err := o.provision(ctx, trial, nil)
+	if got := errKey(err); got != "InvalidArgument TRIAL_LIMIT subscription.quantity" {
+		t.Errorf("trial of 300: %s", got)
+	}
+	trial = epdr("S-T", "C-100", 20, patch(20))
+	trial.Trial = true
+	resp, err := o.provision(ctx, trial, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := resp.GetRecord()
+	if !rec.GetTrial() || rec.GetTrialEndsAt() == nil || rec.GetRemoteId() != pacc+"/EPDR/trial" {
+		t.Errorf("trial record = %v", rec)
+	}
+	if diff := cmp.Diff(map[string]string{"EPDR": "trial:20", "PATCH_MANAGEMENT": "trial:20"}, e.holdings(pacc)); diff != "" {
+		t.Errorf("Panda after the trial order (-want +got):\n%s", diff)
+	}
+	paid := epdr("S-T", "C-100", 50, patch(50))
+	resp, err = o.provision(ctx, paid, rec)
+	if err != nil || resp.GetCreated() || !resp.GetUpdated() {
+		t.Fatalf("trial to paid = %v, %v", resp, err)
+	}
+	rec = resp.GetRecord()
+	if rec.GetTrial() || rec.GetTrialEndsAt() != nil || rec.GetRemoteId() != pacc+"/EPDR/subscription" {
+		t.Errorf("paid record = %v", rec)
+	}
+	if diff := cmp.Diff(map[string]string{"EPDR": "subscription:50", "PATCH_MANAGEMENT": "subscription:50"}, e.holdings(pacc)); diff != "" {
+		t.Errorf("Panda after trial to paid (-want +got):\n%s", diff)
+	}
+	// A paid subscription never goes back.
+	_, err = o.provision(ctx, trial, rec)
+	if got := errKey(err); got != "FailedPrecondition TRIAL_DOWNGRADE subscription.trial" {
+		t.Errorf("paid back to trial: %s", got)
+	}
+}
