@@ -518,3 +518,38 @@ func TestIntegrationOrdersTrialToPaid(t *testing.T) {
 		t.Errorf("paid back to trial: %s", got)
 	}
 }
+
+// TestIntegrationOrdersSuspendedTrial: Panda has no pause, so a suspended
+// trial has ended; it resumes only as paid.
+func TestIntegrationOrdersSuspendedTrial(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, true)
+	ctx := ctxT(t)
+	accRec := e.sync(ctx, directCustomer())
+	o := &orderer{e: e, acc: directCustomer(), accRec: accRec}
+	trial := epdr("S-T", "C-100", 20)
+	trial.Trial = true
+	resp, err := o.provision(ctx, trial, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sus, err := o.suspend(ctx, resp.GetRecord())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = o.resume(ctx, sus.GetRecord())
+	if got := errKey(err); got != "FailedPrecondition TRIAL_EXPIRED subscription.trial" {
+		t.Errorf("resume of a suspended trial: %s", got)
+	}
+	paid, err := o.provision(ctx, epdr("S-T", "C-100", 20), sus.GetRecord())
+	if err != nil || paid.GetRecord().GetStatus() != subSuspended || paid.GetRecord().GetTrial() {
+		t.Fatalf("paid order while suspended = %v, %v", paid, err)
+	}
+	res, err := o.resume(ctx, paid.GetRecord())
+	if err != nil || res.GetRecord().GetStatus() != subActive {
+		t.Fatalf("resume as paid = %v, %v", res, err)
+	}
+	if diff := cmp.Diff(map[string]string{"EPDR": "subscription:20"}, e.holdings(accRec.GetRemoteId())); diff != "" {
+		t.Errorf("Panda after resuming paid (-want +got):\n%s", diff)
+	}
+}

@@ -118,7 +118,11 @@ func (a *Adapter) ProvisionSubscription(ctx context.Context, req *provisioningv1
 	priv := decodeSubPrivate(rec.GetPrivate())
 	priv.Account = sc.accountID
 	if rec.GetStatus() == provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_SUSPENDED {
-		out := subscriptionRecord(rec, o, rec.GetStatus(), rec.GetRemoteId(), rec.GetTrialEndsAt().AsTime(), priv, msgSuspended, a.now())
+		var trialEnds time.Time
+		if rec.GetTrialEndsAt() != nil {
+			trialEnds = rec.GetTrialEndsAt().AsTime()
+		}
+		out := subscriptionRecord(rec, o, rec.GetStatus(), rec.GetRemoteId(), trialEnds, priv, msgSuspended, a.now())
 		return &provisioningv1.ProvisionSubscriptionResponse{Record: out}, nil
 	}
 	run := &allocRun{a: a, st: st, sc: sc, log: log}

@@ -321,3 +321,23 @@ func TestProvisionPandaRefusals(t *testing.T) {
 func cutSpace(s string) (string, string, bool) { return strings.Cut(s, " ") }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestProvisionSuspended: a new desired state for a suspended subscription
+// is recorded without any remote call (the mock expects none); Resume
+// allocates it.
+func TestProvisionSuspended(t *testing.T) {
+	t.Parallel()
+	a, _ := newMocked(t)
+	rec := activeRecord(func(r *provisioningv1.SubscriptionRecord) {
+		r.Status = provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_SUSPENDED
+	})
+	resp, err := a.ProvisionSubscription(context.Background(), &provisioningv1.ProvisionSubscriptionRequest{
+		Subscription: order(func(s *provisioningv1.Subscription) { s.Quantity = 40 }), Account: directCustomer(), AccountRecord: customerRecord(), Record: rec,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp.GetRecord(); r.GetStatus() != provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_SUSPENDED || r.GetQuantity() != 40 || len(r.GetAddons()) != 1 || r.GetTrialEndsAt() != nil {
+		t.Errorf("record = %v", r)
+	}
+}
