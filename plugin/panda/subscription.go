@@ -409,14 +409,18 @@ func (r *allocRun) summaryError(ctx context.Context, account string, err error) 
 }
 
 // plan reads what it needs and decides the writes of o, including the
-// reseller's top-ups. It writes nothing; pds are conflicts with what Panda
-// holds. Insufficient inventory is an error. The caller holds the stock
-// lock (unlock) when a top-up is planned, and must call it.
+// reseller's top-ups, without writing or locking anything (the check-only
+// pass). pds are conflicts with what Panda holds; insufficient inventory is
+// an error.
 func (r *allocRun) plan(ctx context.Context, o order, owned []string) (*allocPlan, []*provisioningv1.Diagnostic, error) {
 	p, _, pds, err := r.planLocked(ctx, o, owned, false)
 	return p, pds, err
 }
 
+// planLocked is plan for execution: with lock, an end customer's plan that
+// draws licences is made under the reseller's stock lock, which the
+// returned unlock releases once the writes are done (the caller must call
+// it, also on error paths that return a plan).
 func (r *allocRun) planLocked(ctx context.Context, o order, owned []string, lock bool) (*allocPlan, func(), []*provisioningv1.Diagnostic, error) {
 	noop := func() {}
 	cur, err := r.summary(ctx, r.sc.accountID)
