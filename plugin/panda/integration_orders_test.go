@@ -553,3 +553,37 @@ func TestIntegrationOrdersSuspendedTrial(t *testing.T) {
 		t.Errorf("Panda after resuming paid (-want +got):\n%s", diff)
 	}
 }
+
+// TestIntegrationOrdersRacingEndCustomers: end customers of one reseller
+// ordering at once each top up exactly what they need: the reseller ends
+// with the sum, and no order meets a stock another one counted.
+func TestIntegrationOrdersRacingEndCustomers(t *testing.T) {
+	t.Parallel()
+	e := newSimEnv(t, true)
+	ctx := ctxT(t)
+	rRec := e.sync(ctx, resellerAccount())
+	anc := []*provisioningv1.Ancestor{{Account: resellerAccount(), Record: rRec}}
+	const n = 6
+	orderers := make([]*orderer, n)
+	for i := range orderers {
+		acc := endCustomer()
+		acc.Id, acc.Name, acc.CorporateEmail = "E-"+strconv.Itoa(i), "Racer "+strconv.Itoa(i), "it"+strconv.Itoa(i)+"@racer.example"
+		orderers[i] = &orderer{e: e, acc: acc, accRec: e.sync(ctx, acc, anc...), ancestors: anc}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, o := range orderers {
+		wg.Go(func() {
+			_, errs[i] = o.provision(ctx, epdr("S-"+o.acc.GetId(), o.acc.GetId(), 5), nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("order %d: %v", i, err)
+		}
+	}
+	if got, free := e.holdings(rRec.GetRemoteId())["EPDR"], e.unallocated(rRec.GetRemoteId(), "EPDR"); got != "subscription:30" || free != 0 {
+		t.Errorf("reseller after %d racing orders of 5: %s, %d unallocated", n, got, free)
+	}
+}

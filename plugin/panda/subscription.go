@@ -606,15 +606,17 @@ func (r *allocRun) opError(ctx context.Context, op allocOp, err error) error {
 	var reason string
 	switch remoteCode(err) {
 	case AllocationCodeInsufficient:
-		parent := r.sc.parentID
+		parent, from := r.sc.parentID, ""
 		if op.account == r.sc.reseller {
 			parent = r.sc.resellerParent
+		} else if r.sc.reseller != "" {
+			from = r.sc.reseller // the reseller's stock, topped up just before
 		}
 		available := 0
 		if s, serr := r.st.api.GetSoftwareSummary(ctx, parent); serr == nil {
 			available = max(s.unallocated(op.product), 0)
 		}
-		return insufficientError([]shortage{{product: op.product, requested: op.increase(), available: available, field: field}})
+		return insufficientError([]shortage{{product: op.product, requested: op.increase(), available: available, field: field, from: from}})
 	case AllocationCodeOneBaseProduct:
 		reason, field = diag.CodeBaseProductLimit, fieldSubProduct
 	case AllocationCodeNoBaseProduct:

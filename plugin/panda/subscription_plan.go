@@ -190,6 +190,9 @@ type shortage struct {
 	product              string
 	requested, available int
 	field                string
+	// from is the Panda account whose stock fell short, when it is not the
+	// root partner account.
+	from string
 }
 
 // planTopUps decides how the reseller's allocations grow so that its stock

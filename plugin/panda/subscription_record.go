@@ -127,9 +127,12 @@ func addonProducts(addons []*provisioningv1.Addon) []string {
 func insufficientError(short []shortage) error {
 	ds := make([]*provisioningv1.Diagnostic, 0, len(short))
 	for _, s := range short {
+		who, fix := "the root partner account", "Buy more licences from WatchGuard, then retry."
+		if s.from != "" {
+			who, fix = "Panda account "+s.from, "Another order took the stock meanwhile: retry."
+		}
 		ds = append(ds, diag.Error(s.field, diag.CodeInsufficientInventory,
-			"the root partner account has "+strconv.Itoa(s.available)+" unallocated "+s.product+" licences; "+strconv.Itoa(s.requested)+" are needed",
-			"Buy more licences from WatchGuard, then retry."))
+			who+" has "+strconv.Itoa(s.available)+" unallocated "+s.product+" licences; "+strconv.Itoa(s.requested)+" are needed", fix))
 	}
 	return withErrorMetadata(diag.ToError(ds), map[string]string{
 		"product": short[0].product, "requested": strconv.Itoa(short[0].requested), "available": strconv.Itoa(short[0].available),
