@@ -2,8 +2,10 @@ package panda
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -161,3 +163,70 @@ func TestPlanTopUps(t *testing.T) {
 		})
 	}
 }
+
+func TestDrift(t *testing.T) {
+	t.Parallel()
+	ended := fixedTestNow.Add(-time.Hour)
+	rec := func(status provisioningv1.SubscriptionStatus, qty int32, addons ...*provisioningv1.Addon) *provisioningv1.SubscriptionRecord {
+		return &provisioningv1.SubscriptionRecord{SubscriptionId: "S-1", ProductId: "EPDR", Status: status, Quantity: qty, Addons: addons}
+	}
+	const active, suspended = provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE, provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_SUSPENDED
+	tests := map[string]struct {
+		rec  *provisioningv1.SubscriptionRecord
+		sub  *provisioningv1.Subscription
+		cur  *SoftwareSummary
+		want []string
+	}{
+		"in step": {
+			rec: rec(active, 10, pm(5)),
+			cur: summaryOf(Allocation{Product: "EPDR", Type: "subscription", Quantity: 10}, Allocation{Product: "PATCH_MANAGEMENT", Type: "subscription", Quantity: 5}),
+		},
+		"quantities changed in the console": {
+			rec:  rec(active, 10, pm(5)),
+			cur:  summaryOf(Allocation{Product: "EPDR", Type: "subscription", Quantity: 12}),
+			want: []string{"record.quantity: Panda holds 12 EPDR licences, the record 10", "record.addons[0].quantity: Panda holds 0 PATCH_MANAGEMENT licences, the record 5"},
+		},
+		"the desired state differs too": {
+			rec: rec(active, 10), sub: &provisioningv1.Subscription{Quantity: 20},
+			cur:  summaryOf(Allocation{Product: "EPDR", Type: "subscription", Quantity: 10}),
+			want: []string{"subscription.quantity: Panda holds 10 EPDR licences, the subscription orders 20"},
+		},
+		"released behind the adapter's back": {
+			rec:  rec(active, 10),
+			cur:  summaryOf(),
+			want: []string{"record.status: Panda holds no EPDR allocation; the record is SUBSCRIPTION_STATUS_ACTIVE"},
+		},
+		"an ended trial": {
+			rec: func() *provisioningv1.SubscriptionRecord {
+				r := rec(active, 10)
+				r.Trial, r.TrialEndsAt = true, timestamppb.New(ended)
+				return r
+			}(),
+			cur:  summaryOf(),
+			want: []string{"record.status: Panda holds no EPDR allocation; the record is SUBSCRIPTION_STATUS_ACTIVE (the trial ended on " + ended.Format(time.DateOnly) + ": order paid)"},
+		},
+		"suspended but still allocated": {
+			rec:  rec(suspended, 10),
+			cur:  summaryOf(Allocation{Product: "EPDR", Type: "subscription", Quantity: 10}),
+			want: []string{"record.status: Panda still holds 10 EPDR licences; the record is SUBSCRIPTION_STATUS_SUSPENDED"},
+		},
+		"suspended and released": {rec: rec(suspended, 10), cur: summaryOf()},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			for _, d := range drift(tc.rec, tc.sub, tc.cur, fixedTestNow) {
+				if d.GetCode() != "REMOTE_DRIFT" || d.GetSeverity() != provisioningv1.Severity_SEVERITY_WARNING {
+					t.Errorf("diagnostic %v is not a REMOTE_DRIFT warning", d)
+				}
+				got = append(got, d.GetField()+": "+d.GetSummary())
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("drift (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+var fixedTestNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
