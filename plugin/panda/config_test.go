@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -167,7 +168,7 @@ func TestGetPluginInfo(t *testing.T) {
 	if info.GetName() != "panda" || info.GetDisplayName() != "Panda Antivirus" || info.GetVersion() != panda.Version {
 		t.Errorf("info = %v", info)
 	}
-	if len(info.GetCapabilities()) != 7 {
+	if len(info.GetCapabilities()) < 8 || !slices.Contains(info.GetCapabilities(), provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS) {
 		t.Errorf("capabilities = %v", info.GetCapabilities())
 	}
 	got := map[string]string{}

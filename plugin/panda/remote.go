@@ -53,6 +53,24 @@ type Remote interface {
 	// ListOperators returns the operators of an account; ErrNotFound when
 	// the account does not exist.
 	ListOperators(ctx context.Context, accountID string) ([]Operator, error)
+
+	// CreateAllocation allocates a product to an account, drawn from its
+	// parent's unallocated inventory; two calls are refused the second time
+	// (ErrConflict, Code "ALLOCATION_EXISTS"), except that a paid
+	// allocation replaces a trial of the product. Never resent once it may
+	// have reached Panda: a lost answer is MayHaveCommitted. ErrConflict
+	// with a Code (the AllocationCode* constants) for a broken rule.
+	CreateAllocation(ctx context.Context, accountID string, req AllocationRequest) (*Allocation, error)
+	// SetAllocationQuantity sets the quantity of an existing allocation (a
+	// set, so resending is harmless); ErrNotFound when the account holds
+	// none of the product.
+	SetAllocationQuantity(ctx context.Context, accountID string, req AllocationRequest) (*Allocation, error)
+	// DeleteAllocation releases an allocation to the parent's inventory;
+	// ErrNotFound when there is none.
+	DeleteAllocation(ctx context.Context, accountID, product, allocationType string) error
+	// GetSoftwareSummary returns the account's allocations and its
+	// inventory (what it can still hand to its children).
+	GetSoftwareSummary(ctx context.Context, accountID string) (*SoftwareSummary, error)
 }
 
 // AccountType is what a Panda account is.

@@ -135,6 +135,7 @@ func (a *Adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRe
 			provisioningv1.Capability_CAPABILITY_AUTO_FILL,
 			provisioningv1.Capability_CAPABILITY_PROBE,
 			provisioningv1.Capability_CAPABILITY_ASYNC,
+			provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS,
 		},
 		ConfigFields: configFields(),
 	}, nil

@@ -70,6 +70,21 @@ func (mr *MockRemoteMockRecorder) CreateAccount(ctx, parentID, req any) *gomock.
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateAccount", reflect.TypeOf((*MockRemote)(nil).CreateAccount), ctx, parentID, req)
 }
 
+// CreateAllocation mocks base method.
+func (m *MockRemote) CreateAllocation(ctx context.Context, accountID string, req panda.AllocationRequest) (*panda.Allocation, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "CreateAllocation", ctx, accountID, req)
+	ret0, _ := ret[0].(*panda.Allocation)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// CreateAllocation indicates an expected call of CreateAllocation.
+func (mr *MockRemoteMockRecorder) CreateAllocation(ctx, accountID, req any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "CreateAllocation", reflect.TypeOf((*MockRemote)(nil).CreateAllocation), ctx, accountID, req)
+}
+
 // CreateOperator mocks base method.
 func (m *MockRemote) CreateOperator(ctx context.Context, req panda.CreateOperatorRequest) (*panda.Transaction, error) {
 	m.ctrl.T.Helper()
@@ -97,6 +112,20 @@ func (m *MockRemote) DeleteAccount(ctx context.Context, id string) error {
 func (mr *MockRemoteMockRecorder) DeleteAccount(ctx, id any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccount", reflect.TypeOf((*MockRemote)(nil).DeleteAccount), ctx, id)
+}
+
+// DeleteAllocation mocks base method.
+func (m *MockRemote) DeleteAllocation(ctx context.Context, accountID, product, allocationType string) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteAllocation", ctx, accountID, product, allocationType)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// DeleteAllocation indicates an expected call of DeleteAllocation.
+func (mr *MockRemoteMockRecorder) DeleteAllocation(ctx, accountID, product, allocationType any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAllocation", reflect.TypeOf((*MockRemote)(nil).DeleteAllocation), ctx, accountID, product, allocationType)
 }
 
 // GetAccount mocks base method.
@@ -127,6 +156,21 @@ func (m *MockRemote) GetOperator(ctx context.Context, username string) (*panda.O
 func (mr *MockRemoteMockRecorder) GetOperator(ctx, username any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetOperator", reflect.TypeOf((*MockRemote)(nil).GetOperator), ctx, username)
+}
+
+// GetSoftwareSummary mocks base method.
+func (m *MockRemote) GetSoftwareSummary(ctx context.Context, accountID string) (*panda.SoftwareSummary, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "GetSoftwareSummary", ctx, accountID)
+	ret0, _ := ret[0].(*panda.SoftwareSummary)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// GetSoftwareSummary indicates an expected call of GetSoftwareSummary.
+func (mr *MockRemoteMockRecorder) GetSoftwareSummary(ctx, accountID any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "GetSoftwareSummary", reflect.TypeOf((*MockRemote)(nil).GetSoftwareSummary), ctx, accountID)
 }
 
 // GetTransaction mocks base method.
@@ -172,4 +216,19 @@ func (m *MockRemote) ListOperators(ctx context.Context, accountID string) ([]pan
 func (mr *MockRemoteMockRecorder) ListOperators(ctx, accountID any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListOperators", reflect.TypeOf((*MockRemote)(nil).ListOperators), ctx, accountID)
+}
+
+// SetAllocationQuantity mocks base method.
+func (m *MockRemote) SetAllocationQuantity(ctx context.Context, accountID string, req panda.AllocationRequest) (*panda.Allocation, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SetAllocationQuantity", ctx, accountID, req)
+	ret0, _ := ret[0].(*panda.Allocation)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SetAllocationQuantity indicates an expected call of SetAllocationQuantity.
+func (mr *MockRemoteMockRecorder) SetAllocationQuantity(ctx, accountID, req any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SetAllocationQuantity", reflect.TypeOf((*MockRemote)(nil).SetAllocationQuantity), ctx, accountID, req)
 }
