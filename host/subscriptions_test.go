@@ -764,3 +764,33 @@ func TestSettlePendingSubscriptions(t *testing.T) {
 		t.Errorf("second round settled %d records, want 0", n)
 	}
 }
+
+// TestSettlePendingSubscriptionThroughPlugin: the settling round reaches a
+// real plugin process, which settles the PENDING order it answered.
+func TestSettlePendingSubscriptionThroughPlugin(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	f := start(t, catalog.Entry{}, host.WithStore(st), host.WithSettleInterval(time.Hour))
+	if err := f.h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := host.NewRecords(f.h, st, slog.New(slog.DiscardHandler))
+	if _, err := r.Synchronize(ctx, "testplugin", &provisioningv1.SynchronizeRequest{Account: account("C1")}); err != nil {
+		t.Fatal(err)
+	}
+	sub := &provisioningv1.Subscription{Id: "S1", AccountId: "C1", ProductId: "BASIC", Quantity: 3, Attributes: map[string]string{"pending": "true"}}
+	resp, err := r.ProvisionSubscription(ctx, "testplugin", &provisioningv1.ProvisionSubscriptionRequest{Subscription: sub})
+	if err != nil || resp.GetRecord().GetStatus() != subPending {
+		t.Fatalf("ProvisionSubscription = %v, %v", resp, err)
+	}
+	if n := f.h.SettleOnce(ctx, "testplugin"); n != 1 {
+		t.Errorf("settled %d records, want 1", n)
+	}
+	e, err := st.GetSubscription(ctx, "testplugin", "S1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Record.GetStatus() != subActive || len(e.Record.GetPrivate()) != 0 || e.Subscription.GetAttributes()["pending"] != "true" {
+		t.Errorf("after settling: %v, desired %v", e.Record, e.Subscription)
+	}
+}
