@@ -793,4 +793,80 @@ func TestSettlePendingSubscriptionThroughPlugin(t *testing.T) {
 	if e.Record.GetStatus() != subActive || len(e.Record.GetPrivate()) != 0 || e.Subscription.GetAttributes()["pending"] != "true" {
 		t.Errorf("after settling: %v, desired %v", e.Record, e.Subscription)
 	}
+	// The orders calls are measured like every plugin call.
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "provisioning_host_plugin_calls_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "rpc" {
+					calls[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if calls["ProvisionSubscription"] != 1 || calls["GetSubscriptionStatus"] != 1 {
+		t.Errorf("plugin_calls_total by rpc = %v, want one ProvisionSubscription and one GetSubscriptionStatus", calls)
+	}
+}
+
+// TestOrdersRetriedAcrossACrash: every orders RPC is idempotent in the
+// contract, so a call that meets a crashed plugin is replayed once.
+func TestOrdersRetriedAcrossACrash(t *testing.T) {
+	t.Parallel()
+	for _, m := range []string{"GetServiceDefinition", "ValidateSubscription", "ProvisionSubscription", "SuspendSubscription", "ResumeSubscription", "CancelSubscription", "GetSubscriptionStatus"} {
+		if !host.Idempotent("/provisioning.v1.ProvisioningAdapter/" + m) {
+			t.Errorf("%s is not retried across a crash", m)
+		}
+	}
+}
+
+// gatedSubscriptions holds every subscription write until released.
+type gatedSubscriptions struct {
+	store.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g gatedSubscriptions) PutSubscription(ctx context.Context, rec *provisioningv1.SubscriptionRecord, sub *provisioningv1.Subscription) error {
+	g.entered <- struct{}{}
+	<-g.release
+	return g.Store.PutSubscription(ctx, rec, sub)
+}
+
+// TestSubscriptionAnswerWaitsForTheWrite: the caller gets no answer while
+// the write is under way, even when it gives up: the write is not cancelled
+// with the call.
+func TestSubscriptionAnswerWaitsForTheWrite(t *testing.T) {
+	t.Parallel()
+	mem := store.NewMemory()
+	seed(t, mem)
+	g := gatedSubscriptions{Store: mem, entered: make(chan struct{}), release: make(chan struct{})}
+	_, r := ordersHost(t, &orderAdapter{}, g)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.ProvisionSubscription(ctx, "orders", &provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S1", "C1", 4)})
+		done <- err
+	}()
+	<-g.entered
+	cancel() // the caller gives up while the record is being written
+	select {
+	case err := <-done:
+		t.Fatalf("answered (%v) before the write finished", err)
+	default:
+	}
+	close(g.release)
+	if err := <-done; err != nil {
+		t.Fatalf("ProvisionSubscription: %v", err)
+	}
+	if e, err := mem.GetSubscription(context.Background(), "orders", "S1"); err != nil || e.Record.GetQuantity() != 4 {
+		t.Errorf("stored = %v, %v", e, err)
+	}
 }
