@@ -220,3 +220,18 @@ func TestSQLiteSubscriptionWritesBesideSyncWrites(t *testing.T) {
 		t.Errorf("List = %d records, %v; want %d", len(p.Entries), err, n)
 	}
 }
+
+func BenchmarkSQLitePutSubscription(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	sub := &provisioningv1.Subscription{Id: "S", AccountId: "A", ProductId: "EPDR", Quantity: 10}
+	for i := 0; b.Loop(); i++ {
+		if err := st.PutSubscription(ctx, subRec("p", fmt.Sprint(i), "A", subActive), sub); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
