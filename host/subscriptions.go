@@ -86,9 +86,13 @@ func (r *Records) ValidateSubscription(ctx context.Context, plugin string, req *
 
 // ProvisionSubscription calls the plugin's ProvisionSubscription with
 // everything but the desired state filled from the store, and stores the
-// record it answers with the desired state before returning. An account that
-// is not synchronized is refused (FAILED_PRECONDITION ACCOUNT_NOT_SYNCED)
-// before the plugin is called, and nothing is stored.
+// record it answers with the desired state before returning. Two refusals
+// come from the host, before the plugin is called and with nothing stored:
+// an account that is not synchronized (FAILED_PRECONDITION
+// ACCOUNT_NOT_SYNCED) and a stored order of another account than
+// subscription.account_id (FAILED_PRECONDITION SUBSCRIPTION_ACCOUNT_CHANGED:
+// the host knows the order's account, and locks it, before any plugin could
+// say so).
 //
 // A definite failure of the plugin (INVALID_ARGUMENT, FAILED_PRECONDITION,
 // ALREADY_EXISTS) is stored as a FAILED record with the error's reason and
@@ -352,8 +356,8 @@ func (r *Records) loadOrder(ctx context.Context, plugin, subscriptionID, account
 
 // lockOrder locks the account that holds subscriptionID and reads the order
 // under the lock. The account is the stored record's when there is one (an
-// order never moves: a request naming another account is the plugin's
-// SUBSCRIPTION_ACCOUNT_CHANGED to answer), else accountID. If the record
+// order never moves: [Records.ProvisionSubscription] refuses a desired state
+// naming another account), else accountID. If the record
 // appears under another account between the read and the lock, it locks
 // again.
 func (r *Records) lockOrder(ctx context.Context, plugin, subscriptionID, accountID string) (*order, func(), error) {
