@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -204,8 +205,8 @@ func (r *Records) CancelSubscription(ctx context.Context, plugin string, req *pr
 
 // GetSubscriptionStatus refreshes a subscription's stored record through the
 // plugin and stores the answer. The request's record may hold nothing but
-// the subscription id; a fuller one must equal the stored record
-// (RECORD_MISMATCH). The desired state is the request's when it has one,
+// the subscription id; a fuller one must not contradict the stored record
+// (RECORD_MISMATCH, see checkSubscriptionRecord). The desired state is the request's when it has one,
 // else the stored one. NOT_FOUND SUBSCRIPTION_NOT_FOUND when nothing is
 // stored. The settling loop refreshes PENDING records through it.
 func (r *Records) GetSubscriptionStatus(ctx context.Context, plugin string, req *provisioningv1.GetSubscriptionStatusRequest) (*provisioningv1.GetSubscriptionStatusResponse, error) {
@@ -424,12 +425,11 @@ func (r *Records) forStoredSubscription(ctx context.Context, plugin, idField str
 
 // fill checks what the caller gave against the store and puts the store's
 // version in the request (a nil destination is a field the request does not
-// have). Records must match: a given record that differs from the stored
-// one, or names something the store does not hold, is RECORD_MISMATCH on
-// its field. A given account must be the order's account; its content is
-// replaced by the stored snapshot, the one the account was synchronized
-// with (changes to an account go through Synchronize). A record given with
-// nothing but its keys is taken as "the stored one".
+// have). A given record that contradicts the stored one (see
+// checkSubscriptionRecord and checkSyncRecord) is RECORD_MISMATCH on the
+// contradicting field. A given account must be the order's account; its
+// content is replaced by the stored snapshot, the one the account was
+// synchronized with (changes to an account go through Synchronize).
 func (o *order) fill(plugin string, g given,
 	account **provisioningv1.Account, accountRecord **provisioningv1.SyncRecord, ancestors *[]*provisioningv1.Ancestor,
 	record **provisioningv1.SubscriptionRecord, others *[]*provisioningv1.SubscriptionRecord) error {
@@ -439,30 +439,36 @@ func (o *order) fill(plugin string, g given,
 	}
 	// With no stored record the answer is ACCOUNT_NOT_SYNCED, not a
 	// mismatch: the caller's record is dropped.
-	if g.accountRecord != nil && o.accountRecord != nil && proto.Size(g.accountRecord) > 0 && !sameSyncRecord(plugin, g.accountRecord, o.accountRecord) {
-		return recordMismatch("request.account_record", "the account's sync record")
+	if o.accountRecord != nil {
+		if err := checkSyncRecord(plugin, "request.account_record", g.accountRecord, o.accountRecord); err != nil {
+			return err
+		}
 	}
-	if g.record != nil && !bareSubscriptionRecord(g.record) && !sameSubscriptionRecord(plugin, g.record, o.record) {
-		return recordMismatch("request.record", "the subscription's record")
+	if err := checkSubscriptionRecord(plugin, "request.record", g.record, o.record); err != nil {
+		return err
 	}
 	for i, a := range g.ancestors {
-		if a.GetRecord() == nil || proto.Size(a.GetRecord()) == 0 {
-			continue
-		}
 		var stored *provisioningv1.SyncRecord
 		for _, s := range o.ancestors {
 			if s.GetAccount().GetId() == a.GetAccount().GetId() {
 				stored = s.GetRecord()
 			}
 		}
-		if !sameSyncRecord(plugin, a.GetRecord(), stored) {
-			return recordMismatch(fmt.Sprintf("request.ancestors[%d].record", i), "the ancestor's sync record")
+		if err := checkSyncRecord(plugin, fmt.Sprintf("request.ancestors[%d].record", i), a.GetRecord(), stored); err != nil {
+			return err
 		}
 	}
 	for i, s := range g.others {
-		idx := slices.IndexFunc(o.others, func(x *provisioningv1.SubscriptionRecord) bool { return x.GetSubscriptionId() == s.GetSubscriptionId() })
-		if idx < 0 || !sameSubscriptionRecord(plugin, s, o.others[idx]) {
-			return recordMismatch(fmt.Sprintf("request.account_subscriptions[%d]", i), "the account's other subscription record")
+		var stored *provisioningv1.SubscriptionRecord
+		if idx := slices.IndexFunc(o.others, func(x *provisioningv1.SubscriptionRecord) bool { return x.GetSubscriptionId() == s.GetSubscriptionId() }); idx >= 0 {
+			stored = o.others[idx]
+		}
+		field := fmt.Sprintf("request.account_subscriptions[%d]", i)
+		if s.GetSubscriptionId() == "" || stored == nil {
+			return recordMismatch(field+".subscription_id", fmt.Sprintf("%q is not another stored subscription of account %q", s.GetSubscriptionId(), o.accountID))
+		}
+		if err := checkSubscriptionRecord(plugin, field, s, stored); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -619,41 +625,80 @@ func subscriptionNotFound(plugin, id string) error {
 	return s.Err()
 }
 
-func recordMismatch(field, what string) error {
+func recordMismatch(field, why string) error {
 	return diag.Host.InvalidArgument(field, diag.ReasonRecordMismatch,
-		field+" contradicts "+what+" the host stored: omit it, or send the stored one (GetSubscriptionRecord, GetSyncRecord)")
+		field+" contradicts the host's stored record: "+why+"; omit it (the host fills it from its store) or send the stored one")
 }
 
-// bareSubscriptionRecord tells a record that carries only its keys: a
-// caller naming the subscription, not claiming a state.
-func bareSubscriptionRecord(rec *provisioningv1.SubscriptionRecord) bool {
-	c := proto.Clone(rec).(*provisioningv1.SubscriptionRecord)
-	c.Plugin, c.SubscriptionId, c.AccountId = "", "", ""
-	return proto.Size(c) == 0
-}
-
-// sameSubscriptionRecord compares a given record with the stored one, the
-// plugin name filled in when the caller left it out.
-func sameSubscriptionRecord(plugin string, given, stored *provisioningv1.SubscriptionRecord) bool {
+// checkSubscriptionRecord refuses a caller-supplied subscription record
+// given (at field) that contradicts stored, the host's record of the same
+// subscription (nil when none is stored): RECORD_MISMATCH on the first
+// contradicting field. A nil given contradicts nothing.
+//
+// A record contradicts the stored one when it names other remote objects or
+// other plugin state: plugin, subscription_id, account_id, product_id,
+// remote_id or private, each when set, differ. Fields a caller's copy may
+// just hold older values of (status, quantity, add-ons, message,
+// updated_at...) are not compared: the host acts on the stored record
+// anyway, and refusing a PENDING copy the settling loop has since finished
+// would only break honest callers. When nothing is stored, a record that
+// claims a remote allocation (remote_id) or a status contradicts "never
+// provisioned". This is the rule sync records follow.
+func checkSubscriptionRecord(plugin, field string, given, stored *provisioningv1.SubscriptionRecord) error {
+	if given == nil {
+		return nil
+	}
 	if stored == nil {
-		return false
+		if given.GetRemoteId() != "" || given.GetStatus() != provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED {
+			return recordMismatch(field, "the host stores no record of this subscription (never provisioned)")
+		}
+		return nil
 	}
-	if given.GetPlugin() == "" {
-		given = proto.Clone(given).(*provisioningv1.SubscriptionRecord)
-		given.Plugin = plugin
+	for _, f := range []struct{ name, given, have string }{
+		{"plugin", given.GetPlugin(), plugin},
+		{"subscription_id", given.GetSubscriptionId(), stored.GetSubscriptionId()},
+		{"account_id", given.GetAccountId(), stored.GetAccountId()},
+		{"product_id", given.GetProductId(), stored.GetProductId()},
+		{"remote_id", given.GetRemoteId(), stored.GetRemoteId()},
+	} {
+		if f.given != "" && f.given != f.have {
+			return recordMismatch(field+"."+f.name, fmt.Sprintf("%q is not the stored %q", f.given, f.have))
+		}
 	}
-	return proto.Equal(given, stored)
+	if len(given.GetPrivate()) > 0 && !bytes.Equal(given.GetPrivate(), stored.GetPrivate()) {
+		return recordMismatch(field+".private", "not the stored plugin state")
+	}
+	return nil
 }
 
-func sameSyncRecord(plugin string, given, stored *provisioningv1.SyncRecord) bool {
+// checkSyncRecord is the same rule for a sync record (an account's or an
+// ancestor's): plugin, account_id, remote_id, remote_parent_id and private
+// must not differ from the stored record's; with none stored, a record that
+// claims a remote account or a status contradicts "never synchronized".
+func checkSyncRecord(plugin, field string, given, stored *provisioningv1.SyncRecord) error {
+	if given == nil {
+		return nil
+	}
 	if stored == nil {
-		return false
+		if st := given.GetStatus(); given.GetRemoteId() != "" || (st != provisioningv1.SyncStatus_SYNC_STATUS_UNSPECIFIED && st != provisioningv1.SyncStatus_SYNC_STATUS_NOT_SYNCED) {
+			return recordMismatch(field, "the host stores no record of this account (never synchronized)")
+		}
+		return nil
 	}
-	if given.GetPlugin() == "" {
-		given = proto.Clone(given).(*provisioningv1.SyncRecord)
-		given.Plugin = plugin
+	for _, f := range []struct{ name, given, have string }{
+		{"plugin", given.GetPlugin(), plugin},
+		{"account_id", given.GetAccountId(), stored.GetAccountId()},
+		{"remote_id", given.GetRemoteId(), stored.GetRemoteId()},
+		{"remote_parent_id", given.GetRemoteParentId(), stored.GetRemoteParentId()},
+	} {
+		if f.given != "" && f.given != f.have {
+			return recordMismatch(field+"."+f.name, fmt.Sprintf("%q is not the stored %q", f.given, f.have))
+		}
 	}
-	return proto.Equal(given, stored)
+	if len(given.GetPrivate()) > 0 && !bytes.Equal(given.GetPrivate(), stored.GetPrivate()) {
+		return recordMismatch(field+".private", "not the stored plugin state")
+	}
+	return nil
 }
 
 // keyedMutex serializes work per key; waiting ends with the caller's

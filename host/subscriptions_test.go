@@ -282,7 +282,8 @@ func TestSubscriptionRefusals(t *testing.T) {
 	provision := func(req *provisioningv1.ProvisionSubscriptionRequest) func(*host.Records) error {
 		return func(r *host.Records) error { _, err := r.ProvisionSubscription(ctx, "orders", req); return err }
 	}
-	changed := subRec("S0", "C1", subActive, 99)
+	forged := subRec("S0", "C1", subActive, 10)
+	forged.RemoteId = "FORGED"
 	tests := map[string]struct {
 		call       func(*host.Records) error
 		wantCode   codes.Code
@@ -332,8 +333,8 @@ func TestSubscriptionRefusals(t *testing.T) {
 			wantCode: codes.FailedPrecondition, wantReason: diag.CodeAccountNotSynced, wantField: "account",
 		},
 		"a record that contradicts the stored one": {
-			call:     provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C1", 20), Record: changed}),
-			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.record",
+			call:     provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C1", 20), Record: forged}),
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.record.remote_id",
 		},
 		"a record of a subscription the host never stored": {
 			call:     provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S1", "C1", 1), Record: subRec("S1", "C1", subActive, 1)}),
@@ -342,24 +343,39 @@ func TestSubscriptionRefusals(t *testing.T) {
 		"an account record that contradicts the stored one": {
 			call: provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S1", "C1", 1),
 				AccountRecord: syncRec("C1", provisioningv1.SyncStatus_SYNC_STATUS_ACTIVE, "FORGED")}),
-			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.account_record",
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.account_record.remote_id",
 		},
 		"an ancestor record that contradicts the stored one": {
 			call: provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S1", "C1", 1),
 				Ancestors: []*provisioningv1.Ancestor{{Account: accR1, Record: syncRec("R1", provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, "FORGED")}}}),
-			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.ancestors[0].record",
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.ancestors[0].record.remote_id",
 		},
 		"another subscription's record that contradicts the stored one": {
 			call: provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S1", "C1", 1),
-				AccountSubscriptions: []*provisioningv1.SubscriptionRecord{changed}}),
-			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.account_subscriptions[0]",
+				AccountSubscriptions: []*provisioningv1.SubscriptionRecord{forged}}),
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.account_subscriptions[0].remote_id",
 		},
 		"a status refresh of a record that contradicts the stored one": {
 			call: func(r *host.Records) error {
-				_, err := r.GetSubscriptionStatus(ctx, "orders", &provisioningv1.GetSubscriptionStatusRequest{Record: changed})
+				_, err := r.GetSubscriptionStatus(ctx, "orders", &provisioningv1.GetSubscriptionStatusRequest{Record: forged})
 				return err
 			},
-			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.record",
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.record.remote_id",
+		},
+		"a record of another product": {
+			call: provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C1", 20),
+				Record: &provisioningv1.SubscriptionRecord{SubscriptionId: "S0", ProductId: "EDR"}}),
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.record.product_id",
+		},
+		"other plugin state": {
+			call: provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C1", 20),
+				Record: &provisioningv1.SubscriptionRecord{SubscriptionId: "S0", Private: []byte("forged")}}),
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.record.private",
+		},
+		"a subscription of the account the host does not hold": {
+			call: provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S1", "C1", 1),
+				AccountSubscriptions: []*provisioningv1.SubscriptionRecord{{SubscriptionId: "S7"}}}),
+			wantCode: codes.InvalidArgument, wantReason: diag.ReasonRecordMismatch, wantField: "request.account_subscriptions[0].subscription_id",
 		},
 		"an order moved to another account": {
 			call:     provision(&provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C3", 10)}),
@@ -458,6 +474,13 @@ func TestSubscriptionAccepted(t *testing.T) {
 		"the stored record without its plugin": func(r *host.Records) error {
 			_, err := r.ProvisionSubscription(ctx, "orders", &provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C1", 12), Record: noPlugin,
 				AccountSubscriptions: nil, AccountRecord: &provisioningv1.SyncRecord{}})
+			return err
+		},
+		"an older copy of the stored records (status, quantity since changed)": func(r *host.Records) error {
+			stale := subRec("S0", "C1", subPending, 4)
+			staleAcct := syncRec("C1", provisioningv1.SyncStatus_SYNC_STATUS_PENDING, "RC1")
+			_, err := r.ProvisionSubscription(ctx, "orders", &provisioningv1.ProvisionSubscriptionRequest{Subscription: desired("S0", "C1", 12),
+				Record: stale, AccountRecord: staleAcct})
 			return err
 		},
 		"a bare record": func(r *host.Records) error {
