@@ -431,9 +431,13 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 	if pre.status != 200 || pre.Code != 0 {
 		t.Fatalf("pre-check: HTTP %d Code %d %q", pre.status, pre.Code, pre.Message)
 	}
-	bad := s.call(t, ctx, "POST", "Subscriptions/Create", order("", 1_000_000, true))
-	if bad.status != 200 || bad.Code == 0 {
-		t.Errorf("pre-check of 1000000 licences: HTTP %d Code %d, want a business error", bad.status, bad.Code)
+	// An add-on above its base product breaks a rule of the catalogue: a
+	// business error (Code -3), and nothing is allocated.
+	tooMany := order("", 10, true)
+	tooMany["Addons"] = []any{map[string]any{"ID": "IW-ADDON-1", "ProductID": "PATCH_MANAGEMENT", "ActionType": "Provision", "Quantity": 20}}
+	bad := s.call(t, ctx, "POST", "Subscriptions/Create", tooMany)
+	if bad.status != 200 || bad.Code != -3 {
+		t.Errorf("pre-check of 20 add-on licences on a base of 10: HTTP %d Code %d %q, want HTTP 200 Code -3", bad.status, bad.Code, bad.Message)
 	}
 
 	id := s.call(t, ctx, "POST", "Subscriptions/Create", order("", 10, false)).ok(t, "Create")
