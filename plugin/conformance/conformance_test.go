@@ -42,7 +42,7 @@ func ledgerFixtures() conformance.Fixtures {
 	}
 }
 
-// dbState reads the ledger file's table: the "remote state".
+// dbState reads the ledger file's tables: the "remote state".
 func dbState(path string) func(context.Context) ([]byte, error) {
 	return func(ctx context.Context) ([]byte, error) {
 		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
@@ -64,7 +64,23 @@ func dbState(path string) func(context.Context) ([]byte, error) {
 			}
 			fmt.Fprintln(&b, seq, id, typ, parent, vals, at)
 		}
-		return []byte(b.String()), rows.Err()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		subs, err := db.QueryContext(ctx, `SELECT seq, subscription_id, account_id, product_id, status, quantity, addons, updated_at FROM subscriptions ORDER BY seq`)
+		if err != nil {
+			return nil, err
+		}
+		defer subs.Close()
+		for subs.Next() {
+			var seq, st, qty, at int64
+			var id, acct, product, addons string
+			if err := subs.Scan(&seq, &id, &acct, &product, &st, &qty, &addons, &at); err != nil {
+				return nil, err
+			}
+			fmt.Fprintln(&b, "subscription", seq, id, acct, product, st, qty, addons, at)
+		}
+		return []byte(b.String()), subs.Err()
 	}
 }
 
@@ -417,7 +433,10 @@ func TestSkipAndCleanup(t *testing.T) {
 	if diff := cmp.Diff(want, map[string]conformance.Status{"synchronize.concurrent": got["synchronize.concurrent"], "cleanup": got["cleanup"]}); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	wantCleaned := []string{"cust-fixedd", "cust-fixedt", "cust-fixedx", "end-fixede", "res-fixedr"}
+	wantCleaned := []string{
+		"cust-fixedd", "cust-fixeddel", "cust-fixeds1", "cust-fixeds2", "cust-fixeds3", "cust-fixeds4", "cust-fixeds5",
+		"cust-fixedt", "cust-fixedup", "cust-fixedx", "end-fixedde", "end-fixede", "res-fixeddr", "res-fixedr",
+	}
 	if diff := cmp.Diff(wantCleaned, cleaned); diff != "" {
 		t.Errorf("records handed to Cleanup (-want +got):\n%s", diff)
 	}
