@@ -48,6 +48,7 @@ var checks = []check{
 	{CheckInfo{"subscriptions.transitions", "Suspend, Resume and Cancel reach SUSPENDED, ACTIVE and CANCELLED, each replay answers updated=false, and after Cancel every change answers FAILED_PRECONDITION SUBSCRIPTION_CANCELLED (needs CAPABILITY_SUBSCRIPTIONS)"}, checkSubscriptionsTransitions},
 	{CheckInfo{"subscriptions.unknown-product", "an order of a product not in the catalogue answers INVALID_ARGUMENT UNKNOWN_PRODUCT with a violation on subscription.product_id, which ValidateSubscription also reports (needs CAPABILITY_SUBSCRIPTIONS)"}, checkSubscriptionsUnknownProduct},
 	{CheckInfo{"subscriptions.validate-no-side-effects", "ValidateSubscription finds no error in the fixture's order, answers the same twice, and provisions nothing (needs CAPABILITY_SUBSCRIPTIONS)"}, checkSubscriptionsValidate},
+	{CheckInfo{"host.failed-records", "through the host, a refused Synchronize is stored as a FAILED record with the error's reason, ListSyncRecords lists it, and a later success replaces it (needs Config.Host)"}, checkHostFailedRecords},
 	{CheckInfo{"errors.codes", "every error of the run has a code the contract allows for its RPC (never INTERNAL or UNKNOWN)"}, checkErrorCodes},
 	{CheckInfo{"secrets.never-echoed", "no sensitive setting's value appears in any response or error of the run"}, checkSecrets},
 }

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -95,9 +97,28 @@ type Config struct {
 	// random hex digits.
 	RunID string
 
+	// Host, when set, puts the host in the loop for the checks about what
+	// the host keeps ("host.failed-records"): the suite calls the plugin
+	// through it (provisioning.host.v1 HostService, e.g. a
+	// hostv1.HostServiceClient of a running provisioning-host) and reads the
+	// records it stored. Nil: those checks are skipped.
+	Host HostClient
+
+	// HostPlugin is the plugin's name in the host's catalog. Default: the
+	// name GetPluginInfo answers.
+	HostPlugin string
+
 	// Skip lists checks (by [CheckNames] name) not to run; they are reported
 	// as skipped.
 	Skip []string
+}
+
+// HostClient is the part of provisioning.host.v1 HostService the host-mode
+// checks call; hostv1.HostServiceClient implements it.
+type HostClient interface {
+	Synchronize(ctx context.Context, in *hostv1.SynchronizeRequest, opts ...grpc.CallOption) (*hostv1.SynchronizeResponse, error)
+	GetSyncRecord(ctx context.Context, in *hostv1.GetSyncRecordRequest, opts ...grpc.CallOption) (*hostv1.GetSyncRecordResponse, error)
+	ListSyncRecords(ctx context.Context, in *hostv1.ListSyncRecordsRequest, opts ...grpc.CallOption) (*hostv1.ListSyncRecordsResponse, error)
 }
 
 // Fixture is one account the plugin can synchronize in its test environment,
