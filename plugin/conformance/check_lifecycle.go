@@ -143,7 +143,8 @@ func checkLifecycleSelfParent(s *suite, t T) {
 	}
 }
 
-// deleted lists what is wrong with a record DeleteAccount answered.
+// deletedProblems lists what is wrong with a record DeleteAccount answered
+// for account.
 func (s *suite) deletedProblems(rec *provisioningv1.SyncRecord, account *provisioningv1.Account) []string {
 	var ps []string
 	switch {

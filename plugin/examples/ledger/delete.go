@@ -18,8 +18,9 @@ import (
 // DeleteAccount removes the account's entry (CAPABILITY_DELETE) and answers
 // its record with status DELETED. The entry must have no children unless
 // cascade is set, in which case they go first, deepest first; and no live
-// subscription (one not CANCELLED or FAILED) in the ledger may still hold
-// licences, of the account or, with cascade, of a descendant.
+// subscription (one not CANCELLED or FAILED), in the request or in the
+// ledger, may still hold licences, of the account or, with cascade, of a
+// descendant.
 //
 // Idempotent, keyed by account.id: a DELETED record, or an entry that is
 // already gone, answers DELETED with deleted=false and writes nothing. The
@@ -43,6 +44,14 @@ func (a *Adapter) DeleteAccount(ctx context.Context, req *provisioningv1.DeleteA
 	deleted.Plugin, deleted.Status, deleted.Message, deleted.ErrorReason = Name, provisioningv1.SyncStatus_SYNC_STATUS_DELETED, "deleted from the ledger", ""
 	if prior.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
 		return &provisioningv1.DeleteAccountResponse{Record: prior}, nil // a replay
+	}
+	// The caller's subscription records count as much as the ledger's own:
+	// a host that still sees one live must not lose it to a delete.
+	for _, sr := range req.GetSubscriptions() {
+		if st := sr.GetStatus(); st != cancelled && st != provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_FAILED {
+			return nil, diag.FailedPrecondition(diag.CodeHasSubscriptions, sr.GetSubscriptionId(),
+				fmt.Sprintf("subscription %q of account %q is %s; cancel it first", sr.GetSubscriptionId(), sr.GetAccountId(), st))
+		}
 	}
 	gone, removed, err := remove(ctx, db, acct.GetId(), req.GetCascade())
 	if err != nil {

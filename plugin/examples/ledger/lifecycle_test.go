@@ -111,8 +111,15 @@ func TestDeleteAccount(t *testing.T) {
 	if d := diag.Parse(err); d.Code != codes.FailedPrecondition || d.Reason != diag.CodeHasSubscriptions {
 		t.Errorf("DeleteAccount with cascade over a live subscription: %v, want HAS_SUBSCRIPTIONS", err)
 	}
-	if _, err := c.CancelSubscription(ctx, &provisioningv1.CancelSubscriptionRequest{SubscriptionId: "s", Record: prov.GetRecord()}); err != nil {
+	_, err = c.CancelSubscription(ctx, &provisioningv1.CancelSubscriptionRequest{SubscriptionId: "s", Record: prov.GetRecord()})
+	if err != nil {
 		t.Fatal(err)
+	}
+	// The caller's records count too: it still sees the subscription live.
+	_, err = c.DeleteAccount(ctx, &provisioningv1.DeleteAccountRequest{Account: &provisioningv1.Account{Id: "top", Type: reseller}, Record: recs["top"], Cascade: true,
+		Subscriptions: []*provisioningv1.SubscriptionRecord{prov.GetRecord()}})
+	if d := diag.Parse(err); d.Code != codes.FailedPrecondition || d.Reason != diag.CodeHasSubscriptions {
+		t.Errorf("DeleteAccount with a live subscription record in the request: %v, want HAS_SUBSCRIPTIONS", err)
 	}
 
 	resp, err := del("top", reseller, recs["top"], true)
