@@ -32,6 +32,7 @@ PROTO = os.path.join(ROOT, "proto")
 GOOGLEAPIS = os.path.join(ROOT, "third_party", "googleapis")
 FILES = [
     "provisioning/v1/types.proto",
+    "provisioning/v1/subscription.proto",
     "provisioning/v1/adapter.proto",
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",
