@@ -90,7 +90,11 @@ type Config struct {
 
 	// Cleanup, if set, is called once at the end of the run with the records
 	// of every account the suite synchronized, to remove them from the remote
-	// system. Its error is reported as a failed "cleanup" check.
+	// system; the lifecycle checks' records are DELETED already (their
+	// remote objects are gone, or, for lifecycle.delete's account, were
+	// synchronized anew after the delete). Subscriptions the order checks
+	// placed are not listed: they belong to those accounts. Its error is
+	// reported as a failed "cleanup" check.
 	Cleanup func(ctx context.Context, records []*provisioningv1.SyncRecord) error
 
 	// RunID is the token that makes account ids unique per run. Default: 8
