@@ -20,6 +20,7 @@ for such an old protoc. That changes presence tracking in Python only, never
 the wire format.
 """
 
+import glob
 import os
 import re
 import subprocess
@@ -30,10 +31,13 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 PROTO = os.path.join(ROOT, "proto")
 GOOGLEAPIS = os.path.join(ROOT, "third_party", "googleapis")
-FILES = [
-    "provisioning/v1/types.proto",
-    "provisioning/v1/subscription.proto",
-    "provisioning/v1/adapter.proto",
+# Every file of the adapter contract (a new one, such as subscription.proto,
+# is imported by adapter.proto and must be generated with it), then the
+# google.rpc files the error details need.
+FILES = sorted(
+    os.path.relpath(p, PROTO)
+    for p in glob.glob(os.path.join(PROTO, "provisioning", "v1", "*.proto"))
+) + [
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",
 ]
