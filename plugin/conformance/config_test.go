@@ -33,7 +33,7 @@ func TestParseFixturesErrors(t *testing.T) {
 		"direct with a parent":  {"direct_customer: {account: {id: c, type: ACCOUNT_TYPE_CUSTOMER, parent_id: r}}\n" + res + end, "must have no parent_id"},
 		"not YAML":              {"direct_customer: [", "yaml"},
 		"update and order":      {direct + res + end + "update: {name: New}\nsubscription: {product_id: PRO, quantity: 5, new_quantity: 8, addons: [{product_id: ARCHIVE, quantity: 5}]}\n", ""},
-		"update not an account": {direct + res + end + "update: {nmae: New}\n", "update"},
+		"update not an account": {direct + res + end + "update: {title: New}\n", "update"},
 		"order without product": {direct + res + end + "subscription: {quantity: 5}\n", "product_id is empty"},
 		"order of nothing":      {direct + res + end + "subscription: {product_id: PRO}\n", "quantity is 0"},
 		"same new quantity":     {direct + res + end + "subscription: {product_id: PRO, quantity: 5, new_quantity: 5}\n", "new_quantity is 5"},
