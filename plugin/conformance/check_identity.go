@@ -96,6 +96,15 @@ func checkConfigureBefore(s *suite, t T) {
 				Record: &provisioningv1.SyncRecord{Plugin: s.info.GetName(), AccountId: a.GetId(), Status: provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, RemoteId: "conformance-remote-id"}})
 			return err
 		}},
+		{rpcDeleteAccount, func() error {
+			_, err := s.c.DeleteAccount(s.ctx, &provisioningv1.DeleteAccountRequest{Account: a,
+				Record: &provisioningv1.SyncRecord{Plugin: s.info.GetName(), AccountId: a.GetId(), Status: provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, RemoteId: "conformance-remote-id"}})
+			return err
+		}},
+		{rpcGetServiceDefinition, func() error {
+			_, err := s.c.GetServiceDefinition(s.ctx, &provisioningv1.GetServiceDefinitionRequest{})
+			return err
+		}},
 	}
 	unclaimed := s.unclaimed()
 	for _, c := range calls {

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
@@ -88,16 +90,39 @@ type Config struct {
 
 	// Cleanup, if set, is called once at the end of the run with the records
 	// of every account the suite synchronized, to remove them from the remote
-	// system. Its error is reported as a failed "cleanup" check.
+	// system; the lifecycle checks' records are DELETED already (their
+	// remote objects are gone, or, for lifecycle.delete's account, were
+	// synchronized anew after the delete). Subscriptions the order checks
+	// placed are not listed: they belong to those accounts. Its error is
+	// reported as a failed "cleanup" check.
 	Cleanup func(ctx context.Context, records []*provisioningv1.SyncRecord) error
 
 	// RunID is the token that makes account ids unique per run. Default: 8
 	// random hex digits.
 	RunID string
 
+	// Host, when set, puts the host in the loop for the checks about what
+	// the host keeps ("host.failed-records"): the suite calls the plugin
+	// through it (provisioning.host.v1 HostService, e.g. a
+	// hostv1.HostServiceClient of a running provisioning-host) and reads the
+	// records it stored. Nil: those checks are skipped.
+	Host HostClient
+
+	// HostPlugin is the plugin's name in the host's catalog. Default: the
+	// name GetPluginInfo answers.
+	HostPlugin string
+
 	// Skip lists checks (by [CheckNames] name) not to run; they are reported
 	// as skipped.
 	Skip []string
+}
+
+// HostClient is the part of provisioning.host.v1 HostService the host-mode
+// checks call; hostv1.HostServiceClient implements it.
+type HostClient interface {
+	Synchronize(ctx context.Context, in *hostv1.SynchronizeRequest, opts ...grpc.CallOption) (*hostv1.SynchronizeResponse, error)
+	GetSyncRecord(ctx context.Context, in *hostv1.GetSyncRecordRequest, opts ...grpc.CallOption) (*hostv1.GetSyncRecordResponse, error)
+	ListSyncRecords(ctx context.Context, in *hostv1.ListSyncRecordsRequest, opts ...grpc.CallOption) (*hostv1.ListSyncRecordsResponse, error)
 }
 
 // Fixture is one account the plugin can synchronize in its test environment,
@@ -121,6 +146,16 @@ type Fixtures struct {
 	Reseller Fixture
 	// EndCustomer is a customer whose parent_id is Reseller's id. Required.
 	EndCustomer Fixture
+	// Update is what "lifecycle.update-converges" changes on a fresh copy of
+	// DirectCustomer before synchronizing it again: its non-empty name,
+	// corporate_email and contact replace the customer's ([RunToken]
+	// applies). Nil: the suite appends " renamed" to the name and prefixes
+	// the email's local part with "renamed.".
+	Update *provisioningv1.Account
+	// Subscription is the order the subscription checks place for fresh
+	// copies of DirectCustomer. Nil: the first base product of the plugin's
+	// catalogue, at its smallest quantity, with no add-on.
+	Subscription *SubscriptionFixture
 	// StateURL, when [Config.StateFunc] is nil, is read with HTTP GET as the
 	// remote state (e.g. a simulator's /_sim/state).
 	StateURL string
@@ -128,6 +163,53 @@ type Fixtures struct {
 	// end of the run (e.g. a simulator's reset endpoint). Point it only at a
 	// test system.
 	CleanupURL string
+}
+
+// SubscriptionFixture is an order the plugin can provision for a direct
+// customer in its test environment (see [Fixtures.Subscription]).
+type SubscriptionFixture struct {
+	// ProductID is a base product of the plugin's catalogue. Required.
+	ProductID string
+	// Quantity is the first desired quantity; at least 1.
+	Quantity int32
+	// NewQuantity is the quantity "subscriptions.quantity" changes it to
+	// (and back). Default Quantity+1; never equal to Quantity.
+	NewQuantity int32
+	// Addons are add-ons of ProductID, each at most min(Quantity,
+	// NewQuantity). An empty id gets "addon-<index>".
+	Addons []*provisioningv1.Addon
+	// Attributes are the order's attributes (Subscription.attributes).
+	Attributes map[string]string
+}
+
+// validate reports what is wrong with the order, or nil.
+func (sf *SubscriptionFixture) validate() error {
+	if sf == nil {
+		return nil
+	}
+	var errs []error
+	if sf.ProductID == "" {
+		errs = append(errs, errors.New("fixture subscription: product_id is empty"))
+	}
+	if sf.Quantity < 1 {
+		errs = append(errs, fmt.Errorf("fixture subscription: quantity is %d, want at least 1", sf.Quantity))
+	}
+	if sf.NewQuantity < 0 || (sf.NewQuantity != 0 && sf.NewQuantity == sf.Quantity) {
+		errs = append(errs, fmt.Errorf("fixture subscription: new_quantity is %d, want a positive quantity other than %d", sf.NewQuantity, sf.Quantity))
+	}
+	for i, a := range sf.Addons {
+		if a.GetProductId() == "" || a.GetQuantity() < 1 || a.GetQuantity() > min(sf.Quantity, sf.newQuantity()) {
+			errs = append(errs, fmt.Errorf("fixture subscription: addons[%d] needs a product_id and a quantity from 1 to %d", i, min(sf.Quantity, sf.newQuantity())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (sf *SubscriptionFixture) newQuantity() int32 {
+	if sf.NewQuantity == 0 {
+		return sf.Quantity + 1
+	}
+	return sf.NewQuantity
 }
 
 // Validate reports what is missing from f.
@@ -161,16 +243,29 @@ func (f Fixtures) Validate() error {
 				f.EndCustomer.Account.GetParentId(), f.Reseller.Account.GetId()))
 		}
 	}
+	if err := f.Subscription.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
 // fixtureFile is the on-disk shape of [Fixtures]; accounts are protojson.
 type fixtureFile struct {
-	DirectCustomer *fixtureEntry `json:"direct_customer"`
-	Reseller       *fixtureEntry `json:"reseller"`
-	EndCustomer    *fixtureEntry `json:"end_customer"`
-	StateURL       string        `json:"state_url"`
-	CleanupURL     string        `json:"cleanup_url"`
+	DirectCustomer *fixtureEntry      `json:"direct_customer"`
+	Reseller       *fixtureEntry      `json:"reseller"`
+	EndCustomer    *fixtureEntry      `json:"end_customer"`
+	Update         json.RawMessage    `json:"update"`
+	Subscription   *subscriptionEntry `json:"subscription"`
+	StateURL       string             `json:"state_url"`
+	CleanupURL     string             `json:"cleanup_url"`
+}
+
+type subscriptionEntry struct {
+	ProductID   string            `json:"product_id"`
+	Quantity    int32             `json:"quantity"`
+	NewQuantity int32             `json:"new_quantity"`
+	Addons      []json.RawMessage `json:"addons"`
+	Attributes  map[string]string `json:"attributes"`
 }
 
 type fixtureEntry struct {
@@ -189,6 +284,14 @@ type fixtureEntry struct {
 //	  account: {id: res-1, type: ACCOUNT_TYPE_RESELLER, name: Channel Co}
 //	end_customer:
 //	  account: {id: end-1, type: ACCOUNT_TYPE_CUSTOMER, name: Small Co, parent_id: res-1}
+//	update:                                          # optional, see Fixtures.Update
+//	  {name: "Acme Renamed {{run}}", corporate_email: "it.new+{{run}}@acme.example"}
+//	subscription:                                    # optional, see Fixtures.Subscription
+//	  product_id: PRO
+//	  quantity: 5
+//	  new_quantity: 8
+//	  addons: [{product_id: ARCHIVE, quantity: 5}]   # provisioning.v1.Addon in protojson
+//	  attributes: {}
 //	state_url: http://127.0.0.1:8085/_sim/state      # optional
 //	cleanup_url: http://127.0.0.1:8085/_sim/reset    # optional
 //
@@ -241,6 +344,22 @@ func ParseFixtures(b []byte) (Fixtures, error) {
 			}
 		}
 		*e.out = Fixture{Account: a, Values: e.in.Values}
+	}
+	if len(ff.Update) > 0 && string(ff.Update) != "null" {
+		f.Update = &provisioningv1.Account{}
+		if err := protojson.Unmarshal(ff.Update, f.Update); err != nil {
+			return Fixtures{}, fmt.Errorf("update: %w", err)
+		}
+	}
+	if se := ff.Subscription; se != nil {
+		f.Subscription = &SubscriptionFixture{ProductID: se.ProductID, Quantity: se.Quantity, NewQuantity: se.NewQuantity, Attributes: se.Attributes}
+		for i, raw := range se.Addons {
+			a := &provisioningv1.Addon{}
+			if err := protojson.Unmarshal(raw, a); err != nil {
+				return Fixtures{}, fmt.Errorf("subscription.addons[%d]: %w", i, err)
+			}
+			f.Subscription.Addons = append(f.Subscription.Addons, a)
+		}
 	}
 	if err := f.Validate(); err != nil {
 		return Fixtures{}, err

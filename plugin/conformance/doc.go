@@ -18,6 +18,19 @@
 // run again and again against the same remote system; [Config.Cleanup] (or
 // the fixtures' cleanup_url) removes them afterwards.
 //
+// Checks of optional parts of the contract run only for plugins that claim
+// them and skip, saying why, for the others: the account lifecycle
+// (lifecycle.*: a convergent Synchronize, SELF_PARENT, DeleteAccount) needs
+// CAPABILITY_DELETE, orders (subscriptions.*) need CAPABILITY_SUBSCRIPTIONS.
+// [Fixtures.Update] and [Fixtures.Subscription] say what those checks change
+// and order; both have defaults derived from the direct customer and the
+// plugin's catalogue.
+//
+// What the host keeps is not the adapter's business, so one check needs
+// the host in the loop: with [Config.Host] (a provisioning.host.v1
+// HostService client), host.failed-records checks that a refused
+// Synchronize becomes a FAILED record with its error_reason.
+//
 // What the suite can observe is the plugin's gRPC surface plus, when the
 // fixtures give a way to read it ([Config.StateFunc]), the remote state. It
 // cannot see inside the plugin: a deadline honoured on the client side only

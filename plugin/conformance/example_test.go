@@ -35,6 +35,12 @@ reseller:
   account: {id: res-1, type: ACCOUNT_TYPE_RESELLER, name: Channel Co}
 end_customer:
   account: {id: end-1, type: ACCOUNT_TYPE_CUSTOMER, name: Small Co, parentId: res-1}
+update: {name: "Acme Renamed {{run}}"}
+subscription:
+  product_id: PRO
+  quantity: 5
+  new_quantity: 8
+  addons: [{product_id: ARCHIVE, quantity: 5}]
 state_url: http://127.0.0.1:8085/_sim/state
 `))
 	if err != nil {
@@ -43,9 +49,14 @@ state_url: http://127.0.0.1:8085/_sim/state
 	}
 	fmt.Println(fx.DirectCustomer.Account.GetCorporateEmail(), fx.DirectCustomer.Values["plan"])
 	fmt.Println(fx.EndCustomer.Account.GetParentId(), fx.StateURL)
+	fmt.Println(fx.Update.GetName())
+	sub := fx.Subscription
+	fmt.Println(sub.ProductID, sub.Quantity, "->", sub.NewQuantity, "with", sub.Addons[0].GetProductId(), sub.Addons[0].GetQuantity())
 	// Output:
 	// it+{{run}}@acme.example premium
 	// res-1 http://127.0.0.1:8085/_sim/state
+	// Acme Renamed {{run}}
+	// PRO 5 -> 8 with ARCHIVE 5
 }
 
 func ExampleReport_WriteText() {

@@ -57,6 +57,12 @@ reseller:
 end_customer:
   account: {id: end, type: ACCOUNT_TYPE_CUSTOMER, name: Small Co, parent_id: res}
   values: {seats: "5"}
+update: {name: "Acme renamed {{run}}"}
+subscription:
+  product_id: PRO
+  quantity: 5
+  new_quantity: 8
+  addons: [{product_id: ARCHIVE, quantity: 5}]
 `),
 		},
 		"panda": {

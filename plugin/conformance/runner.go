@@ -160,21 +160,21 @@ type redactT struct {
 }
 
 func (t redactT) Logf(format string, args ...any) {
-	t.T.Helper()
+	t.Helper()
 	t.T.Logf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
 }
 
 func (t redactT) Errorf(format string, args ...any) {
-	t.T.Helper()
+	t.Helper()
 	t.T.Errorf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
 }
 
 func (t redactT) Fatalf(format string, args ...any) {
-	t.T.Helper()
+	t.Helper()
 	t.T.Fatalf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
 }
 
 func (t redactT) Skipf(format string, args ...any) {
-	t.T.Helper()
+	t.Helper()
 	t.T.Skipf("%s", t.r.Replace(fmt.Sprintf(format, args...)))
 }

@@ -40,6 +40,16 @@ type suite struct {
 	// before it made its calls replays.
 	quietDirect, quietReseller, quietEnd Fixture
 
+	// Accounts of the lifecycle checks: one to update, one to delete, a
+	// reseller and its end customer to delete together, and one that names
+	// itself as its parent.
+	updatable, deletable, delReseller, delEnd, selfParent Fixture
+
+	// The catalogue, once fetched, and the order the subscription checks
+	// place; see [suite.order].
+	catalogue []*provisioningv1.Product
+	orderSpec *SubscriptionFixture
+
 	// Filled in by the checks, for the checks after them.
 	configured     bool
 	directRecord   *provisioningv1.SyncRecord
@@ -82,6 +92,13 @@ func newSuite(ctx context.Context, client provisioningv1.ProvisioningAdapterClie
 	s.quietReseller = instantiate(f.Reseller, run+"qr")
 	s.quietEnd = instantiate(f.EndCustomer, run+"qe")
 	s.quietEnd.Account.ParentId = s.quietReseller.Account.GetId()
+	s.updatable = instantiate(f.DirectCustomer, run+"up")
+	s.deletable = instantiate(f.DirectCustomer, run+"del")
+	s.delReseller = instantiate(f.Reseller, run+"dr")
+	s.delEnd = instantiate(f.EndCustomer, run+"de")
+	s.delEnd.Account.ParentId = s.delReseller.Account.GetId()
+	s.selfParent = instantiate(f.DirectCustomer, run+"sp")
+	s.selfParent.Account.ParentId = s.selfParent.Account.GetId()
 
 	// The plugin's identity tells which settings are secrets; learn it before
 	// any other call so the secret scan covers the whole run.
@@ -130,6 +147,18 @@ func (s *suite) needCap(t T, cs ...provisioningv1.Capability) {
 	}
 	if !s.configured {
 		t.Skipf("the plugin is not configured (configure.valid did not pass)")
+	}
+}
+
+// needLifecycle skips the check unless the plugin implements the account
+// lifecycle: it claims CAPABILITY_DELETE (the capability that came with the
+// lifecycle contract: a convergent Synchronize, SELF_PARENT, DeleteAccount)
+// and CAPABILITY_SYNCHRONIZE.
+func (s *suite) needLifecycle(t T) {
+	t.Helper()
+	s.needCap(t, provisioningv1.Capability_CAPABILITY_SYNCHRONIZE)
+	if !s.caps[provisioningv1.Capability_CAPABILITY_DELETE] {
+		t.Skipf("the plugin does not claim CAPABILITY_DELETE, which marks the account lifecycle (convergent Synchronize, SELF_PARENT, DeleteAccount)")
 	}
 }
 

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -103,11 +104,31 @@ func validate(ctx context.Context, q querier, a *provisioningv1.Account, values 
 	if len(vals[keyNote]) > maxNoteLen {
 		ds = append(ds, diag.Error(keyNote, diag.CodeInvalidValue, "the note is longer than 200 characters", ""))
 	}
+	if a.GetParentId() != "" && a.GetParentId() == a.GetId() {
+		// An input problem, not a state one: no order of calls fixes it.
+		ds = append(ds, diag.Error("account.parent_id", diag.CodeSelfParent, "the account names itself as its parent", "Set parent_id to the reseller's id, or leave it empty."))
+		return ds, vals, nil
+	}
 	pd, err := checkParent(ctx, q, a)
 	if pd != nil {
 		ds = append(ds, pd)
 	}
 	return ds, vals, err
+}
+
+// convergeable refuses what Synchronize cannot make the ledger match: a
+// recorded account stays under the parent and with the type it was
+// recorded with, as accounts do in most vendor systems.
+func convergeable(prior *entry, a *provisioningv1.Account) error {
+	switch {
+	case prior.parentID != a.GetParentId():
+		return diag.FailedPrecondition(diag.CodeParentChanged, "account.parent_id",
+			fmt.Sprintf("the account was recorded under parent %q, not %q; the ledger cannot move an account", prior.parentID, a.GetParentId()))
+	case prior.typ != a.GetType():
+		return diag.FailedPrecondition(diag.CodeTypeChangeUnsupported, "account.type",
+			fmt.Sprintf("the account was recorded as %s, not %s; delete it and synchronize it again", prior.typ, a.GetType()))
+	}
+	return nil
 }
 
 // checkParent is the hierarchy rule: an end customer can be recorded only

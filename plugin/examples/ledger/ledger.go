@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -67,6 +68,8 @@ func (a *Adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRe
 			provisioningv1.Capability_CAPABILITY_SYNCHRONIZE,
 			provisioningv1.Capability_CAPABILITY_SYNC_STATUS,
 			provisioningv1.Capability_CAPABILITY_AUTO_FILL,
+			provisioningv1.Capability_CAPABILITY_DELETE,
+			provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS,
 		},
 		// A secret (a password, an API key) would be marked Sensitive: true
 		// and never given a Value. The ledger has none.
@@ -177,9 +180,11 @@ func (a *Adapter) ValidateSyncOptions(ctx context.Context, req *provisioningv1.V
 	return &provisioningv1.ValidateSyncOptionsResponse{Diagnostics: ds, Values: vals}, nil
 }
 
-// Synchronize records the account. It is idempotent, keyed by account.id: a
-// replay answers the same record with created=false. Validation and the
-// write share one transaction, so concurrent calls cannot both create.
+// Synchronize records the account, or makes its entry match the account
+// (converges): new values, a new name or a new email are written and the
+// answer says updated=true. It is idempotent, keyed by account.id: a replay
+// answers the same record with created=false, updated=false. Validation and
+// the write share one transaction, so concurrent calls cannot both create.
 func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
 	acct := req.GetAccount()
 	db, err := a.ledgerFor(acct)
@@ -187,7 +192,7 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 		return nil, err
 	}
 	var warnings []*provisioningv1.Diagnostic
-	e, created, err := record(ctx, db, acct, func(q querier) (map[string]string, error) {
+	e, created, updated, err := record(ctx, db, acct, func(q querier) (map[string]string, error) {
 		ds, vals, err := validate(ctx, q, acct, req.GetValues(), req.GetAutoFill())
 		if err != nil {
 			return nil, err
@@ -200,18 +205,24 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 	if err != nil {
 		return nil, storeError(err)
 	}
-	if created {
+	switch {
+	case created:
 		a.log.Info("account recorded", "account_id", acct.GetId(), "remote_id", e.remoteID())
+	case updated:
+		a.log.Info("account updated", "account_id", acct.GetId(), "remote_id", e.remoteID())
 	}
 	rec, err := a.toRecord(ctx, db, e)
 	if err != nil {
 		return nil, storeError(err)
 	}
-	return &provisioningv1.SynchronizeResponse{Record: rec, Created: created, Diagnostics: warnings}, nil
+	return &provisioningv1.SynchronizeResponse{Record: rec, Created: created, Updated: updated, Diagnostics: warnings}, nil
 }
 
 // GetSyncStatus reads the record back from the ledger: SYNCED while the
-// entry exists, MISSING once someone deleted it.
+// entry exists, MISSING once it is gone (a DELETED record is answered as
+// is: the ledger removed it on purpose). With the account, it reports a
+// REMOTE_DRIFT warning for the name and the email when the entry disagrees
+// (Synchronize corrects them).
 func (a *Adapter) GetSyncStatus(ctx context.Context, req *provisioningv1.GetSyncStatusRequest) (*provisioningv1.GetSyncStatusResponse, error) {
 	db, err := a.ledger()
 	if err != nil {
@@ -220,6 +231,9 @@ func (a *Adapter) GetSyncStatus(ctx context.Context, req *provisioningv1.GetSync
 	id := req.GetRecord().GetAccountId()
 	if id == "" {
 		return nil, diag.InvalidArgument("record.account_id", diag.CodeInvalidAccount, "the request has no record with an account id")
+	}
+	if req.GetRecord().GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
+		return &provisioningv1.GetSyncStatusResponse{Record: req.GetRecord()}, nil
 	}
 	e, err := lookup(ctx, db, id)
 	if err != nil {
@@ -236,7 +250,26 @@ func (a *Adapter) GetSyncStatus(ctx context.Context, req *provisioningv1.GetSync
 	if err != nil {
 		return nil, storeError(err)
 	}
-	return &provisioningv1.GetSyncStatusResponse{Record: rec}, nil
+	return &provisioningv1.GetSyncStatusResponse{Record: rec, Diagnostics: drift(e, req.GetAccount())}, nil
+}
+
+// drift lists where the entry and the BSS account disagree; none without
+// an account.
+func drift(e *entry, acct *provisioningv1.Account) []*provisioningv1.Diagnostic {
+	if acct == nil {
+		return nil
+	}
+	var ds []*provisioningv1.Diagnostic
+	for _, f := range []struct{ field, ledger, bss string }{
+		{"account.name", e.name, acct.GetName()},
+		{"account.corporate_email", e.email, acct.GetCorporateEmail()},
+	} {
+		if f.ledger != f.bss {
+			ds = append(ds, diag.Warning(f.field, diag.CodeRemoteDrift, "the ledger and the BSS disagree",
+				fmt.Sprintf("ledger %q, BSS %q; Synchronize makes the ledger match", f.ledger, f.bss)))
+		}
+	}
+	return ds
 }
 
 // toRecord turns an entry into the SyncRecord the host stores.

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// tableDump reads the ledger file's table as text: the "remote state" the
+// tableDump reads the ledger file's tables as text: the "remote state" the
 // conformance suite compares before and after calls that must not write.
 func tableDump(path string) func(context.Context) ([]byte, error) {
 	return func(ctx context.Context) ([]byte, error) {
@@ -30,6 +30,22 @@ func tableDump(path string) func(context.Context) ([]byte, error) {
 			}
 			fmt.Fprintln(&b, seq, id, typ, parent, vals, at)
 		}
-		return []byte(b.String()), rows.Err()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		subs, err := db.QueryContext(ctx, `SELECT seq, subscription_id, account_id, product_id, status, quantity, addons, updated_at FROM subscriptions ORDER BY seq`)
+		if err != nil {
+			return nil, err
+		}
+		defer subs.Close()
+		for subs.Next() {
+			var seq, st, qty, at int64
+			var id, acct, product, addons string
+			if err := subs.Scan(&seq, &id, &acct, &product, &st, &qty, &addons, &at); err != nil {
+				return nil, err
+			}
+			fmt.Fprintln(&b, "subscription", seq, id, acct, product, st, qty, addons, at)
+		}
+		return []byte(b.String()), subs.Err()
 	}
 }
