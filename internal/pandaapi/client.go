@@ -249,6 +249,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		reauthed  bool
 		noWait    bool // retry at once: a fresh token is all it takes
 		waited    int  // 429s not charged to the budget: the request waited its turn
+		waitedOwn bool // it waited out a Retry-After of its own
 	)
 	for attempt := 1; attempt <= c.opts.maxAttempts; attempt++ {
 		// After a 429 the wait is done (the pacer's, or the 429's own
@@ -321,7 +322,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			continue
 		case status == http.StatusTooManyRequests:
 			last = c.statusError(cl.op, status, hdr, body)
-			charged, wait, cut, learned := c.pacer.refused(t, hdr, last.RetryAfter)
+			charged, wait, cut, learned := c.pacer.refused(t, hdr, last.RetryAfter, waitedOwn)
 			if learned > 0 {
 				c.logStated(learned, hdr)
 			}
@@ -347,6 +348,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 				if err := sleep(ctx, wait); err != nil {
 					return c.abandoned(cl.op, err, last, false)
 				}
+				waitedOwn = true
 			}
 			continue
 		case status == http.StatusNotFound && cl.method == http.MethodDelete && ambiguous:

@@ -281,3 +281,30 @@ func TestPacerAvoids429Storm(t *testing.T) {
 		t.Errorf("%d 429s for %d calls; the pacer should keep them few", st.RateLimited, workers*perWorker)
 	}
 }
+
+// A server that answers every request 429 with Retry-After and states
+// nothing else: the request waits each Retry-After out and, once it has
+// waited one itself, is charged for every further refusal.
+func TestRetryAfterOnlyExhaustsBudget(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"t0k3n-value","token_type":"Bearer","expires_in":3600}`))
+			return
+		}
+		n.Add(1)
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, pandaapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
+	_, err := c.GetAccount(ctxT(t), root)
+	if !errors.Is(err, pandaapi.ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	if got := n.Load(); got != 3 {
+		t.Errorf("%d requests, want 3 (the blind first, then the budget)", got)
+	}
+}

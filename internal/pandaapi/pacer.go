@@ -28,7 +28,8 @@ import (
 //
 // Every 429 advances the pacer's generation. A request's 429 is charged to
 // its retry budget only when the pacer was already following a limit when
-// it let the request go, and nothing slowed it down between then and the
+// it let the request go (or the request itself had waited out a
+// Retry-After), and nothing slowed the pacer down between then and the
 // refusal (the same generation): a request sent blind, or caught in a limit
 // the pacer has since corrected for, waits its turn and is not failing; a
 // server that keeps refusing requests sent after each correction uses the
@@ -70,9 +71,9 @@ type pacer struct {
 	stated statedLimit // the server's own statement, when it makes one
 	seq    uint64      // reservations handed out
 	gen    uint64      // 429s seen: see ticket.gen
-	// outstanding holds the reservations not answered yet: an earlier one
+	// outstanding counts the reservations not answered yet: an earlier one
 	// may reach the server after a later one.
-	outstanding map[uint64]struct{}
+	outstanding int
 
 	clock func() time.Time // nil: time.Now; tests set it
 }
@@ -83,6 +84,8 @@ type ticket struct {
 	seq uint64    // its number: reservations so far, itself included
 	at  time.Time // when the request was let go
 	gen uint64    // the pacer's generation when it was let go
+	// pending: reservations not answered yet when this one was made.
+	pending int
 	// paced: the pacer was following a limit when it let the request go
 	// (a stated one, or its own after an overload).
 	paced bool
@@ -104,7 +107,9 @@ type ticket struct {
 // answer; the reservations the client made after it are not in it yet. So
 // the bucket now holds
 //
-//	at least  Remaining − (reservations after this one)
+//	at least  Remaining − (reservations after this one) − (reservations
+//	          still unanswered when this one was made: they may have
+//	          reached the server after it)
 //	at most   min(b, Remaining + rate × (now − sent)) − (reservations after this one)
 //
 // and each answer moves the mirror into that range: down when someone else
@@ -260,10 +265,8 @@ func (p *pacer) reserve() ticket {
 	}
 	p.seq++
 	t := ticket{seq: p.seq, gen: p.gen, paced: p.stated.known || p.interval > 0 || p.next.After(now)}
-	if p.outstanding == nil {
-		p.outstanding = make(map[uint64]struct{})
-	}
-	p.outstanding[t.seq] = struct{}{}
+	t.pending = p.outstanding
+	p.outstanding++
 	if s := &p.stated; s.known {
 		s.refill(now)
 		if s.tokens < 1 {
@@ -281,7 +284,7 @@ func (p *pacer) reserve() ticket {
 func (p *pacer) handBack(t ticket) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.outstanding, t.seq)
+	p.outstanding--
 	if p.stated.known && t.seq > p.stated.base {
 		p.stated.tokens = min(p.stated.cap(), p.stated.tokens+1)
 	}
@@ -292,7 +295,7 @@ func (p *pacer) handBack(t ticket) {
 func (p *pacer) lost(t ticket) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.outstanding, t.seq)
+	p.outstanding--
 }
 
 // answered records an answer other than 429. It reports the rate the
@@ -301,7 +304,7 @@ func (p *pacer) answered(t ticket, h http.Header) (learned float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	delete(p.outstanding, t.seq)
+	p.outstanding--
 	learned = p.observe(t, h, false, now)
 	p.succeededLocked(now)
 	return learned
@@ -312,12 +315,15 @@ func (p *pacer) answered(t ticket, h http.Header) (learned float64) {
 // this request waits before it asks the pacer again, the rate the reactive
 // pacing now paces at when this 429 made it cut, and the rate the server
 // stated when this answer is the first to state it.
-func (p *pacer) refused(t ticket, h http.Header, retryAfter time.Duration) (charged bool, wait time.Duration, cut, learned float64) {
+//
+// waitedOwn says the request already waited out a Retry-After of its own:
+// it then counts as paced, as a request the pacer let go under a limit.
+func (p *pacer) refused(t ticket, h http.Header, retryAfter time.Duration, waitedOwn bool) (charged bool, wait time.Duration, cut, learned float64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	delete(p.outstanding, t.seq)
-	charged = t.paced && t.gen == p.gen
+	p.outstanding--
+	charged = (t.paced || waitedOwn) && t.gen == p.gen
 	p.gen++
 	if _, ok := parseStatement(h); ok {
 		// The server states its bucket: the mirror is the pacing; this
@@ -359,21 +365,17 @@ func (p *pacer) observe(t ticket, h http.Header, refused bool, now time.Time) (l
 		}
 		rate = s.rate
 	}
-	// Not in Remaining: what was let go after this request, and what was
-	// let go before it but may have overtaken it (not answered yet).
+	// Not in Remaining: what was let go after this request; for the lower
+	// bound also what was let go before it but not answered yet when it
+	// was (it may have reached the server later).
 	after := float64(p.seq - t.seq)
-	for seq := range p.outstanding {
-		if seq < t.seq {
-			after++
-		}
-	}
 	if !s.known || s.burst != st.burst || (!st.inferred && s.rate != rate) || (st.inferred && !s.inferred) {
 		// The first reading: nothing refilled since (the server may have
 		// read Remaining as late as now), so the mirror starts at or below
 		// the server's bucket.
 		learned = rate
 		*s = statedLimit{known: true, inferred: st.inferred, rate: rate, burst: st.burst, at: now, base: t.seq}
-		s.tokens = min(s.cap(), st.remaining-after)
+		s.tokens = min(s.cap(), st.remaining-after-float64(t.pending))
 		if p.interval > 0 {
 			// The statement replaces the reactive pacing.
 			p.interval, p.next = 0, time.Time{}
@@ -383,7 +385,7 @@ func (p *pacer) observe(t ticket, h http.Header, refused bool, now time.Time) (l
 	// The server read Remaining between the request's start and now: the
 	// bucket now holds at least what remained less what was let go since
 	// (lo) and at most that plus the refill since the start (hi).
-	lo := st.remaining - after
+	lo := st.remaining - after - float64(t.pending)
 	hi := min(st.burst, st.remaining+rate*max(0, now.Sub(t.at).Seconds())) - after
 	s.rate = rate
 	s.refill(now)

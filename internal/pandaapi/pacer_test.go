@@ -230,7 +230,7 @@ func simulate(p *pacer, srv *statingBucket, workers int, latency, d time.Duratio
 				p.answered(e.t, e.header)
 			} else {
 				refused++
-				_, wait, _, _ := p.refused(e.t, e.header, time.Second)
+				_, wait, _, _ := p.refused(e.t, e.header, time.Second, false)
 				next = now.Add(wait)
 			}
 			queue = append(queue, event{at: next})
@@ -293,16 +293,16 @@ func TestPacerChargesOnlyRefusalsAfterASlowdown(t *testing.T) {
 	var got result
 	// Sent before the pacer knew of a limit: not charged. Its answer
 	// states the limit.
-	got.Blind, _, _, _ = p.refused(p.reserve(), h, 0)
+	got.Blind, _, _, _ = p.refused(p.reserve(), h, 0, false)
 	// a and b were let go together under the stated limit; a's 429 slows
 	// the pacer down, b was already on its way: its 429 is not its fault.
 	a, b := p.reserve(), p.reserve()
-	got.A, _, _, _ = p.refused(a, h, 0)
-	got.B, _, _, _ = p.refused(b, h, 0)
+	got.A, _, _, _ = p.refused(a, h, 0, false)
+	got.B, _, _, _ = p.refused(b, h, 0, false)
 	// c was let go after the slowdown and is still refused: charged.
 	c := p.reserve()
 	now = c.at
-	got.C, _, _, _ = p.refused(c, h, 0)
+	got.C, _, _, _ = p.refused(c, h, 0, false)
 	if diff := cmp.Diff(result{Blind: false, A: true, B: false, C: true}, got); diff != "" {
 		t.Errorf("charged (-want +got):\n%s", diff)
 	}
