@@ -18,11 +18,11 @@ import (
 //  1. RateLimit-* headers (see [statedLimit]): when the server states its
 //     bucket, the pacer keeps a mirror of it and hands out its tokens, one per
 //     request, in order. A request that finds none waits for the next one
-//     instead of being sent to be refused. Every answer corrects the mirror
-//     downwards from what the server says remained, less what the client sent
-//     since, so 429s stay rare rather than being reacted to; a 429 that comes
-//     anyway corrects it the same way, and the refused request also waits its
-//     Retry-After.
+//     instead of being sent to be refused. Every answer moves the mirror
+//     into the range the server's Remaining allows, less what the client let
+//     go since, so 429s stay rare rather than being reacted to; a 429 that
+//     comes anyway corrects it the same way, and the refused request also
+//     waits its Retry-After.
 //  2. Without those headers, Retry-After and the answers themselves: the
 //     reactive pacing below.
 //
