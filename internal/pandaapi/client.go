@@ -248,20 +248,24 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		ambiguous bool // an earlier attempt may have been applied
 		reauthed  bool
 		noWait    bool // retry at once: a fresh token is all it takes
+		waited    int  // 429s not charged to the budget: the request waited its turn
+		waitedOwn bool // it waited out a Retry-After of its own
 	)
 	for attempt := 1; attempt <= c.opts.maxAttempts; attempt++ {
-		// After a 429 the wait is done (the pacer's gate, or the sporadic
-		// 429's own Retry-After); otherwise back off.
+		// After a 429 the wait is done (the pacer's, or the 429's own
+		// Retry-After); otherwise back off.
 		if last != nil && last.Kind != ErrRateLimited && !noWait {
 			if c.backoff(ctx, attempt-1, last) != nil {
 				return last
 			}
 		}
-		if err := c.pacer.wait(ctx); err != nil {
+		t, err := c.pacer.wait(ctx)
+		if err != nil {
 			return c.abandoned(cl.op, err, last, false)
 		}
 		tok, err := c.tokens.get(ctx)
 		if err != nil {
+			c.pacer.handBack(t)
 			if ctx.Err() != nil {
 				return c.abandoned(cl.op, ctx.Err(), last, false)
 			}
@@ -276,6 +280,11 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		status, hdr, body, err := c.send(ctx, cl.method, target, payload, tok)
 		if err != nil {
 			reached := !beforeSend(err)
+			if reached {
+				c.pacer.lost(t)
+			} else {
+				c.pacer.handBack(t)
+			}
 			if ctx.Err() != nil {
 				return c.abandoned(cl.op, ctx.Err(), last, reached && !cl.idempotent)
 			}
@@ -290,7 +299,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			continue
 		}
 		if status != http.StatusTooManyRequests {
-			c.pacer.succeeded()
+			if rate := c.pacer.answered(t, hdr); rate > 0 {
+				c.logStated(rate, hdr)
+			}
 		}
 		switch {
 		case status >= 200 && status < 300:
@@ -311,22 +322,33 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			continue
 		case status == http.StatusTooManyRequests:
 			last = c.statusError(cl.op, status, hdr, body)
-			rate, gated := c.pacer.throttled(last.RetryAfter)
-			switch {
-			case rate > 0:
-				c.opts.logger.Warn("panda: rate limited; pacing requests", "op", cl.op, "retry_after", last.RetryAfter, "rate_per_s", rate)
-			case !gated:
-				// A sporadic 429: only this request waits. When the caller's
-				// deadline comes first, say rate limited rather than wait
-				// for a deadline error.
-				wait := max(last.RetryAfter, time.Second)
+			charged, wait, cut, learned := c.pacer.refused(t, hdr, last.RetryAfter, waitedOwn)
+			if learned > 0 {
+				c.logStated(learned, hdr)
+			}
+			if cut > 0 {
+				c.opts.logger.Warn("panda: rate limited; pacing requests", "op", cl.op, "retry_after", last.RetryAfter, "rate_per_s", cut)
+			}
+			if !charged && waited < maxWaitedRefusals {
+				// Refused under a pacing since corrected: it waits its
+				// turn again, at no cost to its budget.
+				waited++
+				attempt--
+			}
+			if attempt >= c.opts.maxAttempts {
+				return last
+			}
+			if wait > 0 {
+				// When the caller's deadline comes first, say rate limited
+				// rather than wait for a deadline error.
 				if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 					return last
 				}
-				c.opts.logger.Debug("panda: rate limited; retrying this request after Retry-After", "op", cl.op, "attempt", attempt, "retry_after", wait)
+				c.opts.logger.Debug("panda: rate limited; retrying this request after Retry-After", "op", cl.op, "attempt", attempt, "charged", charged, "retry_after", wait)
 				if err := sleep(ctx, wait); err != nil {
 					return c.abandoned(cl.op, err, last, false)
 				}
+				waitedOwn = true
 			}
 			continue
 		case status == http.StatusNotFound && cl.method == http.MethodDelete && ambiguous:
@@ -345,6 +367,17 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		}
 	}
 	return last
+}
+
+// maxWaitedRefusals bounds the 429s a request may get for free (see
+// [pacer]): past it, each 429 is charged, so a server whose statements the
+// pacer cannot follow still ends the call.
+const maxWaitedRefusals = 20
+
+// logStated logs the rate limit a server states, once per statement.
+func (c *Client) logStated(rate float64, hdr http.Header) {
+	c.opts.logger.Info("panda: the server states a rate limit; pacing requests to it",
+		"rate_per_s", rate, "burst", hdr.Get("RateLimit-Limit"), "policy", hdr.Get("RateLimit-Policy"))
 }
 
 func (c *Client) logRetry(cl call, attempt, status int, err error) {

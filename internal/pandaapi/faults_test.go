@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,8 +135,9 @@ func TestContextBoundsTheCall(t *testing.T) {
 	}
 }
 
-// A 429 is waited out for its Retry-After, then the call succeeds.
-func TestRetryAfterHonoured(t *testing.T) {
+// A server that states its limit (pandasim's RateLimit-* headers) is not
+// sent the request it would refuse: the client waits for the token instead.
+func TestStatedLimitWaitedFor(t *testing.T) {
 	t.Parallel()
 	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{RateLimit: 1, RateBurst: 1}))
 	c := newClient(t, url)
@@ -144,14 +149,108 @@ func TestRetryAfterHonoured(t *testing.T) {
 	if _, err := c.GetAccount(ctx, root); err != nil {
 		t.Fatal(err)
 	}
-	st := sim.Stats()
-	// Retry-After is 1s (whole seconds, rounded up): the client must not
-	// come back sooner, or it gets another 429.
-	if el := time.Since(start); el < time.Second {
-		t.Errorf("second call took %v; Retry-After was 1s", el)
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Errorf("second call took %v; the server stated one request a second", el)
 	}
-	if st.RateLimited != 1 {
-		t.Errorf("429s = %d, want exactly 1", st.RateLimited)
+	if st := sim.Stats(); st.RateLimited != 0 {
+		t.Errorf("429s = %d, want none: the limit was stated", st.RateLimited)
+	}
+}
+
+// limitedOnce answers the first API request 429 with Retry-After: 1 and no
+// RateLimit-* headers, then hands everything to next.
+func limitedOnce(next http.Handler) http.Handler {
+	var once sync.Once
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refused := false
+		if strings.HasPrefix(r.URL.Path, "/rest/") {
+			once.Do(func() { refused = true })
+		}
+		if refused {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// A 429 from a server that states nothing else is waited out for its
+// Retry-After, then the call succeeds.
+func TestRetryAfterHonoured(t *testing.T) {
+	t.Parallel()
+	sim, err := pandasim.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(limitedOnce(sim))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL)
+	start := time.Now()
+	if _, err := c.GetAccount(ctxT(t), root); err != nil {
+		t.Fatal(err)
+	}
+	// The client must not come back sooner, or it gets another 429.
+	if el := time.Since(start); el < time.Second {
+		t.Errorf("call took %v; Retry-After was 1s", el)
+	}
+	if n := sim.Stats().APIRequests; n != 1 {
+		t.Errorf("simulator saw %d requests after the 429, want 1", n)
+	}
+}
+
+// A request refused while the pacer had not yet slowed down for the limit
+// waits its turn and is not charged: with a budget of one attempt, a first
+// wave of 16 against a bucket of 4 all get through. (A bucket of 4, not 1:
+// a request sent a few ms late leaves the server's full bucket refilling
+// into its cap, which a bucket of one cannot absorb.)
+func TestWaitingTurnNotCharged(t *testing.T) {
+	t.Parallel()
+	sim, url := newSim(t, pandasim.WithFaults(pandasim.Faults{RateLimit: 50, RateBurst: 4}))
+	c := newClient(t, url, pandaapi.WithRetry(1, time.Millisecond, 5*time.Millisecond))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := c.GetAccount(ctxT(t), root); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if st := sim.Stats(); st.RateLimited == 0 {
+		t.Errorf("no 429: the test did not make the first wave overrun the bucket")
+	}
+}
+
+// A server that refuses every request, though the pacer follows what it
+// states, uses up the budget: ErrRateLimited after maxAttempts requests sent
+// under its statement.
+func TestKeepsRefusingExhaustsBudget(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"t0k3n-value","token_type":"Bearer","expires_in":3600}`))
+			return
+		}
+		n.Add(1)
+		w.Header().Set("RateLimit-Policy", "1000;w=1")
+		w.Header().Set("RateLimit-Limit", "10")
+		w.Header().Set("RateLimit-Remaining", "0")
+		w.Header().Set("RateLimit-Reset", "1")
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, pandaapi.WithRetry(4, time.Millisecond, 5*time.Millisecond))
+	_, err := c.GetAccount(ctxT(t), root)
+	if !errors.Is(err, pandaapi.ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	// The first request went out before the client knew of a limit.
+	if got := n.Load(); got != 5 {
+		t.Errorf("%d requests, want 5 (the blind first, then the budget)", got)
 	}
 }
 
@@ -176,9 +275,36 @@ func TestPacerAvoids429Storm(t *testing.T) {
 	wg.Wait()
 	st := sim.Stats()
 	t.Logf("%d calls, %d requests, %d answered 429", workers*perWorker, st.APIRequests, st.RateLimited)
-	// Without pacing, every 429 window would end in all 16 workers
-	// retrying at once.
-	if st.RateLimited > workers*2 {
+	// pandasim states its limit: the first wave fits the bucket and the
+	// pacer keeps to the rate from the first answer on.
+	if st.RateLimited > 2 {
 		t.Errorf("%d 429s for %d calls; the pacer should keep them few", st.RateLimited, workers*perWorker)
+	}
+}
+
+// A server that answers every request 429 with Retry-After and states
+// nothing else: the request waits each Retry-After out and, once it has
+// waited one itself, is charged for every further refusal.
+func TestRetryAfterOnlyExhaustsBudget(t *testing.T) {
+	t.Parallel()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/oauth/token" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"access_token":"t0k3n-value","token_type":"Bearer","expires_in":3600}`))
+			return
+		}
+		n.Add(1)
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, pandaapi.WithRetry(2, time.Millisecond, 5*time.Millisecond))
+	_, err := c.GetAccount(ctxT(t), root)
+	if !errors.Is(err, pandaapi.ErrRateLimited) {
+		t.Fatalf("err = %v, want ErrRateLimited", err)
+	}
+	if got := n.Load(); got != 3 {
+		t.Errorf("%d requests, want 3 (the blind first, then the budget)", got)
 	}
 }

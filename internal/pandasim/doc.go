@@ -25,7 +25,9 @@
 // "WatchGuard-API-Key" header (else 403). Errors are
 // {"error": {"code": "...", "message": "..."}} with codes such as
 // [CodeTierLimit]; 400 invalid, 401/403 credentials, 404, 409 conflict, 429
-// with Retry-After in whole seconds, 5xx.
+// with Retry-After in whole seconds, 5xx. Under a rate limit
+// ([Faults.RateLimit]) every /rest answer states it in RateLimit-Policy,
+// -Limit, -Remaining and -Reset headers ([RateLimitPolicyHeader]).
 //
 // # Rules
 //

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -27,7 +29,9 @@ type Faults struct {
 	LatencyJitter Duration `json:"latencyJitter"`
 	// RateLimit is the number of API requests per second the simulator
 	// accepts (a token bucket of RateBurst); the rest are answered 429 with
-	// a Retry-After in whole seconds. 0 means unlimited.
+	// a Retry-After in whole seconds. 0 means unlimited. While it is set,
+	// every API answer, 429 or not, states the limit in the RateLimit-*
+	// headers (see [RateLimitPolicyHeader]).
 	RateLimit float64 `json:"rateLimit"`
 	// RateBurst is the bucket size; 0 means max(1, RateLimit).
 	RateBurst int `json:"rateBurst"`
@@ -145,9 +149,44 @@ func (in *injector) burst() int {
 	return max(1, int(math.Ceil(in.f.RateLimit)))
 }
 
+// Rate-limit headers, after the IETF httpapi "RateLimit header fields"
+// draft, as API gateways commonly send them. With a token bucket of rate r
+// and size b they say:
+//
+//	RateLimit-Policy:    r;w=1   (r requests per second, r may be a decimal)
+//	RateLimit-Limit:     b       (the most that may be sent at once)
+//	RateLimit-Remaining: n       (whole tokens left after this request)
+//	RateLimit-Reset:     s       (whole seconds, rounded up, until the bucket is full)
+//
+// The values are taken when the request arrives, before the injected
+// latency: a client that subtracts what it sent since can mirror the bucket.
+const (
+	RateLimitPolicyHeader    = "RateLimit-Policy"
+	RateLimitLimitHeader     = "RateLimit-Limit"
+	RateLimitRemainingHeader = "RateLimit-Remaining"
+	RateLimitResetHeader     = "RateLimit-Reset"
+)
+
+// rateState is the bucket as one request found it, for the headers.
+type rateState struct {
+	rate      float64
+	burst     int
+	remaining int
+	reset     time.Duration
+}
+
+// setHeaders writes the RateLimit-* headers.
+func (s rateState) setHeaders(h http.Header) {
+	h.Set(RateLimitPolicyHeader, strconv.FormatFloat(s.rate, 'g', -1, 64)+";w=1")
+	h.Set(RateLimitLimitHeader, strconv.Itoa(s.burst))
+	h.Set(RateLimitRemainingHeader, strconv.Itoa(s.remaining))
+	h.Set(RateLimitResetHeader, strconv.Itoa(int(math.Ceil(s.reset.Seconds()))))
+}
+
 // decision is what happens to one API request.
 type decision struct {
 	latency    time.Duration
+	rate       *rateState    // nil: no rate limit
 	retryAfter time.Duration // > 0: answer 429
 	fail       bool          // answer 503 before handling
 	commitFail bool          // apply the write, then lose the answer
@@ -171,12 +210,20 @@ func (in *injector) decide(now time.Time, write bool) decision {
 			in.tokens = math.Min(b, in.tokens+now.Sub(in.last).Seconds()*f.RateLimit)
 		}
 		in.last = now
-		if in.tokens < 1 {
+		refused := in.tokens < 1
+		if refused {
 			wait := (1 - in.tokens) / f.RateLimit
 			d.retryAfter = time.Duration(math.Max(1, math.Ceil(wait))) * time.Second
+		} else {
+			in.tokens--
+		}
+		d.rate = &rateState{
+			rate: f.RateLimit, burst: int(b), remaining: int(in.tokens),
+			reset: time.Duration((b - in.tokens) / f.RateLimit * float64(time.Second)),
+		}
+		if refused {
 			return d
 		}
-		in.tokens--
 	}
 	if f.ErrorRate > 0 && in.rng.Float64() < f.ErrorRate {
 		d.fail = true

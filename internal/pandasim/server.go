@@ -301,6 +301,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 func (s *Server) api(write bool, h func(http.ResponseWriter, *http.Request) *apiError) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := s.faults.decide(s.now(), write)
+		if d.rate != nil {
+			d.rate.setHeaders(w.Header())
+		}
 		if d.latency > 0 {
 			t := time.NewTimer(d.latency)
 			select {

@@ -384,3 +384,48 @@ func TestLoadRejectsBrokenState(t *testing.T) {
 		}
 	}
 }
+
+// The rate limit states itself on every API answer, 429 or not, so that a
+// client can pace to it; without a limit nothing is stated.
+func TestRateLimitHeaders(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64
+	clock.Store(time.Unix(1_000, 0).UnixNano())
+	h := newHarness(t, pandasim.WithClock(func() time.Time { return time.Unix(0, clock.Load()) }),
+		pandasim.WithFaults(pandasim.Faults{RateLimit: 4, RateBurst: 2}))
+	type stated struct {
+		Status                          int
+		Policy, Limit, Remaining, Reset string
+		RetryAfter                      string
+	}
+	get := func() stated {
+		r := httptest.NewRequest(http.MethodGet, pandasim.AccountsPrefix+"/"+root, nil)
+		r.Header.Set("Authorization", "Bearer "+h.tok)
+		r.Header.Set("WatchGuard-API-Key", pandasim.DefaultAPIKey)
+		rec := h.raw(r)
+		hd := rec.Result().Header
+		return stated{rec.Code, hd.Get(pandasim.RateLimitPolicyHeader), hd.Get(pandasim.RateLimitLimitHeader),
+			hd.Get(pandasim.RateLimitRemainingHeader), hd.Get(pandasim.RateLimitResetHeader), hd.Get("Retry-After")}
+	}
+	var got []stated
+	got = append(got, get(), get(), get()) // the bucket of 2, then refused
+	clock.Add(int64(250 * time.Millisecond))
+	got = append(got, get()) // one token refilled, spent
+	want := []stated{
+		{200, "4;w=1", "2", "1", "1", ""},
+		{200, "4;w=1", "2", "0", "1", ""},
+		{429, "4;w=1", "2", "0", "1", "1"},
+		{200, "4;w=1", "2", "0", "1", ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
+	}
+
+	free := newHarness(t)
+	r := httptest.NewRequest(http.MethodGet, pandasim.AccountsPrefix+"/"+root, nil)
+	r.Header.Set("Authorization", "Bearer "+free.tok)
+	r.Header.Set("WatchGuard-API-Key", pandasim.DefaultAPIKey)
+	if v := free.raw(r).Result().Header.Get(pandasim.RateLimitLimitHeader); v != "" {
+		t.Errorf("no rate limit, yet RateLimit-Limit: %q", v)
+	}
+}
