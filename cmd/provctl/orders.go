@@ -123,8 +123,8 @@ first ("provctl sync"); the host sends its stored account and records along.
 With --check nothing changes: the plugin applies the same rules and subscribe
 prints the diagnostics, exiting 7 when there is an error.`,
 		Args: exactArgs(1, "one subscription FILE (or - for stdin)"),
-		Example: `  provctl subscribe examples/subscription.json --check
-  provctl subscribe examples/subscription.json
+		Example: `  provctl subscribe examples/orders/subscription.json --check
+  provctl subscribe examples/orders/subscription.json
   cat order.json | provctl subscribe - -o json`,
 		RunE: func(c *cobra.Command, args []string) error {
 			return a.command(true, func(ctx context.Context, s *session, plugin string) error {
@@ -218,7 +218,13 @@ func newSubscriptionCmd(a *app) *cobra.Command {
 its BSS subscription id. Every change is idempotent: suspending a suspended
 subscription, resuming an active one or cancelling a cancelled one answers it
 unchanged ("updated: no").`,
-		Args: noArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("%s %s: unknown command; want get, set-quantity, suspend, resume or cancel", cmd.CommandPath(), args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		Example: `  provctl subscription get S-1
   provctl subscription set-quantity S-1 25
   provctl subscription suspend S-1

@@ -56,7 +56,8 @@ readable line per subscription on a terminal; a summary at the end (on stderr
 with JSON lines). It exits 7 when a subscription failed. A malformed line is
 reported as a failed result naming the line, and the rest of the file still
 runs. --timeout bounds each call.`,
-		Example: `  provctl subscribe-batch orders.jsonl > results.jsonl
+		Example: `  provctl subscribe-batch examples/orders/orders.jsonl
+  provctl subscribe-batch orders.jsonl > results.jsonl
   provctl subscribe-batch orders.jsonl --check
   export-orders | provctl subscribe-batch - -o json | jq 'select(.outcome == "failed")'`,
 		Args: exactArgs(1, "one FILE (or - for stdin)"),
