@@ -116,7 +116,7 @@ field names:
 
 The file is the desired state, not a change: quantities are set, never added
 to, so running subscribe again with the same file answers the same record
-("created: no, updated: no"), and a file with a new quantity resizes the order.
+("Result: unchanged"), and a file with a new quantity resizes the order.
 An add-on left out of the file is released. The account must be synchronized
 first ("provctl sync"); the host sends its stored account and records along.
 
@@ -180,7 +180,7 @@ func (a *app) provision(ctx context.Context, s *session, plugin string, sub *pro
 		redactSubscriptionRecord(out.GetResponse().GetRecord())
 		return writeJSON(a.stdout, out)
 	}
-	return a.renderChange(r.GetRecord(), r.GetDiagnostics(), [2]string{"Created", yesNo(r.GetCreated())}, [2]string{"Updated", changed(r.GetUpdated())})
+	return a.renderChange(r.GetRecord(), r.GetDiagnostics(), [2]string{"Result", outcome(r.GetCreated(), r.GetUpdated())})
 }
 
 // renderChange prints the record a write answered, then its warnings.
@@ -195,19 +195,16 @@ func (a *app) renderChange(rec *provisioningv1.SubscriptionRecord, ds []*provisi
 	return nil
 }
 
-func yesNo(b bool) string {
-	if b {
-		return "yes"
+// outcome words what a write did: "updated" is false when the remote
+// already matched, the idempotent replay.
+func outcome(created, updated bool) string {
+	switch {
+	case created:
+		return "created"
+	case updated:
+		return "updated"
 	}
-	return "no"
-}
-
-// changed words a write's "updated": false means the remote already matched.
-func changed(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no (the remote already matched: idempotent replay)"
+	return "unchanged (the remote already matched: idempotent replay)"
 }
 
 func newSubscriptionCmd(a *app) *cobra.Command {
@@ -217,7 +214,7 @@ func newSubscriptionCmd(a *app) *cobra.Command {
 		Long: `Subscription reads or changes one subscription the host has provisioned, by
 its BSS subscription id. Every change is idempotent: suspending a suspended
 subscription, resuming an active one or cancelling a cancelled one answers it
-unchanged ("updated: no").`,
+unchanged ("Result: unchanged").`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("%s %s: unknown command; want get, set-quantity, suspend, resume or cancel", cmd.CommandPath(), args[0])
@@ -293,7 +290,7 @@ func newSubscriptionActionCmd(a *app, name, short, long string, call subscriptio
 					redactSubscriptionRecord(subscriptionRecordOf(out))
 					return writeJSON(a.stdout, out)
 				}
-				return a.renderChange(rec, ds, [2]string{"Updated", changed(updated)})
+				return a.renderChange(rec, ds, [2]string{"Result", outcome(false, updated)})
 			})(c, args)
 		},
 	}

@@ -94,7 +94,7 @@ func TestOrdersCommands(t *testing.T) {
 		"subscribe creates": {
 			args:       []string{"subscribe", "@ORDER"},
 			wantCode:   exitOK,
-			wantOut:    []string{"Subscription:  S-1", "Status:        active", "Quantity:      10", "Add-ons:       PATCH_MANAGEMENT:10", "Attributes:    allocation_type=subscription", "Created:       yes"},
+			wantOut:    []string{"Subscription:  S-1", "Status:        active", "Quantity:      10", "Add-ons:       PATCH_MANAGEMENT:10", "Attributes:    allocation_type=subscription", "Result:        created"},
 			wantStored: &provisioningv1.SubscriptionRecord{Quantity: 10, Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE},
 			// The desired state only: the host fills account and records.
 			wantSent: []proto.Message{&hostv1.ProvisionSubscriptionRequest{Plugin: "panda", Request: &provisioningv1.ProvisionSubscriptionRequest{Subscription: s1}}},
@@ -103,13 +103,13 @@ func TestOrdersCommands(t *testing.T) {
 			subs:     []*provisioningv1.Subscription{s1},
 			args:     []string{"subscribe", "@ORDER"},
 			wantCode: exitOK,
-			wantOut:  []string{"Created:       no", "Updated:       no (the remote already matched: idempotent replay)"},
+			wantOut:  []string{"Result:        unchanged (the remote already matched: idempotent replay)"},
 		},
 		"subscribe from stdin": {
 			stdin:    orderFile,
 			args:     []string{"subscribe", "-"},
 			wantCode: exitOK,
-			wantOut:  []string{"Created:       yes"},
+			wantOut:  []string{"Result:        created"},
 		},
 		"subscribe --check clean": {
 			args:     []string{"subscribe", "@ORDER", "--check"},
@@ -208,7 +208,7 @@ func TestOrdersCommands(t *testing.T) {
 			subs:       []*provisioningv1.Subscription{s1},
 			args:       []string{"subscription", "set-quantity", "S-1", "20"},
 			wantCode:   exitOK,
-			wantOut:    []string{"Quantity:      20", "Updated:       yes"},
+			wantOut:    []string{"Quantity:      20", "Result:        updated"},
 			wantStored: &provisioningv1.SubscriptionRecord{Quantity: 20, Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE},
 			// The stored desired state, add-ons and attributes kept, with
 			// only the quantity changed.
@@ -253,7 +253,7 @@ func TestOrdersCommands(t *testing.T) {
 			subs:       []*provisioningv1.Subscription{s1},
 			args:       []string{"subscription", "suspend", "S-1"},
 			wantCode:   exitOK,
-			wantOut:    []string{"Status:        suspended", "Quantity:      10", "Updated:       yes"},
+			wantOut:    []string{"Status:        suspended", "Quantity:      10", "Result:        updated"},
 			wantStored: &provisioningv1.SubscriptionRecord{Quantity: 10, Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_SUSPENDED},
 		},
 		"suspend a suspended one": {
@@ -263,7 +263,7 @@ func TestOrdersCommands(t *testing.T) {
 			},
 			args:     []string{"subscription", "suspend", "S-1"},
 			wantCode: exitOK,
-			wantOut:  []string{"Updated:       no (the remote already matched: idempotent replay)"},
+			wantOut:  []string{"Result:        unchanged (the remote already matched: idempotent replay)"},
 		},
 		"resume": {
 			subs: []*provisioningv1.Subscription{s1},
@@ -272,7 +272,7 @@ func TestOrdersCommands(t *testing.T) {
 			},
 			args:       []string{"subscription", "resume", "S-1"},
 			wantCode:   exitOK,
-			wantOut:    []string{"Status:        active", "Updated:       yes"},
+			wantOut:    []string{"Status:        active", "Result:        updated"},
 			wantStored: &provisioningv1.SubscriptionRecord{Quantity: 10, Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE},
 		},
 		"resume a cancelled one": {
@@ -288,7 +288,7 @@ func TestOrdersCommands(t *testing.T) {
 			subs:       []*provisioningv1.Subscription{s1},
 			args:       []string{"subscription", "cancel", "S-1"},
 			wantCode:   exitOK,
-			wantOut:    []string{"Status:        cancelled", "Updated:       yes"},
+			wantOut:    []string{"Status:        cancelled", "Result:        updated"},
 			wantStored: &provisioningv1.SubscriptionRecord{Quantity: 10, Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELLED},
 		},
 		"cancel never provisioned": {
