@@ -517,6 +517,20 @@ func parseSubscriptionStatus(s string) (provisioningv1.SubscriptionStatus, error
 	return provisioningv1.SubscriptionStatus(v), nil
 }
 
+// reasonHints say what to do next when the reason is more precise than the
+// code's hint: the order reasons, from the contract's error tables. Their
+// code's generic hint ("synchronize the parent first") would mislead.
+var reasonHints = map[string]string{
+	diag.CodeAccountNotSynced:           "synchronize the account first (provctl sync), then retry",
+	diag.CodeSubscriptionCancelled:      "a cancelled subscription is final: order again under a new subscription id",
+	diag.CodeSubscriptionAccountChanged: "a subscription never moves to another account: cancel it and order for the new account",
+	diag.CodeProductChanged:             "cancel the subscription and order the new product under a new subscription id",
+	diag.CodeInsufficientInventory:      "the root account lacks unallocated licences: buy more, then retry",
+	diag.CodeTrialExpired:               "the trial is over: provision it as paid (\"trial\": false)",
+	diag.CodeTrialDowngrade:             "a paid subscription never goes back to trial: order without \"trial\"",
+	diag.ReasonSubscriptionNotFound:     "provision it first (provctl subscribe), or check the id and --plugin-name",
+}
+
 // redactSubscriptionRecord hides secret-looking attribute values in a record
 // about to be printed. Attributes are order options (e.g. allocation_type),
 // never secrets by contract; this is the second line of defence, as for

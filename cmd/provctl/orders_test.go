@@ -128,7 +128,7 @@ func TestOrdersCommands(t *testing.T) {
 			stdin:    `{"id": "S-9", "account_id": "C-9", "product_id": "EPDR", "quantity": 5}`,
 			args:     []string{"subscribe", "-"},
 			wantCode: exitState,
-			wantErr:  []string{"FAILED_PRECONDITION", "reason: ACCOUNT_NOT_SYNCED", "account: account C-9 is not synchronized"},
+			wantErr:  []string{"FAILED_PRECONDITION", "reason: ACCOUNT_NOT_SYNCED", "account: account C-9 is not synchronized", "hint: synchronize the account first (provctl sync)"},
 		},
 		"subscribe unknown product": {
 			stdin:    `{"id": "S-9", "account_id": "C-1", "product_id": "NOPE", "quantity": 5}`,
@@ -195,7 +195,7 @@ func TestOrdersCommands(t *testing.T) {
 		"get never provisioned": {
 			args:     []string{"subscription", "get", "S-404"},
 			wantCode: exitState,
-			wantErr:  []string{"NOT_FOUND: subscription S-404 was never provisioned", "reason: SUBSCRIPTION_NOT_FOUND"},
+			wantErr:  []string{"NOT_FOUND: subscription S-404 was never provisioned", "reason: SUBSCRIPTION_NOT_FOUND", "hint: provision it first (provctl subscribe)"},
 		},
 		"get --refresh with drift": {
 			subs:     []*provisioningv1.Subscription{s1},
@@ -282,7 +282,7 @@ func TestOrdersCommands(t *testing.T) {
 			},
 			args:     []string{"subscription", "resume", "S-1"},
 			wantCode: exitState,
-			wantErr:  []string{"FAILED_PRECONDITION: subscription S-1 is cancelled", "reason: SUBSCRIPTION_CANCELLED"},
+			wantErr:  []string{"FAILED_PRECONDITION: subscription S-1 is cancelled", "reason: SUBSCRIPTION_CANCELLED", "hint: a cancelled subscription is final: order again under a new subscription id"},
 		},
 		"cancel": {
 			subs:       []*provisioningv1.Subscription{s1},
