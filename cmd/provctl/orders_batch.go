@@ -212,6 +212,8 @@ func (b *orderBatch) run(ctx context.Context, in io.Reader, name string, concurr
 		}(line, sub)
 	}
 	if err := sc.Err(); err != nil {
+		// The calls in flight finish and report: they were sent.
+		wg.Wait()
 		if errors.Is(err, bufio.ErrTooLong) {
 			return usagef("%s:%d: line longer than %d bytes", name, line+1, maxBatchLine)
 		}

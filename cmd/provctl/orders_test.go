@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudbss/provisioning/plugin/diag"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
@@ -724,4 +726,137 @@ func TestParseSubscriptionStatus(t *testing.T) {
 			t.Errorf("parseSubscriptionStatus(%q): %v, want a usage error", in, err)
 		}
 	}
+}
+
+func TestRenderOrders(t *testing.T) {
+	t.Parallel()
+	updated := timestamppb.New(time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC))
+	active := &provisioningv1.SubscriptionRecord{Plugin: "panda", SubscriptionId: "S-1", AccountId: "C-1", ProductId: "EPDR",
+		Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_ACTIVE, Quantity: 25,
+		Addons:   []*provisioningv1.Addon{{Id: "A", ProductId: "PATCH_MANAGEMENT", Quantity: 25}, {Id: "B", ProductId: "DATA_CONTROL", Quantity: 5}},
+		RemoteId: "ACC-0000042/EPDR/subscription", UpdatedAt: updated, Message: "licences\nallocated",
+		Attributes: map[string]string{"allocation_type": "subscription", "api_token": fakeSecret}}
+	failed := &provisioningv1.SubscriptionRecord{Plugin: "panda", SubscriptionId: "S-2", AccountId: "R-1", ProductId: "EDR",
+		Status: provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_FAILED, Trial: true, TrialEndsAt: updated,
+		Message: "the root account lacks 50 EDR licences", ErrorReason: diag.CodeInsufficientInventory, UpdatedAt: updated}
+	tests := map[string]struct {
+		render func(*bytes.Buffer) error
+		want   string
+	}{
+		"products": {
+			render: func(b *bytes.Buffer) error { return renderProducts(b, fakeCatalogue()) },
+			want: "" +
+				"PRODUCT           NAME                                        KIND   ADD-ON OF  MIN  MAX   TRIAL           ATTRIBUTES\n" +
+				"EPDR              Endpoint Protection Detection and Response  base   -          1    -     <=250, 30 days  allocation_type\n" +
+				"EPP               Endpoint Protection Platform                base   -          -    5000  -               -\n" +
+				"PATCH_MANAGEMENT  Patch Management                            addon  EPDR       -    -     -               -\n",
+		},
+		"no products": {
+			render: func(b *bytes.Buffer) error { return renderProducts(b, nil) },
+			want:   "No products.\n",
+		},
+		"record": {
+			render: func(b *bytes.Buffer) error {
+				return renderSubscriptionRecord(b, active, [2]string{"Result", outcome(true, false)})
+			},
+			want: "" +
+				"Subscription:  S-1\n" +
+				"Account:       C-1\n" +
+				"Plugin:        panda\n" +
+				"Product:       EPDR\n" +
+				"Status:        active\n" +
+				"Quantity:      25\n" +
+				"Add-ons:       PATCH_MANAGEMENT:25,DATA_CONTROL:5\n" +
+				"Trial:         no\n" +
+				"Attributes:    allocation_type=subscription, api_token=(hidden)\n" +
+				"Remote id:     ACC-0000042/EPDR/subscription\n" +
+				"Result:        created\n" +
+				"Message:       licences allocated\n" +
+				"Updated:       2026-11-27T10:00:00Z\n",
+		},
+		"failed record": {
+			render: func(b *bytes.Buffer) error { return renderSubscriptionRecord(b, failed) },
+			want: "" +
+				"Subscription:  S-2\n" +
+				"Account:       R-1\n" +
+				"Plugin:        panda\n" +
+				"Product:       EDR\n" +
+				"Status:        failed\n" +
+				"Quantity:      0\n" +
+				"Add-ons:       -\n" +
+				"Trial:         until 2026-11-27T10:00:00Z\n" +
+				"Attributes:    -\n" +
+				"Remote id:     -\n" +
+				"Message:       the root account lacks 50 EDR licences\n" +
+				"Error reason:  INSUFFICIENT_INVENTORY\n" +
+				"Updated:       2026-11-27T10:00:00Z\n",
+		},
+		"records": {
+			render: func(b *bytes.Buffer) error {
+				return renderSubscriptionRecords(b, []*provisioningv1.SubscriptionRecord{active, failed})
+			},
+			want: "" +
+				"SUBSCRIPTION  ACCOUNT  PRODUCT  QUANTITY  ADD-ONS                             STATUS  TRIAL                       REMOTE ID                      UPDATED               MESSAGE\n" +
+				"S-1           C-1      EPDR     25        PATCH_MANAGEMENT:25,DATA_CONTROL:5  active  no                          ACC-0000042/EPDR/subscription  2026-11-27T10:00:00Z  licences allocated\n" +
+				"S-2           R-1      EDR      0         -                                   failed  until 2026-11-27T10:00:00Z  -                              2026-11-27T10:00:00Z  INSUFFICIENT_INVENTORY: the root account lacks 50 EDR licen…\n",
+		},
+		"no records": {
+			render: func(b *bytes.Buffer) error { return renderSubscriptionRecords(b, nil) },
+			want:   "No subscriptions.\n",
+		},
+		"batch line": {
+			render: func(b *bytes.Buffer) error {
+				_, err := b.WriteString(orderLine(&orderResult{Line: 12, SubscriptionID: "S-1", Outcome: "provisioned", Updated: true, rec: active}) + "\n")
+				return err
+			},
+			want: "12    S-1                  provisioned active     updated, EPDR x25\n",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var b bytes.Buffer
+			if err := tc.render(&b); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, b.String()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if strings.Contains(b.String(), fakeSecret) {
+				t.Errorf("a secret-looking attribute was printed:\n%s", b.String())
+			}
+		})
+	}
+}
+
+// FuzzDecodeSubscription: a subscription file or subscribe-batch line never
+// panics the decoder, an accepted one has an id, and it survives a round
+// trip through the -o json encoder.
+func FuzzDecodeSubscription(f *testing.F) {
+	for _, s := range []string{
+		orderFile, `{"id": "S-1"}`, `{"id": ""}`, `{}`, `[]`, `null`, ``, `{"id": "\ud800"}`,
+		`{"id": "S-1", "quantity": 2147483648}`, `{"id": "S-1", "addons": [{}], "attributes": {"": ""}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sub, err := decodeSubscription(data)
+		if err != nil {
+			return
+		}
+		if sub.GetId() == "" {
+			t.Fatalf("accepted a subscription without an id: %q", data)
+		}
+		out, err := jsonOptions.Marshal(sub)
+		if err != nil {
+			t.Fatalf("encode %v: %v", sub, err)
+		}
+		back, err := decodeSubscription(out)
+		if err != nil {
+			t.Fatalf("re-decode %s: %v", out, err)
+		}
+		if !proto.Equal(sub, back) {
+			t.Fatalf("round trip changed %v into %v", sub, back)
+		}
+	})
 }
