@@ -260,10 +260,9 @@ func (b *orderBatch) call(ctx context.Context, line int, sub *provisioningv1.Sub
 func (b *orderBatch) report(stop context.CancelCauseFunc, r *orderResult) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	switch {
-	case r.Outcome == "failed":
+	if r.Outcome == "failed" {
 		b.sum.failed++
-	default:
+	} else {
 		b.sum.ok++
 		if r.Created {
 			b.sum.created++
