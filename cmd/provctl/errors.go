@@ -179,7 +179,9 @@ func formatStatus(d diag.Details) string {
 	if d.RetryAfter > 0 {
 		fmt.Fprintf(&b, "  retry after: %s\n", d.RetryAfter)
 	}
-	if h, ok := hints[d.Code]; ok {
+	if h, ok := reasonHints[d.Reason]; ok {
+		fmt.Fprintf(&b, "  hint: %s\n", h)
+	} else if h, ok := hints[d.Code]; ok {
 		fmt.Fprintf(&b, "  hint: %s\n", h)
 	}
 	return b.String()

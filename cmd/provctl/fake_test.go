@@ -37,6 +37,8 @@ type fakeHost struct {
 	mu      sync.Mutex
 	records map[string]*provisioningv1.SyncRecord
 	chunks  []int // item count of each SynchronizeBatch call
+
+	orders fakeOrders // the subscription RPCs' state (fake_orders_test.go)
 }
 
 func newFakeHost() *fakeHost {

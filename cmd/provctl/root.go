@@ -143,6 +143,11 @@ func newRootCmd(a *app) *cobra.Command {
 		newRecordsCmd(a),
 		newSyncBatchCmd(a),
 		newConformanceCmd(a),
+		newProductsCmd(a),
+		newSubscribeCmd(a),
+		newSubscribeBatchCmd(a),
+		newSubscriptionCmd(a),
+		newSubscriptionsCmd(a),
 	)
 	return root
 }
