@@ -141,6 +141,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newStatusCmd(a),
 		newRecordsCmd(a),
 		newSyncBatchCmd(a),
+		newReconcileCmd(a),
+		newDeleteCmd(a),
 		newConformanceCmd(a),
 	)
 	return root
