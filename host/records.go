@@ -385,17 +385,6 @@ func (r *Records) put(ctx context.Context, rec *provisioningv1.SyncRecord, acct 
 	return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync record could not be stored; retry (the call is idempotent)", time.Second)
 }
 
-// definite reports whether a plugin's error is a definite failure, stored as
-// a FAILED record: the input or the state is wrong, and a retry as such
-// fails the same way.
-func definite(err error) bool {
-	switch status.Code(err) {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists:
-		return true
-	}
-	return false
-}
-
 // failedRecord is the FAILED record of a definite failure err of a call made
 // with prev: the reason, message and time, keeping prev's remote objects
 // (remote_id, remote_parent_id, values, private) unless prev is DELETED.

@@ -24,6 +24,8 @@ type memory struct {
 	// remote indexes live records by (plugin, remote id) to their account
 	// id: the memory store's unique index.
 	remote map[key]string
+
+	subs memorySubscriptions
 }
 
 func (s *memory) Put(_ context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {
