@@ -322,6 +322,11 @@ func (r *Records) Reconcile(ctx context.Context, plugin string, yield func(Recon
 			return r.readError(err)
 		}
 		for _, e := range page.Entries {
+			// Read again: a Synchronize may have stored a newer record since
+			// the page was listed, and the refresh must start from it.
+			if fresh, err := r.st.Get(ctx, plugin, e.Record.GetAccountId()); err == nil {
+				e = fresh
+			}
 			res := Reconciled{AccountID: e.Record.GetAccountId(), PreviousStatus: e.Record.GetStatus(), Record: e.Record}
 			if e.Record.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
 				resp, err := r.refresh(ctx, c, plugin, e, nil)

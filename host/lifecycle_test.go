@@ -589,3 +589,27 @@ func TestReconcile(t *testing.T) {
 		t.Errorf("Reconcile of an unknown plugin: %v, want NOT_FOUND", code)
 	}
 }
+
+// TestFailureDoesNotOverwriteANewerRecord: a Synchronize fails definitively
+// while another call stored the account's record: the failure describes an
+// older state and is not stored over the newer record's remote objects.
+func TestFailureDoesNotOverwriteANewerRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := &fakeAdapter{}
+	recs, st := inProcess(t, f)
+	newer := entry("A", "", statusSynced, "RA")
+	f.sync = func(*provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
+		if err := st.Put(ctx, newer.Record, newer.Account); err != nil { // the concurrent call's answer
+			t.Error(err)
+		}
+		return nil, diag.FailedPrecondition(diag.CodeParentNotSynced, "parent_account", "not yet")
+	}
+	_, err := recs.Synchronize(ctx, fakeName, &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "A"}})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("error = %v", err)
+	}
+	if diff := cmp.Diff(newer.Record, stored(t, st)["A"], protocmp.Transform()); diff != "" {
+		t.Errorf("stored record (-want +got):\n%s", diff)
+	}
+}
