@@ -307,7 +307,7 @@ record, with no remote call.`,
 			return a.status(ctx, s, plugin, accountPath, cached)
 		}),
 	}
-	cmd.Flags().StringVarP(&accountPath, "account", "a", "", "account JSON file (its id is used, and the account is sent along)")
+	cmd.Flags().StringVarP(&accountPath, "account", "a", "", "account JSON file (its id is used: the host refreshes against the account snapshot it stored)")
 	cmd.Flags().BoolVar(&cached, "cached", false, "read the stored record only; no remote call")
 	run := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {
