@@ -183,7 +183,9 @@ func (a *adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 		Plugin:    a.name,
 		AccountId: acct.GetId(),
 		Status:    provisioningv1.SyncStatus_SYNC_STATUS_SYNCED,
-		RemoteId:  fmt.Sprintf("R-%07d", a.seq),
+		// The process id keeps remote ids unique across restarts, as a real
+		// remote's are: the host refuses a remote id another record holds.
+		RemoteId:  fmt.Sprintf("R-%d-%07d", os.Getpid(), a.seq),
 		Values:    req.GetValues(),
 		UpdatedAt: timestamppb.Now(),
 	}
