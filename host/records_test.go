@@ -102,7 +102,7 @@ func TestRecordsStoreWhatPluginsAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer h.Close(ctx)
-			var st store.Store = store.NewMemory()
+			st := store.Store(store.NewMemory())
 			if tc.stored != nil {
 				if err := st.Put(ctx, tc.stored, acct); err != nil {
 					t.Fatal(err)

@@ -308,19 +308,22 @@ func TestBatchHierarchy(t *testing.T) {
 		t.Errorf("C1 remote parent %q, R1 remote id %q", c1.Record.GetRemoteParentId(), r1.Record.GetRemoteId())
 	}
 
-	if _, err := recvErr(c.SynchronizeBatch(ctx, &hostv1.SynchronizeBatchRequest{Plugin: plug})); status.Code(err) != codes.InvalidArgument {
+	if err := recvErr(c.SynchronizeBatch(ctx, &hostv1.SynchronizeBatchRequest{Plugin: plug})); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("empty batch: %v", err)
 	}
-	if _, err := recvErr(c.SynchronizeBatch(ctx, &hostv1.SynchronizeBatchRequest{Plugin: "nope", Items: req.Items[:1]})); status.Code(err) != codes.NotFound {
+	if err := recvErr(c.SynchronizeBatch(ctx, &hostv1.SynchronizeBatchRequest{Plugin: "nope", Items: req.Items[:1]})); status.Code(err) != codes.NotFound {
 		t.Errorf("unknown plugin: %v", err)
 	}
 }
 
-func recvErr(s hostv1.HostService_SynchronizeBatchClient, err error) (*hostv1.SynchronizeBatchResponse, error) {
+// recvErr is the error of a batch call: the call's own, else its first
+// Recv's.
+func recvErr(s hostv1.HostService_SynchronizeBatchClient, err error) error {
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.Recv()
+	_, err = s.Recv()
+	return err
 }
 
 // BenchmarkSynchronizeBatch measures a batch of 1,000 accounts (100
