@@ -167,7 +167,7 @@ func TestGetPluginInfo(t *testing.T) {
 	if info.GetName() != "panda" || info.GetDisplayName() != "Panda Antivirus" || info.GetVersion() != panda.Version {
 		t.Errorf("info = %v", info)
 	}
-	if len(info.GetCapabilities()) != 7 {
+	if len(info.GetCapabilities()) != 8 {
 		t.Errorf("capabilities = %v", info.GetCapabilities())
 	}
 	got := map[string]string{}

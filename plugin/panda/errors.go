@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/cloudbss/provisioning/plugin/diag"
 )
@@ -76,4 +79,36 @@ func remoteCode(err error) string {
 		return pe.Code
 	}
 	return ""
+}
+
+// withErrorMetadata adds key=value to the ErrorInfo metadata of a status
+// error; err is returned unchanged when it carries no ErrorInfo.
+func withErrorMetadata(err error, key, value string) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	pb := st.Proto()
+	found := false
+	for i, a := range pb.GetDetails() {
+		var ei errdetails.ErrorInfo
+		if a.UnmarshalTo(&ei) != nil {
+			continue
+		}
+		if ei.Metadata == nil {
+			ei.Metadata = map[string]string{}
+		}
+		ei.Metadata[key] = value
+		na, aerr := anypb.New(&ei)
+		if aerr != nil {
+			return err
+		}
+		pb.Details[i] = na
+		found = true
+		break
+	}
+	if !found {
+		return err
+	}
+	return status.FromProto(pb).Err()
 }

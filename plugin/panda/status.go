@@ -77,9 +77,9 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 			case txPending:
 				return updated(rec, pending, pendingMessage(username), rec.GetPrivate(), now), nil
 			case txAccountGone:
-				return updated(rec, missing, "the Panda account "+remoteID+" was deleted before its operator was created", nil, now), nil
+				return updated(rec, missing, "the Panda account "+remoteID+" was deleted before its operator was created", settledPrivate(rec), now), nil
 			case txRefused:
-				return updated(rec, failed, refusedMessage(tx), nil, now), nil
+				return updated(rec, failed, refusedMessage(tx), settledPrivate(rec), now), nil
 			}
 			// txCreated, or txUsernameTaken that may be our own earlier
 			// request: the operator decides.
@@ -93,20 +93,20 @@ func (a *Adapter) refresh(ctx context.Context, st *configured, rec *provisioning
 		case err != nil:
 			return nil, remoteError(ctx, "reading operator "+username, err)
 		case op.AccountID == remoteID:
-			return updated(rec, statusOf(op.Activated), settledMessage(username, op.Activated), nil, now), nil
+			return updated(rec, statusOf(op.Activated), settledMessage(username, op.Activated), settledPrivate(rec), now), nil
 		case rec.GetStatus() == pending:
-			return updated(rec, failed, "username "+username+" was taken by another Panda account before the operator could be created; synchronize again with another username", nil, now), nil
+			return updated(rec, failed, "username "+username+" was taken by another Panda account before the operator could be created; synchronize again with another username", settledPrivate(rec), now), nil
 		}
 	}
 	_, err := st.api.GetAccount(ctx, remoteID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return updated(rec, missing, "the Panda account "+remoteID+" no longer exists", nil, now), nil
+		return updated(rec, missing, "the Panda account "+remoteID+" no longer exists", settledPrivate(rec), now), nil
 	case err != nil:
 		return nil, remoteError(ctx, "reading Panda account "+remoteID, err)
 	case rec.GetStatus() == pending:
 		// The transaction is gone and no operator appeared: nothing will.
-		return updated(rec, failed, "the operator of Panda account "+remoteID+" was never created; synchronize again", nil, now), nil
+		return updated(rec, failed, "the operator of Panda account "+remoteID+" was never created; synchronize again", settledPrivate(rec), now), nil
 	}
-	return updated(rec, missing, "operator "+username+" no longer exists in Panda account "+remoteID, nil, now), nil
+	return updated(rec, missing, "operator "+username+" no longer exists in Panda account "+remoteID, settledPrivate(rec), now), nil
 }
