@@ -47,8 +47,8 @@ func TestPlanSync(t *testing.T) {
 	}
 	owner := &ownedOperator{op: &Operator{Username: "jane.doe", AccountID: "ACC-2"}}
 	tests := map[string]struct {
-		ev       evaluation
-		wantStep syncStep
+		ev        evaluation
+		wantStep  syncStep
 		wantTx    string
 		wantPatch *UpdateAccountRequest
 		wantErr   bool
