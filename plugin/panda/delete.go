@@ -104,6 +104,7 @@ func (a *Adapter) DeleteAccount(ctx context.Context, req *provisioningv1.DeleteA
 		return nil, remoteError(ctx, "deleting Panda account "+remoteID, err)
 	}
 	a.journal.forget(acc.GetId())
+	a.journal.forgetRemote(deletedIDs)
 	log.Info("deleted Panda account", "remote_id", remoteID, "descendants", len(deletedIDs))
 	msg := "the Panda account " + remoteID + " and its operator were deleted"
 	if len(deletedIDs) > 0 {

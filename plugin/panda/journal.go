@@ -1,6 +1,7 @@
 package panda
 
 import (
+	"slices"
 	"sync"
 
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
@@ -67,6 +68,21 @@ func (j *journal) forget(accountID string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	delete(j.m, accountID)
+}
+
+// forgetRemote drops the entries of the accounts whose Panda accounts are
+// remoteIDs (descendants deleted by a cascade).
+func (j *journal) forgetRemote(remoteIDs []string) {
+	if len(remoteIDs) == 0 {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for id, e := range j.m {
+		if slices.Contains(remoteIDs, e.remoteID) {
+			delete(j.m, id)
+		}
+	}
 }
 
 // claimedByOther reports whether remoteID was created for an account other

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cloudbss/provisioning/internal/pandaapi"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
@@ -322,7 +323,7 @@ func TestIntegrationDrift(t *testing.T) {
 // cascade, deleted with it, and deleting again answers the DELETED record.
 func TestIntegrationDelete(t *testing.T) {
 	t.Parallel()
-	e := newSimEnv(t, true)
+	e := newSimEnv(t, true, pandasim.WithRootInventory(map[string]int{"EPP": 100}))
 	ctx := ctxT(t)
 	r, err := e.client.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: resellerAccount(), AutoFill: true})
 	if err != nil {
@@ -345,6 +346,25 @@ func TestIntegrationDelete(t *testing.T) {
 		t.Errorf("with a live subscription: %q", got)
 	}
 	del.Subscriptions[0].Status = provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELLED
+	// Licences Panda holds that no given record knows of refuse it too.
+	api, err := pandaapi.New(pandaapi.Config{BaseURL: e.url, AccessID: "bss-owner", Password: testPassword, APIKey: testAPIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epp := pandaapi.AllocationRequest{Product: pandaapi.ProductEPP, Type: pandaapi.AllocationSubscription, Quantity: 10}
+	if _, err := api.CreateAllocation(ctx, c.GetRecord().GetRemoteId(), epp); err == nil {
+		t.Fatal("an end customer got licences its reseller does not have")
+	}
+	if _, err := api.CreateAllocation(ctx, r.GetRecord().GetRemoteId(), epp); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.DeleteAccount(ctx, del)
+	if got := errKey(err); got != "FailedPrecondition HAS_SUBSCRIPTIONS "+r.GetRecord().GetRemoteId() {
+		t.Errorf("with licences in Panda: %q", got)
+	}
+	if err := api.DeleteAllocation(ctx, r.GetRecord().GetRemoteId(), epp.Product, epp.Type); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok := e.state().accounts[r.GetRecord().GetRemoteId()]; !ok {
 		t.Fatal("a refused delete deleted the account")
 	}
