@@ -373,14 +373,14 @@ func (e *evaluator) checkParentValue() {
 // checkAccountFields checks what Panda needs of the account itself: a
 // company name, and a corporate email to mail the activation to.
 func (e *evaluator) checkAccountFields() {
-	acc, ev := e.s.account, e.ev
-	if ev.bound == nil {
-		switch name := strings.TrimSpace(acc.GetName()); {
-		case name == "":
-			e.add(diag.Error(fieldAccountName, diag.CodeRequired, "the account has no company name", "Panda names the account after it."))
-		case utf8.RuneCountInString(name) > maxNameLen:
-			e.add(diag.Error(fieldAccountName, diag.CodeInvalidValue, fmt.Sprintf("the company name is longer than %d characters", maxNameLen), "Panda does not accept longer account names."))
-		}
+	acc := e.s.account
+	// Checked for a synchronized account too: Synchronize pushes a changed
+	// name and email to Panda, which refuses these.
+	switch name := strings.TrimSpace(acc.GetName()); {
+	case name == "":
+		e.add(diag.Error(fieldAccountName, diag.CodeRequired, "the account has no company name", "Panda names the account after it."))
+	case utf8.RuneCountInString(name) > maxNameLen:
+		e.add(diag.Error(fieldAccountName, diag.CodeInvalidValue, fmt.Sprintf("the company name is longer than %d characters", maxNameLen), "Panda does not accept longer account names."))
 	}
 	if _, ok := parseEmail(acc.GetCorporateEmail()); !ok {
 		summary := "the corporate email is missing"
@@ -388,9 +388,8 @@ func (e *evaluator) checkAccountFields() {
 			summary = "the corporate email " + strconv.Quote(clip(acc.GetCorporateEmail())) + " is not a valid address"
 		}
 		const detail = "The customer will not receive Panda's activation instructions."
-		if e.p == forForm || ev.bound != nil {
-			// The form can still be filled in; and an account that exists
-			// already got its email.
+		if e.p == forForm {
+			// The form can still be filled in.
 			e.add(diag.Warning(fieldEmail, diag.CodeInvalidEmail, summary, detail))
 		} else {
 			e.add(diag.Error(fieldEmail, diag.CodeInvalidEmail, summary, detail+" Fix the account's corporate email."))

@@ -388,6 +388,14 @@ func TestSynchronize(t *testing.T) {
 			},
 			wantErr: "InvalidArgument REMOTE_REJECTED account",
 		},
+		"synchronized account whose name was emptied: REQUIRED, nothing pushed": {
+			req:     &provisioningv1.SynchronizeRequest{Account: func() *provisioningv1.Account { a := directCustomer(); a.Name = " "; return a }(), Record: oldRecord, Values: janeValues},
+			wantErr: "InvalidArgument REQUIRED account.name",
+		},
+		"synchronized account whose email became invalid: INVALID_EMAIL, nothing pushed": {
+			req:     &provisioningv1.SynchronizeRequest{Account: withEmail(directCustomer(), "nobody"), Record: oldRecord, Values: janeValues},
+			wantErr: "InvalidArgument INVALID_EMAIL account.corporate_email",
+		},
 		"self-parent: INVALID_ARGUMENT, nothing read": {
 			req:     &provisioningv1.SynchronizeRequest{Account: withParent(directCustomer(), "C-100"), AutoFill: true},
 			wantErr: "InvalidArgument SELF_PARENT account.parent_id",
