@@ -311,9 +311,11 @@ func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 			r.log.Debug("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.plan.remoteParent, "type", req.Type.String())
 			return pa, nil
 		}
-		if !mayHaveCommitted(err) || ctx.Err() != nil || attempt == 2 {
+		if !mayHaveCommitted(err) || ctx.Err() != nil {
 			return nil, r.parentError(ctx, "creating the Panda account", err)
 		}
+		// Looked for after the last attempt too: a found account is
+		// journaled, so the caller's retry reuses it instead of leaving it.
 		r.log.Warn("lost the answer to CreateAccount; looking for the account", "err", err)
 		found, ferr := r.recoverCreate(ctx, before)
 		if ferr != nil {
@@ -323,6 +325,9 @@ func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 			r.createdAccount = true
 			r.a.journal.created(acc.GetId(), found.ID)
 			return found, nil
+		}
+		if attempt == 2 {
+			return nil, r.parentError(ctx, "creating the Panda account", err)
 		}
 	}
 }

@@ -513,9 +513,30 @@ func TestSynchronize(t *testing.T) {
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 				)
 			},
 			wantErr: "Unavailable REMOTE_UNAVAILABLE",
+		},
+		"CreateAccount answer lost twice, the second committed: found after the last attempt, not left behind": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
 		},
 		"rate limited": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
