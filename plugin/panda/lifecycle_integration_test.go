@@ -159,9 +159,13 @@ func TestIntegrationConverge(t *testing.T) {
 	rec := first.GetRecord()
 	acc := directCustomer()
 	acc.Name, acc.CorporateEmail, acc.Contact.FirstName = "Acme Group", "it@acme-group.example", "Juana"
+	requests := e.sim.Stats().APIRequests
 	up, err := e.client.Synchronize(ctx, &provisioningv1.SynchronizeRequest{Account: acc, Record: rec, AutoFill: true})
 	if err != nil || !up.GetUpdated() || up.GetCreated() || up.GetRecord().GetRemoteId() != rec.GetRemoteId() {
 		t.Fatalf("rename: %v, %v", up, err)
+	}
+	if n := e.sim.Stats().APIRequests - requests; n != 3 {
+		t.Errorf("a rename made %d API requests, want 3 (GetOperator, GetAccount, PATCH)", n)
 	}
 	pa := e.state().accounts[rec.GetRemoteId()]
 	if pa.Name != "Acme Group" || pa.Email != "it@acme-group.example" || pa.FirstName != "Juana" {
