@@ -538,6 +538,45 @@ func TestSynchronize(t *testing.T) {
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
 			wantCreated: true,
 		},
+		"CreateAccount answer lost, two new look-alikes appeared: not provable, UNAVAILABLE": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+						{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 3, Accounts: []panda.RemoteAccount{
+						{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+						{ID: "ACC-2222222", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+						{ID: "ACC-3333333", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+				)
+				m.EXPECT().ListOperators(gomock.Any(), "ACC-2222222").Return(nil, nil)
+				m.EXPECT().ListOperators(gomock.Any(), "ACC-3333333").Return(nil, nil)
+			},
+			wantErr: "Unavailable REMOTE_UNAVAILABLE",
+		},
+		"CreateAccount answer lost, the old look-alike is not ours: created once more": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				lookAlike := &panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+					{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+				}}
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(lookAlike, nil),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(lookAlike, nil),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
 		"rate limited": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
