@@ -30,7 +30,7 @@ const journalCap = 10000
 type journal struct {
 	mu    sync.Mutex
 	m     map[string]journalEntry
-	order []string // insertion order of m's keys, for eviction
+	order []string // m's keys in insertion order, for eviction
 }
 
 type journalEntry struct {
@@ -67,7 +67,19 @@ func (j *journal) answered(rec *provisioningv1.SyncRecord) {
 func (j *journal) forget(accountID string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.dropLocked(accountID)
+}
+
+// dropLocked removes accountID from m and from the eviction order, so that
+// a later entry of the same id is not evicted in its old place.
+func (j *journal) dropLocked(accountID string) {
+	if _, ok := j.m[accountID]; !ok {
+		return
+	}
 	delete(j.m, accountID)
+	if i := slices.Index(j.order, accountID); i >= 0 {
+		j.order = slices.Delete(j.order, i, i+1)
+	}
 }
 
 // forgetRemote drops the entries of the accounts whose Panda accounts are
@@ -80,7 +92,7 @@ func (j *journal) forgetRemote(remoteIDs []string) {
 	defer j.mu.Unlock()
 	for id, e := range j.m {
 		if slices.Contains(remoteIDs, e.remoteID) {
-			delete(j.m, id)
+			j.dropLocked(id)
 		}
 	}
 }
@@ -112,15 +124,5 @@ func (j *journal) put(accountID string, e journalEntry) {
 		old := j.order[0]
 		j.order = j.order[1:]
 		delete(j.m, old)
-	}
-	if len(j.order) > 2*journalCap {
-		// Keys forgotten by forget linger in order; compact now and then.
-		kept := j.order[:0]
-		for _, id := range j.order {
-			if _, ok := j.m[id]; ok {
-				kept = append(kept, id)
-			}
-		}
-		j.order = kept
 	}
 }

@@ -177,10 +177,21 @@ func TestJournal(t *testing.T) {
 	if _, ok := j.get("S-1"); ok {
 		t.Error("forget kept the entry")
 	}
+	j.created("S-1", "ACC-1")
+	j.forget("S-1")
+	j.created("S-1", "ACC-1")
+	if len(j.order) != 1 {
+		t.Errorf("order = %v after forget and re-add, want S-1 once", j.order)
+	}
 	for i := range journalCap + 5 {
 		j.created("X-"+strconv.Itoa(i), "ACC")
 	}
-	if _, ok := j.get("X-0"); ok || len(j.m) != journalCap {
-		t.Errorf("journal holds %d entries (X-0 kept: %v), want %d without the oldest", len(j.m), ok, journalCap)
+	if _, ok := j.get("S-1"); ok {
+		t.Error("the oldest entry survived eviction")
+	}
+	// S-1 and X-0..X-(cap+4): the six oldest go.
+	_, gone := j.get("X-4")
+	if _, kept := j.get("X-5"); gone || !kept || len(j.m) != journalCap || len(j.order) != journalCap {
+		t.Errorf("journal holds %d entries, order %d (X-4 kept: %v, X-5 kept: %v), want %d without the six oldest", len(j.m), len(j.order), gone, kept, journalCap)
 	}
 }
