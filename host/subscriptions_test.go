@@ -40,9 +40,8 @@ type orderAdapter struct {
 	provisioningv1.UnimplementedProvisioningAdapterServer
 	provision func(*provisioningv1.ProvisionSubscriptionRequest) (*provisioningv1.ProvisionSubscriptionResponse, error)
 
-	mu   sync.Mutex
-	got  []proto.Message
-	seen chan struct{} // optional: signalled on every request
+	mu  sync.Mutex
+	got []proto.Message
 }
 
 func (a *orderAdapter) keep(req proto.Message) {

@@ -39,7 +39,7 @@ func Example_inMemory() {
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer()
 	hostv1.RegisterHostServiceServer(gs, server.New(h, st))
-	go gs.Serve(lis)
+	go func() { _ = gs.Serve(lis) }() // ends with gs.Stop
 	defer gs.Stop()
 
 	conn, err := grpc.NewClient("passthrough:///host",

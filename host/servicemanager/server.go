@@ -255,7 +255,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.write(http.StatusNotFound, Result{Code: -5, Message: "no such Service Management route: " + clip(r.URL.Path, 100)}, 0)
 		return
 	}
-	if r.Method != rt.method && !(rt.method == http.MethodGet && r.Method == http.MethodHead) {
+	if headOfGet := rt.method == http.MethodGet && r.Method == http.MethodHead; r.Method != rt.method && !headOfGet {
 		w.Header().Set("Allow", rt.method)
 		rec.write(http.StatusMethodNotAllowed, Result{Code: -3, Message: rt.name + " takes " + rt.method}, 0)
 		return

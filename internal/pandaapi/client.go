@@ -281,7 +281,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if err != nil {
 			reached := !beforeSend(err)
 			if reached {
-				c.pacer.lost(t)
+				c.pacer.lost()
 			} else {
 				c.pacer.handBack(t)
 			}

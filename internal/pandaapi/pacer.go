@@ -292,7 +292,7 @@ func (p *pacer) handBack(t ticket) {
 
 // lost records a request sent without an answer: its token may have been
 // spent.
-func (p *pacer) lost(t ticket) {
+func (p *pacer) lost() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.outstanding--
@@ -397,10 +397,10 @@ func (p *pacer) observe(t ticket, h http.Header, refused bool, now time.Time) (l
 }
 
 // throttled records a 429 that stated no limit; see throttledLocked.
-func (p *pacer) throttled(retryAfter time.Duration) (rate float64, gated bool) {
+func (p *pacer) throttled(retryAfter time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.throttledLocked(p.now(), retryAfter)
+	p.throttledLocked(p.now(), retryAfter)
 }
 
 // throttledLocked is the reactive pacing's answer to a 429. It reports

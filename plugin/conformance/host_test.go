@@ -76,11 +76,6 @@ func hostClient(t *testing.T, db string) (hostv1.HostServiceClient, provisioning
 // store the ledger's refusals as FAILED records.
 func TestHostFailedRecords(t *testing.T) {
 	t.Parallel()
-	// The host of this branch stores successes only: a refused Synchronize
-	// answers NOT_FOUND from GetSyncRecord afterwards, and the check fails
-	// as it should. The host side of issue #11 (failed records) lands on
-	// another branch; drop this skip when it is merged.
-	t.Skip("the host does not store FAILED records yet (issue #11, host side); host.failed-records fails against it")
 	db := filepath.Join(t.TempDir(), "ledger.db")
 	hc, pc := hostClient(t, db)
 	rep, err := conformance.Check(t.Context(), pc, conformance.Config{

@@ -89,6 +89,17 @@ func (r apiRemote) DeleteAccount(ctx context.Context, id string) error {
 	return remoteErrorOf(r.c.DeleteAccount(ctx, id))
 }
 
+func (r apiRemote) UpdateAccount(ctx context.Context, id string, req UpdateAccountRequest) error {
+	return remoteErrorOf(r.c.UpdateAccount(ctx, id, pandaapi.UpdateAccountRequest{
+		Name: req.Name, FirstName: req.FirstName, LastName: req.LastName, Email: req.Email,
+	}))
+}
+
+func (r apiRemote) DeleteAccountTree(ctx context.Context, id string) ([]string, error) {
+	ids, err := r.c.DeleteAccountTree(ctx, id)
+	return ids, remoteErrorOf(err)
+}
+
 func (r apiRemote) CreateOperator(ctx context.Context, req CreateOperatorRequest) (*Transaction, error) {
 	t, err := r.c.CreateOperator(ctx, pandaapi.CreateOperatorRequest{
 		Username: req.Username, AccountID: req.AccountID, FirstName: req.FirstName, LastName: req.LastName,

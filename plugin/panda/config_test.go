@@ -168,7 +168,7 @@ func TestGetPluginInfo(t *testing.T) {
 	if info.GetName() != "panda" || info.GetDisplayName() != "Panda Antivirus" || info.GetVersion() != panda.Version {
 		t.Errorf("info = %v", info)
 	}
-	if len(info.GetCapabilities()) < 8 || !slices.Contains(info.GetCapabilities(), provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS) {
+	if caps := info.GetCapabilities(); len(caps) != 9 || !slices.Contains(caps, provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS) || !slices.Contains(caps, provisioningv1.Capability_CAPABILITY_DELETE) {
 		t.Errorf("capabilities = %v", info.GetCapabilities())
 	}
 	got := map[string]string{}

@@ -20,12 +20,30 @@
 //
 // Synchronize is idempotent, keyed by the BSS account id: calls for one
 // account are serialized inside the process, and before writing anything it
-// looks in Panda for the work an earlier attempt (a lost response, a crash, a
+// looks in Panda for the work an earlier attempt (a lost response, a
 // concurrent caller) may have done, so one BSS account never becomes two
-// Panda accounts.
+// Panda accounts. It adopts remote work only when it is provably this
+// account's: on the Panda account its record names, or one this process
+// created for the same account id (an in-memory journal). Panda keeps no
+// BSS id, so an account that merely has the same parent, type, company
+// name and email is another BSS account's, never adopted: two BSS accounts
+// with identical data are two Panda accounts. The price is one case the
+// adapter cannot prove: work finished just before a plugin crash, whose
+// record never reached the caller, is not adopted after the restart (a
+// retry meets USERNAME_TAKEN, or with auto_fill takes the next username).
+//
+// The account lifecycle: Synchronize converges (a changed company name,
+// contact or email of a synchronized account is pushed with PATCH, and the
+// answer says updated); what Panda cannot do is refused (PARENT_CHANGED,
+// TYPE_CHANGE_UNSUPPORTED with how WatchGuard's console converts a
+// subscriber, SELF_PARENT). GetSyncStatus, given the account, adopts an
+// account converted in the console and reports REMOTE_DRIFT per field.
+// DeleteAccount deletes the Panda account and its operator, with its
+// descendants on cascade.
 //
 // What this package must not do: keep state that outlives the process (the
-// caller owns every SyncRecord; private holds what a resume needs); log or
+// caller owns every SyncRecord; private holds what a resume needs, and the
+// type the account was synchronized as); log or
 // return a password, API key or access token; write to stdout (go-plugin's
 // handshake channel); call the BSS back; or talk HTTP itself: every remote
 // call goes through a [Remote], by default this module's Panda HTTP client,

@@ -77,3 +77,4 @@ func remoteCode(err error) string {
 	}
 	return ""
 }
+

@@ -148,17 +148,24 @@ func TestGetSyncOptions(t *testing.T) {
 			account: directCustomer(),
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(&panda.RemoteAccount{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Other", Email: "x@other.example"}, nil)
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&panda.Operator{Username: "jane.doe-2", AccountID: "ACC-5555555"}, nil)
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe-3").Return(nil, notFound("GetOperator"))
 			},
 			want: []string{"role=User", "username=jane.doe-3"},
 		},
-		"suggestion already ours (an earlier attempt)": {
+		"suggestion held by a look-alike account (same parent, name, email): taken, not ours": {
 			account: directCustomer(),
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "Jane.Doe@acme.example"}, nil)
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(nil, notFound("GetOperator"))
+			},
+			want: []string{"role=User", "username=jane.doe-2"},
+		},
+		"suggestion held by the failed record's own account: ours": {
+			account: directCustomer(),
+			record:  &provisioningv1.SyncRecord{AccountId: "C-100", Status: failed, RemoteId: "ACC-7777777"},
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
 			},
 			want: []string{"role=User", "username=jane.doe"},
 		},

@@ -3,8 +3,6 @@ package panda
 import (
 	"context"
 	"sync"
-
-	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
 // keyedLocks serializes work per key (a BSS account id). Synchronize is not
@@ -22,11 +20,6 @@ type keyedLocks struct {
 type keyLock struct {
 	sem  chan struct{}
 	refs int // holders and waiters; guarded by keyedLocks.mu
-	// last is the record the previous holder produced, kept while others
-	// wait: a caller that queued behind a Synchronize of the same account
-	// (and so could not pass that record itself) starts from it. Guarded by
-	// holding sem.
-	last *provisioningv1.SyncRecord
 }
 
 // lock waits for key's lock, or until ctx ends.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -14,26 +15,26 @@ import (
 // ownedOperator is an operator found in Panda that belongs to the subject.
 type ownedOperator struct {
 	op      *Operator
-	account *RemoteAccount // nil when known from the record alone
+	account *RemoteAccount // nil until read
 }
 
-// usernameLookup asks Panda who holds a username, on behalf of one subject
-// whose Panda parent and role are resolved. The rules use it to check and
-// suggest a username; Synchronize uses a fresh one to find the next free
-// variant when a suggestion was taken meanwhile.
+// usernameLookup asks Panda who holds a username, on behalf of one subject.
+// The rules use it to check and suggest a username; Synchronize uses a
+// fresh one to find the next free variant when a suggestion was taken
+// meanwhile.
 type usernameLookup struct {
-	api          Remote
-	account      *provisioningv1.Account
-	bound        *provisioningv1.SyncRecord // see evaluation.bound
-	remoteParent string                     // "" when the parent is not usable
-	role         string
-	accounts     map[string]*RemoteAccount // GetAccount answers, by id
+	api Remote
+	// own are the Panda accounts provably the subject's (see
+	// ownRemoteIDs): an operator on one of them is the subject's.
+	own []string
 }
 
 // lookup asks Panda who holds username u. Free: nobody. Ours (owner set):
-// the record's own account, or an account under the expected parent that
-// matches this BSS account (prior work of an attempt whose answer was lost).
-// Taken: anybody else.
+// an operator on one of the subject's own Panda accounts (the record's, or
+// the one this process created for it). Taken: anybody else, even an
+// account with the subject's parent, type, company name and email: two BSS
+// accounts may share all of them, and adopting by resemblance bound them
+// to one Panda account.
 func (l *usernameLookup) lookup(ctx context.Context, u string) (*ownedOperator, bool, error) {
 	op, err := l.api.GetOperator(ctx, u)
 	switch {
@@ -42,28 +43,8 @@ func (l *usernameLookup) lookup(ctx context.Context, u string) (*ownedOperator, 
 	case err != nil:
 		return nil, false, remoteError(ctx, "checking whether username "+strconv.Quote(u)+" is free", err)
 	}
-	if b := l.bound; b != nil && op.AccountID == b.GetRemoteId() {
+	if slices.Contains(l.own, op.AccountID) {
 		return &ownedOperator{op: op}, false, nil
-	}
-	if l.remoteParent == "" || l.role == "" {
-		return nil, true, nil
-	}
-	acc, ok := l.accounts[op.AccountID]
-	if !ok {
-		acc, err = l.api.GetAccount(ctx, op.AccountID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			acc = nil
-		case err != nil:
-			return nil, false, remoteError(ctx, "reading the Panda account that holds username "+strconv.Quote(u), err)
-		}
-		if l.accounts == nil {
-			l.accounts = map[string]*RemoteAccount{}
-		}
-		l.accounts[op.AccountID] = acc
-	}
-	if acc != nil && matchesSubject(acc, l.account, l.remoteParent, l.role) {
-		return &ownedOperator{op: op, account: acc}, false, nil
 	}
 	return nil, true, nil
 }
@@ -85,9 +66,11 @@ func (l *usernameLookup) firstFree(ctx context.Context, base string, from int) (
 	return "", 0, nil, nil
 }
 
-// matchesSubject reports whether a Panda account is the one this adapter
-// would create for acc: same parent, type, company name and email. Panda
-// keeps no BSS id, so this is how an earlier attempt's work is recognized.
+// matchesSubject reports whether a Panda account looks like the one this
+// adapter would create for acc: same parent, type, company name and email.
+// Panda keeps no BSS id, so this is never proof of ownership: it only
+// narrows the search for an account whose create answer was lost (see
+// syncRun.recoverCreate).
 func matchesSubject(pa *RemoteAccount, acc *provisioningv1.Account, remoteParent, role string) bool {
 	return pa.ParentID == remoteParent &&
 		pa.Type == accountTypeFor(role) &&
@@ -99,7 +82,7 @@ func matchesSubject(pa *RemoteAccount, acc *provisioningv1.Account, remoteParent
 // resolved first.
 func (e *evaluator) names() *usernameLookup {
 	if e.lookup == nil {
-		e.lookup = &usernameLookup{api: e.st.api, account: e.s.account, bound: e.ev.bound, remoteParent: e.ev.remoteParent, role: e.ev.role}
+		e.lookup = &usernameLookup{api: e.st.api, own: e.ev.own}
 	}
 	return e.lookup
 }

@@ -2,6 +2,7 @@ package panda
 
 import (
 	"maps"
+	"strings"
 
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
@@ -22,9 +23,14 @@ const (
 	// stepResume: a PENDING record holds the operator transaction of an
 	// earlier call; settle it. When its work turns out to be gone, create.
 	stepResume
-	// stepCreate: find an earlier attempt's account without an operator or
+	// stepCreate: reuse the subject's own Panda account that has no
+	// operator yet (the record's, or one this process created for it) or
 	// create one, then create the operator.
 	stepCreate
+	// stepUpdate: the operator exists on the subject's Panda account, but
+	// the account's name, contact or email differ from the BSS account's:
+	// PATCH them (updated=true).
+	stepUpdate
 )
 
 // syncPlan is Synchronize's plan for one account: the evaluation's
@@ -46,8 +52,14 @@ type syncPlan struct {
 	// suggestion (auto_fill): a collision may move on to variant+1.
 	suggestion string
 	variant    int
-	// owner is the operator to adopt (stepAdopt).
+	// owner is the operator to adopt (stepAdopt, stepUpdate).
 	owner *ownedOperator
+	// patch is what stepUpdate sends.
+	patch *UpdateAccountRequest
+	// own are the subject's own Panda accounts (see ownRemoteIDs).
+	own []string
+	// private is the private of a settled record: the synchronized type.
+	private []byte
 	// txID is the transaction to settle (stepResume).
 	txID string
 	// warnings go with every answer.
@@ -58,6 +70,9 @@ type syncPlan struct {
 // diagnostics make.
 func planSync(acc *provisioningv1.Account, ev *evaluation) (*syncPlan, error) {
 	if err := diag.ToError(ev.diags); err != nil {
+		if ev.parentErrorReason != "" && diag.Parse(err).Reason == diag.CodeParentNotSynced {
+			err = withErrorMetadata(err, map[string]string{"parent_error_reason": ev.parentErrorReason})
+		}
 		return nil, err
 	}
 	p := &syncPlan{
@@ -69,6 +84,8 @@ func planSync(acc *provisioningv1.Account, ev *evaluation) (*syncPlan, error) {
 		username:     ev.username,
 		values:       maps.Clone(ev.values),
 		owner:        ev.owner,
+		own:          ev.own,
+		private:      settledPrivateFor(ev.bound, acc),
 		warnings:     diag.Warnings(ev.diags),
 	}
 	if ev.suggested {
@@ -77,6 +94,9 @@ func planSync(acc *provisioningv1.Account, ev *evaluation) (*syncPlan, error) {
 	switch b := ev.bound; {
 	case ev.owner != nil:
 		p.step = stepAdopt
+		if want := wantedAccount(acc); ev.remote != nil && !sameAccountData(ev.remote, want) {
+			p.step, p.patch = stepUpdate, &want
+		}
 	case b != nil && b.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_PENDING:
 		if priv, ok := decodePrivate(b.GetPrivate()); ok && priv.TxID != "" {
 			p.step, p.txID = stepResume, priv.TxID
@@ -120,4 +140,42 @@ func interpretTx(tx *Transaction) txOutcome {
 		return txRefused
 	}
 	return txPending
+}
+
+// settledPrivateFor is the private of the subject's settled record: a
+// record created now says the account's type; a bound record keeps what it
+// says (a record of an earlier version is not rewritten, so that a replay
+// answers it unchanged).
+func settledPrivateFor(bound *provisioningv1.SyncRecord, acc *provisioningv1.Account) []byte {
+	if bound != nil {
+		return settledPrivate(bound)
+	}
+	return encodePrivate(privateState{Type: privateTypeOf(acc.GetType())})
+}
+
+// recordType is privateState.Type for the subject's record: what the bound
+// record says it was synchronized as, else the account's type now.
+func recordType(bound *provisioningv1.SyncRecord, acc *provisioningv1.Account) string {
+	if t := syncedType(bound); t != provisioningv1.AccountType_ACCOUNT_TYPE_UNSPECIFIED && bound != nil {
+		return privateTypeOf(t)
+	}
+	return privateTypeOf(acc.GetType())
+}
+
+// wantedAccount is the account data Panda should hold for acc, as a create
+// or an update sends it.
+func wantedAccount(acc *provisioningv1.Account) UpdateAccountRequest {
+	return UpdateAccountRequest{
+		Name:      strings.TrimSpace(acc.GetName()),
+		FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
+		LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
+		Email:     acc.GetCorporateEmail(),
+	}
+}
+
+// sameAccountData reports whether Panda already holds want. Emails compare
+// case-insensitively: a change of case alone is not worth a write.
+func sameAccountData(pa *RemoteAccount, want UpdateAccountRequest) bool {
+	return pa.Name == want.Name && pa.FirstName == want.FirstName && pa.LastName == want.LastName &&
+		strings.EqualFold(pa.Email, want.Email)
 }

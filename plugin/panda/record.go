@@ -3,6 +3,7 @@ package panda
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -21,6 +22,62 @@ type privateState struct {
 	TxID string `json:"tx,omitempty"`
 	// Since is when the transaction started.
 	Since time.Time `json:"since,omitzero"`
+	// Type is the BSS account type the record was synchronized as
+	// ("customer" or "reseller"): a reseller may be a Panda User by choice,
+	// so the role alone cannot tell a customer that became a reseller.
+	Type string `json:"type,omitempty"`
+}
+
+// Values of privateState.Type.
+const (
+	privateTypeCustomer = "customer"
+	privateTypeReseller = "reseller"
+)
+
+// privateTypeOf is privateState.Type for an account type.
+func privateTypeOf(t provisioningv1.AccountType) string {
+	if t == provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER {
+		return privateTypeReseller
+	}
+	return privateTypeCustomer
+}
+
+// syncedType is the BSS account type rec was synchronized as; UNSPECIFIED
+// when a record of an earlier version does not say and its role does not
+// tell (a Panda Reseller is always a reseller).
+func syncedType(rec *provisioningv1.SyncRecord) provisioningv1.AccountType {
+	p, _ := decodePrivate(rec.GetPrivate())
+	switch {
+	case p.Type == privateTypeReseller, rec.GetValues()[FieldRole] == RoleReseller:
+		return provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER
+	case p.Type == privateTypeCustomer:
+		return provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER
+	}
+	return provisioningv1.AccountType_ACCOUNT_TYPE_UNSPECIFIED
+}
+
+// settledPrivate is the private of a settled record: the synchronized type
+// alone, nil when rec does not know it.
+func settledPrivate(rec *provisioningv1.SyncRecord) []byte {
+	p, ok := decodePrivate(rec.GetPrivate())
+	if !ok || p.Type == "" {
+		return nil
+	}
+	return encodePrivate(privateState{Type: p.Type})
+}
+
+// ownRemoteIDs are the Panda accounts provably accountID's own: the one
+// its record names (unless the record says it was deleted) and the one the
+// journal says this process created for it. Nothing else is ever adopted.
+func ownRemoteIDs(rec *provisioningv1.SyncRecord, j *journal, accountID string) []string {
+	var ids []string
+	if id := rec.GetRemoteId(); id != "" && rec.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED && rec.GetAccountId() == accountID {
+		ids = append(ids, id)
+	}
+	if e, ok := j.get(accountID); ok && e.remoteID != "" && !slices.Contains(ids, e.remoteID) {
+		ids = append(ids, e.remoteID)
+	}
+	return ids
 }
 
 const privateVersion = 1
@@ -67,6 +124,9 @@ func updated(rec *provisioningv1.SyncRecord, status provisioningv1.SyncStatus, m
 	out.Message = message
 	out.Private = private
 	out.UpdatedAt = timestamppb.New(now)
+	if status != provisioningv1.SyncStatus_SYNC_STATUS_FAILED {
+		out.ErrorReason = ""
+	}
 	return out
 }
 

@@ -37,8 +37,20 @@ type Remote interface {
 	// it; ErrInvalid for a request Panda refuses.
 	CreateAccount(ctx context.Context, parentID string, req CreateAccountRequest) (*RemoteAccount, error)
 	// DeleteAccount deletes a childless account and its operators;
-	// ErrNotFound when there is none.
+	// ErrNotFound when there is none; ErrConflict with Code "HAS_CHILDREN"
+	// when it has children, "HAS_ALLOCATIONS" when it holds licences.
 	DeleteAccount(ctx context.Context, id string) error
+	// UpdateAccount replaces the account's name, contact and email (all
+	// four together: Panda's PATCH takes no partial body); ErrNotFound when
+	// there is none; ErrInvalid for values Panda refuses. Resending it is
+	// harmless.
+	UpdateAccount(ctx context.Context, id string, req UpdateAccountRequest) error
+	// DeleteAccountTree deletes the account with all its descendants and
+	// their operators, and returns the descendants' ids, deepest first (nil
+	// when a resend found the work done). ErrNotFound when there is none;
+	// ErrConflict with Code "HAS_ALLOCATIONS" when any of them holds
+	// licences (then nothing is deleted).
+	DeleteAccountTree(ctx context.Context, id string) ([]string, error)
 	// CreateOperator starts creating an operator and returns its
 	// transaction. A taken username fails the transaction
 	// (TxErrUsernameTaken), not the call; ErrInvalid with Code
@@ -108,6 +120,15 @@ type RemoteAccount struct {
 // CreateAccountRequest is a new account.
 type CreateAccountRequest struct {
 	Type      AccountType
+	Name      string
+	FirstName string
+	LastName  string
+	Email     string
+}
+
+// UpdateAccountRequest is the whole wanted name, contact and email of an
+// account.
+type UpdateAccountRequest struct {
 	Name      string
 	FirstName string
 	LastName  string

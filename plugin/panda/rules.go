@@ -2,6 +2,7 @@ package panda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -33,6 +34,7 @@ const (
 	fieldAccountID   = "account.id"
 	fieldAccountType = "account.type"
 	fieldAccountName = "account.name"
+	fieldParentID    = "account.parent_id"
 	fieldEmail       = "account.corporate_email"
 	fieldRecord      = "record"
 	fieldRecordID    = "record.account_id"
@@ -91,6 +93,15 @@ type evaluation struct {
 	// owner is set when username already belongs to the subject in Panda:
 	// prior work of an earlier attempt, or the record's own operator.
 	owner *ownedOperator
+	// own are the Panda accounts provably this BSS account's: the record's
+	// and the one the journal says this process created for it.
+	own []string
+	// remote is owner's Panda account as it stands (Synchronize only): what
+	// converging compares with the BSS account.
+	remote *RemoteAccount
+	// parentErrorReason is the reason of the parent's FAILED record, when
+	// that is why the parent is not synchronized.
+	parentErrorReason string
 }
 
 // checkAccount rejects a request whose account cannot even be evaluated:
@@ -190,7 +201,9 @@ type evaluator struct {
 // the error is for a failed remote check (UNAVAILABLE, ...).
 func (a *Adapter) evaluate(ctx context.Context, st *configured, p purpose, s subject) (*evaluation, error) {
 	e := &evaluator{st: st, p: p, s: s, ev: &evaluation{bound: boundRecord(s.record), tier: 1}}
+	e.ev.own = ownRemoteIDs(s.record, &a.journal, s.account.GetId())
 	e.checkParent()
+	e.checkType()
 	e.checkParentValue()
 	e.checkAccountFields()
 	e.checkUnknownKeys()
@@ -199,6 +212,22 @@ func (a *Adapter) evaluate(ctx context.Context, st *configured, p purpose, s sub
 		return nil, err
 	}
 	ev := e.ev
+	if p == forSynchronize && ev.owner != nil && !diag.HasErrors(ev.diags) {
+		// Converging compares the account as it stands with the BSS's.
+		pa := ev.owner.account
+		if pa == nil {
+			var err error
+			pa, err = st.api.GetAccount(ctx, ev.owner.op.AccountID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				pa = nil // deleted since the operator read; the plan creates
+				ev.owner = nil
+			case err != nil:
+				return nil, remoteError(ctx, "reading Panda account "+ev.owner.op.AccountID, err)
+			}
+		}
+		ev.remote = pa
+	}
 	ev.values = map[string]string{}
 	if s.account.GetParentId() != "" && ev.remoteParent != "" {
 		ev.values[FieldParentAccount] = ev.remoteParent
@@ -228,26 +257,41 @@ func parentName(acc *provisioningv1.Account, chain []*provisioningv1.Ancestor) s
 // reseller synchronized as a Panda Reseller.
 func (e *evaluator) checkParent() {
 	acc, ev := e.s.account, e.ev
+	if acc.GetParentId() != "" && acc.GetParentId() == acc.GetId() {
+		e.add(diag.Error(fieldParentID, diag.CodeSelfParent, "the account names itself as its parent",
+			"account.parent_id must be the id of the reseller that owns the account, or empty."))
+		return
+	}
 	if acc.GetParentId() == "" {
 		ev.remoteParent = e.st.cfg.RootAccountID
 		if ev.bound != nil && ev.bound.GetRemoteParentId() != "" {
 			ev.remoteParent = ev.bound.GetRemoteParentId()
+			if ev.bound.GetValues()[FieldParentAccount] != "" {
+				e.parentChanged("the account was synchronized under reseller account " + ev.bound.GetRemoteParentId() + " and now has no parent")
+			}
 		}
 		return
 	}
 	chain := ancestorChain(acc, e.s.ancestors)
 	ev.tier = 1 + len(chain)
-	if ev.bound != nil {
-		// Already created under its parent: the parent's present state does
-		// not matter any more.
-		ev.remoteParent = ev.bound.GetRemoteParentId()
-		return
-	}
-	name := parentName(acc, chain)
 	var parent *provisioningv1.Ancestor
 	if len(chain) > 0 {
 		parent = chain[0]
 	}
+	if ev.bound != nil {
+		// Already created under its parent: the parent's present state does
+		// not matter any more, only whether it is still the same parent.
+		ev.remoteParent = ev.bound.GetRemoteParentId()
+		now := parent.GetRecord().GetRemoteId()
+		switch {
+		case ev.bound.GetValues()[FieldParentAccount] == "":
+			e.parentChanged("the account was synchronized without a parent and now names reseller " + parentName(acc, chain))
+		case now != "" && now != ev.remoteParent:
+			e.parentChanged("the account was synchronized under Panda account " + ev.remoteParent + "; its parent " + parentName(acc, chain) + " is Panda account " + now)
+		}
+		return
+	}
+	name := parentName(acc, chain)
 	switch prec := parent.GetRecord(); {
 	case parent == nil || prec == nil:
 		e.add(diag.Error(FieldParentAccount, diag.CodeParentNotSynced,
@@ -257,6 +301,11 @@ func (e *evaluator) checkParent() {
 		e.add(diag.Error(FieldParentAccount, diag.CodeParentNotSynced,
 			"reseller "+name+" is still being synchronized with Panda",
 			"Wait until its synchronization settles, then synchronize this account."))
+	case prec.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_FAILED && prec.GetErrorReason() != "":
+		ev.parentErrorReason = prec.GetErrorReason()
+		e.add(diag.Error(FieldParentAccount, diag.CodeParentNotSynced,
+			"reseller "+name+" is not synchronized with Panda: its last synchronization failed ("+prec.GetErrorReason()+": "+clip(prec.GetMessage())+")",
+			"Fix the reseller's problem and synchronize it first: its end customers are created under its Panda account."))
 	case !isSynced(prec):
 		e.add(diag.Error(FieldParentAccount, diag.CodeParentNotSynced,
 			"reseller "+name+" is not synchronized with Panda",
@@ -275,6 +324,41 @@ func (e *evaluator) checkParent() {
 	}
 }
 
+// parentChanged adds PARENT_CHANGED: Panda cannot move an account.
+func (e *evaluator) parentChanged(what string) {
+	e.add(diag.Error(fieldParentID, diag.CodeParentChanged, "the account's parent changed: "+what,
+		"Panda cannot move an account to another parent; restore the account's parent."))
+}
+
+// checkType: a synchronized account's BSS type must still fit its Panda
+// type. A customer that became a reseller needs its Panda User converted
+// to a service provider, which only WatchGuard's console does; a Panda
+// Reseller never becomes a User again.
+func (e *evaluator) checkType() {
+	acc, b := e.s.account, e.ev.bound
+	if b == nil {
+		return
+	}
+	role := b.GetValues()[FieldRole]
+	switch {
+	case role == RoleReseller && acc.GetType() == provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER:
+		e.add(diag.Error(fieldAccountType, diag.CodeTypeChangeUnsupported,
+			"the account was synchronized as a reseller (a Panda service provider) and is now a customer",
+			"WatchGuard never converts a service provider back to a subscriber; make the account a reseller again, or delete it and synchronize it anew."))
+	case role == RoleUser && acc.GetType() == provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER && syncedType(b) == provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER:
+		detail := "WatchGuard converts a subscriber to a service provider only in its console (Convert Account), one way, never on the deepest tier (tier " +
+			strconv.Itoa(e.st.cfg.MaxTiers) + "); operator roles are remapped Administrator->Owner, Analyst->Helpdesk, Observer->Auditor. " +
+			"Convert Panda account " + b.GetRemoteId() + " in the WatchGuard Cloud console, then call GetSyncStatus: it adopts the converted account."
+		if e.ev.tier >= e.st.cfg.MaxTiers {
+			detail = "The account is on the deepest tier Panda allows (tier " + strconv.Itoa(e.st.cfg.MaxTiers) +
+				"), where WatchGuard does not convert a subscriber to a service provider: it cannot become a Panda Reseller there. " +
+				"(Elsewhere WatchGuard converts a subscriber only in its console, one way; operator roles are remapped Administrator->Owner, Analyst->Helpdesk, Observer->Auditor.)"
+		}
+		e.add(diag.Error(fieldAccountType, diag.CodeTypeChangeUnsupported,
+			"the account was synchronized as a customer (a Panda User) and is now a reseller", detail))
+	}
+}
+
 // checkParentValue: parent_account is computed, never chosen; a value sent
 // for it must be what the plugin computed.
 func (e *evaluator) checkParentValue() {
@@ -289,14 +373,14 @@ func (e *evaluator) checkParentValue() {
 // checkAccountFields checks what Panda needs of the account itself: a
 // company name, and a corporate email to mail the activation to.
 func (e *evaluator) checkAccountFields() {
-	acc, ev := e.s.account, e.ev
-	if ev.bound == nil {
-		switch name := strings.TrimSpace(acc.GetName()); {
-		case name == "":
-			e.add(diag.Error(fieldAccountName, diag.CodeRequired, "the account has no company name", "Panda names the account after it."))
-		case utf8.RuneCountInString(name) > maxNameLen:
-			e.add(diag.Error(fieldAccountName, diag.CodeInvalidValue, fmt.Sprintf("the company name is longer than %d characters", maxNameLen), "Panda does not accept longer account names."))
-		}
+	acc := e.s.account
+	// Checked for a synchronized account too: Synchronize pushes a changed
+	// name and email to Panda, which refuses these.
+	switch name := strings.TrimSpace(acc.GetName()); {
+	case name == "":
+		e.add(diag.Error(fieldAccountName, diag.CodeRequired, "the account has no company name", "Panda names the account after it."))
+	case utf8.RuneCountInString(name) > maxNameLen:
+		e.add(diag.Error(fieldAccountName, diag.CodeInvalidValue, fmt.Sprintf("the company name is longer than %d characters", maxNameLen), "Panda does not accept longer account names."))
 	}
 	if _, ok := parseEmail(acc.GetCorporateEmail()); !ok {
 		summary := "the corporate email is missing"
@@ -304,9 +388,8 @@ func (e *evaluator) checkAccountFields() {
 			summary = "the corporate email " + strconv.Quote(clip(acc.GetCorporateEmail())) + " is not a valid address"
 		}
 		const detail = "The customer will not receive Panda's activation instructions."
-		if e.p == forForm || ev.bound != nil {
-			// The form can still be filled in; and an account that exists
-			// already got its email.
+		if e.p == forForm {
+			// The form can still be filled in.
 			e.add(diag.Warning(fieldEmail, diag.CodeInvalidEmail, summary, detail))
 		} else {
 			e.add(diag.Error(fieldEmail, diag.CodeInvalidEmail, summary, detail+" Fix the account's corporate email."))

@@ -33,8 +33,14 @@ type Adapter struct {
 	// state is nil until Configure; replaced whole so that a call sees one
 	// consistent configuration and client from start to end.
 	state atomic.Pointer[configured]
-	// locks serializes Synchronize per BSS account id.
+	// locks serializes Synchronize and DeleteAccount per BSS account id.
 	locks keyedLocks
+	// createLocks serializes account creation per look-alike (parent, type,
+	// company name, email), so that an account whose create answer was lost
+	// can be told from a look-alike another call is creating.
+	createLocks keyedLocks
+	// journal remembers the adapter's own writes: the adoption evidence.
+	journal journal
 }
 
 // configured is one configuration and the client built from it.
@@ -135,6 +141,7 @@ func (a *Adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRe
 			provisioningv1.Capability_CAPABILITY_AUTO_FILL,
 			provisioningv1.Capability_CAPABILITY_PROBE,
 			provisioningv1.Capability_CAPABILITY_ASYNC,
+			provisioningv1.Capability_CAPABILITY_DELETE,
 			provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS,
 		},
 		ConfigFields: configFields(),

@@ -139,7 +139,8 @@ func insufficientError(short []shortage) error {
 	})
 }
 
-// withErrorMetadata adds metadata to the ErrorInfo of a status error.
+// withErrorMetadata adds md to the ErrorInfo metadata of a status error;
+// err is returned unchanged when it is not a status error.
 func withErrorMetadata(err error, md map[string]string) error {
 	st, ok := status.FromError(err)
 	if !ok {

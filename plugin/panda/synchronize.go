@@ -3,11 +3,15 @@ package panda
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strconv"
 	"strings"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudbss/provisioning/plugin/diag"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
@@ -18,26 +22,34 @@ import (
 //
 //  1. The rules of ValidateSyncOptions; an error diagnostic fails the call
 //     with its code (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS).
-//  2. Prior work is looked for before anything is written. The username
-//     check of step 1 already read the operator: on the expected account
-//     (the record's, or one matching this BSS account under the parent) it
-//     is a replay, answered created=false. Otherwise an account under the
-//     parent with this company name and email and no operator is an
-//     earlier attempt's, and is reused.
-//  3. Create the account if needed, then the operator, then poll the
-//     transaction until it settles or tx_deadline (or the caller's deadline)
-//     is near: still pending is a PENDING record whose private holds the
-//     transaction for GetSyncStatus.
+//  2. Prior work is looked for before anything is written, only on the
+//     Panda accounts provably this BSS account's own: the record's, and the
+//     one this process created for it (its journal; see [journal]). The
+//     username check of step 1 already read the operator: on such an
+//     account it is a replay, answered created=false; when that account's
+//     company name, contact or email differ from the BSS account's they
+//     are pushed (PATCH) and the answer says updated=true. An account that
+//     merely has this account's parent, type, name and email is never
+//     adopted: two BSS accounts may share them.
+//  3. Create the account if needed (or reuse the own account that has no
+//     operator yet), then the operator, then poll the transaction until it
+//     settles or tx_deadline (or the caller's deadline) is near: still
+//     pending is a PENDING record whose private holds the transaction for
+//     GetSyncStatus.
 //
 // Steps 1 and 2 end in a plan made before anything is written (adopt the
-// operator found, resume the record's transaction, or create); step 3 is
-// its execution.
+// operator found, update its account, resume the record's transaction, or
+// create); step 3 is its execution. What cannot converge is refused in
+// step 1: a changed parent (PARENT_CHANGED), a changed type
+// (TYPE_CHANGE_UNSUPPORTED, whose detail says how WatchGuard converts).
 //
 // Calls for one account are serialized in the process, so concurrent calls
 // do these steps one after the other and the later ones find the earlier
 // one's work. The happy path of a new account costs five requests:
-// GetOperator (free?), ListChildren (prior account?), CreateAccount,
-// CreateOperator and one GetTransaction; a replay costs one GetOperator.
+// GetOperator (free?), ListChildren (the look-alikes before the create, in
+// case its answer is lost), CreateAccount, CreateOperator and one
+// GetTransaction; a replay costs GetOperator and GetAccount, plus one PATCH
+// when the account data changed.
 func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
 	st, err := a.configured()
 	if err != nil {
@@ -54,10 +66,13 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 	defer a.locks.unlock(acc.GetId(), lk)
 
 	rec := req.GetRecord()
-	if boundRecord(rec) == nil && lk.last != nil {
-		// A call we queued behind has just synchronized this account; its
-		// caller has the record, ours could not.
-		rec = lk.last
+	if boundRecord(rec) == nil && rec.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
+		if e, ok := a.journal.get(acc.GetId()); ok && e.record != nil {
+			// This process synchronized the account (a call we queued
+			// behind, or one whose answer was lost); its caller has the
+			// record, ours could not.
+			rec = e.record
+		}
 	}
 	ev, err := a.evaluate(ctx, st, forSynchronize, subject{
 		account: acc, ancestors: req.GetAncestors(), record: rec, values: req.GetValues(), autoFill: req.GetAutoFill(),
@@ -74,9 +89,7 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 	if err != nil {
 		return nil, err
 	}
-	if boundRecord(resp.GetRecord()) != nil {
-		lk.last = resp.GetRecord()
-	}
+	a.journal.answered(resp.GetRecord())
 	return resp, nil
 }
 
@@ -96,6 +109,8 @@ func (r *syncRun) run(ctx context.Context) (*provisioningv1.SynchronizeResponse,
 	switch r.plan.step {
 	case stepAdopt:
 		return r.adopt(r.plan.owner), nil
+	case stepUpdate:
+		return r.update(ctx)
 	case stepResume:
 		resp, err := r.resume(ctx)
 		if resp != nil || err != nil {
@@ -103,7 +118,7 @@ func (r *syncRun) run(ctx context.Context) (*provisioningv1.SynchronizeResponse,
 		}
 		// The record's work is gone: create afresh.
 	}
-	pacc, err := r.findAccount(ctx)
+	pacc, err := r.ownAccount(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +137,34 @@ func (r *syncRun) adopt(owner *ownedOperator) *provisioningv1.SynchronizeRespons
 	msg := settledMessage(r.plan.username, owner.op.Activated)
 	if b := r.plan.bound; b != nil && b.GetRemoteId() == owner.op.AccountID {
 		r.log.Debug("already synchronized", "remote_id", b.GetRemoteId())
-		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, nil, r.a.now()), Diagnostics: r.plan.warnings}
+		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, r.plan.private, r.a.now()), Diagnostics: r.plan.warnings}
 	}
 	r.log.Info("found the work of an earlier attempt", "remote_id", owner.op.AccountID, "username", r.plan.username)
-	return r.answer(status, owner.op.AccountID, r.plan.username, msg, nil, false)
+	return r.answer(status, owner.op.AccountID, r.plan.username, msg, r.plan.private, false)
+}
+
+// update pushes the BSS account's name, contact and email to its Panda
+// account, then answers as adopt does, with updated=true.
+func (r *syncRun) update(ctx context.Context) (*provisioningv1.SynchronizeResponse, error) {
+	id := r.plan.owner.op.AccountID
+	err := r.st.api.UpdateAccount(ctx, id, *r.plan.patch)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound) && ctx.Err() == nil:
+		return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+id+" vanished while it was being updated; retry", time.Second)
+	case errors.Is(err, ErrInvalid) && ctx.Err() == nil:
+		return nil, diag.InvalidArgument(fieldAccount, diag.CodeRemoteRejected, "Panda refused the account's new data: "+err.Error())
+	default:
+		return nil, remoteError(ctx, "updating Panda account "+id, err)
+	}
+	r.log.Info("updated Panda account", "remote_id", id)
+	resp := r.adopt(r.plan.owner)
+	resp.Updated = true
+	if resp.Record == r.plan.bound {
+		resp.Record = proto.CloneOf(resp.Record)
+	}
+	resp.Record.UpdatedAt = timestamppb.New(r.a.now())
+	return resp, nil
 }
 
 // answer builds the response for the plan's account, whose operator is
@@ -153,6 +192,9 @@ func (r *syncRun) resume(ctx context.Context) (*provisioningv1.SynchronizeRespon
 		return nil, remoteError(ctx, "reading operator transaction "+r.plan.txID, err)
 	}
 	record := func(status provisioningv1.SyncStatus, msg string, private []byte) *provisioningv1.SynchronizeResponse {
+		if private == nil {
+			private = r.plan.private
+		}
 		return &provisioningv1.SynchronizeResponse{Record: updated(b, status, msg, private, r.a.now()), Diagnostics: r.plan.warnings}
 	}
 	switch interpretTx(tx) {
@@ -174,80 +216,158 @@ func (r *syncRun) resume(ctx context.Context) (*provisioningv1.SynchronizeRespon
 		return nil, nil // the account was deleted: start afresh
 	default: // txRefused
 		// No warnings: the record, not the request, is what failed.
-		return &provisioningv1.SynchronizeResponse{Record: updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, refusedMessage(tx), nil, r.a.now())}, nil
+		out := updated(b, provisioningv1.SyncStatus_SYNC_STATUS_FAILED, refusedMessage(tx), nil, r.a.now())
+		out.ErrorReason = diag.CodeRemoteRejected
+		return &provisioningv1.SynchronizeResponse{Record: out}, nil
 	}
 }
 
-// findAccount looks under the parent for an account an earlier attempt
-// created for this BSS account (same type, company name and email) that has
-// no operator yet. One ListChildren; one ListOperators per match.
-func (r *syncRun) findAccount(ctx context.Context) (*RemoteAccount, error) {
+// ownAccount returns the subject's own Panda account (see ownRemoteIDs)
+// when it still exists under the plan's parent with the plan's type and has
+// no operator yet: an earlier attempt created it and failed before its
+// operator. One GetAccount and one ListOperators per own account.
+func (r *syncRun) ownAccount(ctx context.Context) (*RemoteAccount, error) {
+	for _, id := range r.plan.own {
+		pa, err := r.st.api.GetAccount(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return nil, remoteError(ctx, "reading Panda account "+id, err)
+		}
+		if pa.ParentID != r.plan.remoteParent || pa.Type != accountTypeFor(r.plan.role) {
+			continue
+		}
+		ops, err := r.st.api.ListOperators(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return nil, remoteError(ctx, "listing the operators of Panda account "+id, err)
+		}
+		if len(ops) == 0 {
+			r.log.Info("reusing the account of an earlier attempt", "remote_id", id)
+			return pa, nil
+		}
+	}
+	return nil, nil
+}
+
+// lookAlikes lists the accounts under the plan's parent that look like the
+// subject's (matchesSubject), by id.
+func (r *syncRun) lookAlikes(ctx context.Context) (map[string]*RemoteAccount, error) {
 	p := r.plan
-	name := strings.TrimSpace(p.account.GetName())
-	typ := accountTypeFor(p.role)
+	out := map[string]*RemoteAccount{}
 	const limit = 100
 	for offset := 0; offset < 10*limit; offset += limit {
-		page, err := r.st.api.ListChildren(ctx, p.remoteParent, ListChildrenOptions{Name: name, Type: typ, Offset: offset, Limit: limit})
+		page, err := r.st.api.ListChildren(ctx, p.remoteParent, ListChildrenOptions{
+			Name: strings.TrimSpace(p.account.GetName()), Type: accountTypeFor(p.role), Offset: offset, Limit: limit,
+		})
 		if err != nil {
-			return nil, r.parentError(ctx, "looking for an earlier attempt's account", err)
+			return nil, r.parentError(ctx, "listing the accounts under "+p.remoteParent, err)
 		}
 		for i := range page.Accounts {
-			pa := &page.Accounts[i]
-			if !matchesSubject(pa, p.account, p.remoteParent, p.role) {
-				continue
-			}
-			ops, err := r.st.api.ListOperators(ctx, pa.ID)
-			switch {
-			case errors.Is(err, ErrNotFound):
-				continue // deleted since the listing
-			case err != nil:
-				return nil, remoteError(ctx, "listing the operators of Panda account "+pa.ID, err)
-			}
-			if len(ops) == 0 {
-				r.log.Info("reusing the account of an earlier attempt", "remote_id", pa.ID)
-				return pa, nil
+			if pa := &page.Accounts[i]; matchesSubject(pa, p.account, p.remoteParent, p.role) {
+				out[pa.ID] = pa
 			}
 		}
 		if offset+len(page.Accounts) >= page.Total || len(page.Accounts) == 0 {
 			break
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
-// createAccount creates the Panda account. When the answer is lost
-// (commit-then-fail) it looks for the account before trying once more.
+// createAccount creates the Panda account and notes it in the journal.
+//
+// When the create's answer is lost (commit-then-fail) the new account has
+// to be told from look-alikes (same parent, type, name and email) that
+// belong to other BSS accounts. So look-alike creates are serialized in the
+// process, the look-alikes are listed before the create, and after a lost
+// answer the account is adopted only when exactly one look-alike appeared
+// since, without an operator, that the journal does not give to another
+// account: no other call of this adapter can have created it meanwhile.
 func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 	acc := r.plan.account
-	req := CreateAccountRequest{
-		Type:      accountTypeFor(r.plan.role),
-		Name:      strings.TrimSpace(acc.GetName()),
-		FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
-		LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
-		Email:     acc.GetCorporateEmail(),
+	want := wantedAccount(acc)
+	req := CreateAccountRequest{Type: accountTypeFor(r.plan.role), Name: want.Name, FirstName: want.FirstName, LastName: want.LastName, Email: want.Email}
+	key := r.plan.remoteParent + "\x00" + req.Type.String() + "\x00" + req.Name + "\x00" + strings.ToLower(req.Email)
+	lk, err := r.a.createLocks.lock(ctx, key)
+	if err != nil {
+		return nil, contextError(ctx, "waiting for another create of a look-alike account")
+	}
+	defer r.a.createLocks.unlock(key, lk)
+	before, err := r.lookAlikes(ctx)
+	if err != nil {
+		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
 		pa, err := r.st.api.CreateAccount(ctx, r.plan.remoteParent, req)
 		if err == nil {
 			r.createdAccount = true
+			r.a.journal.created(acc.GetId(), pa.ID)
 			// Debug: the "synchronized" line that follows says it all, and
 			// every line costs the host a parse and a re-log.
 			r.log.Debug("created Panda account", "remote_id", pa.ID, "remote_parent_id", r.plan.remoteParent, "type", req.Type.String())
 			return pa, nil
 		}
-		if !mayHaveCommitted(err) || ctx.Err() != nil || attempt == 2 {
+		if !mayHaveCommitted(err) || ctx.Err() != nil {
 			return nil, r.parentError(ctx, "creating the Panda account", err)
 		}
+		// Looked for after the last attempt too: a found account is
+		// journaled, so the caller's retry reuses it instead of leaving it.
 		r.log.Warn("lost the answer to CreateAccount; looking for the account", "err", err)
-		found, ferr := r.findAccount(ctx)
+		found, ferr := r.recoverCreate(ctx, before)
 		if ferr != nil {
 			return nil, ferr
 		}
 		if found != nil {
 			r.createdAccount = true
+			r.a.journal.created(acc.GetId(), found.ID)
 			return found, nil
 		}
+		if attempt == 2 {
+			return nil, r.parentError(ctx, "creating the Panda account", err)
+		}
 	}
+}
+
+// recoverCreate finds the account a create whose answer was lost made: the
+// one look-alike that is new since before, has no operator and is not
+// another account's. None: the create did not happen. Several (someone
+// outside this adapter created look-alikes meanwhile): not provable, so
+// UNAVAILABLE and nothing adopted.
+func (r *syncRun) recoverCreate(ctx context.Context, before map[string]*RemoteAccount) (*RemoteAccount, error) {
+	now, err := r.lookAlikes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var found []*RemoteAccount
+	for id, pa := range now {
+		if _, old := before[id]; old || r.a.journal.claimedByOther(r.plan.account.GetId(), id) {
+			continue
+		}
+		ops, err := r.st.api.ListOperators(ctx, id)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return nil, remoteError(ctx, "listing the operators of Panda account "+id, err)
+		}
+		if len(ops) == 0 {
+			found = append(found, pa)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		r.log.Info("found the account whose create answer was lost", "remote_id", found[0].ID)
+		return found[0], nil
+	}
+	return nil, diag.Unavailable(diag.CodeRemoteUnavailable, fmt.Sprintf(
+		"the answer to creating the Panda account was lost and %d new look-alike accounts appeared under %s meanwhile; which is this account's cannot be told: retry",
+		len(found), r.plan.remoteParent), time.Second)
 }
 
 // parentError maps a failure of a call about the parent account: a parent
@@ -326,16 +446,18 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*pro
 		switch interpretTx(settled) {
 		case txCreated:
 			r.log.Info("synchronized", "remote_id", pacc.ID, "remote_parent_id", r.plan.remoteParent, "role", r.plan.role, "username", username)
-			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, username, syncedMessage(username), nil, true), nil
+			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, pacc.ID, username, syncedMessage(username), r.plan.private, true), nil
 		case txPending:
 			r.log.Info("operator transaction still pending", "remote_id", pacc.ID, "tx", tx.ID)
 			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_PENDING, pacc.ID, username, pendingMessage(username),
-				encodePrivate(privateState{TxID: tx.ID, Since: started}), true), nil
+				encodePrivate(privateState{TxID: tx.ID, Since: started, Type: recordType(r.plan.bound, acc)}), true), nil
 		case txAccountGone:
 			return nil, diag.Unavailable(diag.CodeRemoteUnavailable, "the Panda account "+pacc.ID+" was deleted while its operator was being created; retry", time.Second)
 		case txRefused:
 			r.log.Warn("Panda refused the operator", "remote_id", pacc.ID, "code", settled.ErrorCode)
-			return r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, username, refusedMessage(settled), nil, r.createdAccount), nil
+			resp := r.answer(provisioningv1.SyncStatus_SYNC_STATUS_FAILED, pacc.ID, username, refusedMessage(settled), nil, r.createdAccount)
+			resp.Record.ErrorReason = diag.CodeRemoteRejected
+			return resp, nil
 		}
 
 		// txUsernameTaken.
@@ -345,13 +467,13 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*pro
 		}
 		if owner != nil {
 			// Our own earlier request (whose answer was lost) created it.
-			return r.answer(statusOf(owner.op.Activated), pacc.ID, username, settledMessage(username, owner.op.Activated), nil, true), nil
+			return r.answer(statusOf(owner.op.Activated), pacc.ID, username, settledMessage(username, owner.op.Activated), r.plan.private, true), nil
 		}
 		if r.plan.suggestion != "" {
 			// auto_fill: the suggestion was free a moment ago; take the
 			// next free variant instead of failing the storefront order.
 			if names == nil {
-				names = &usernameLookup{api: r.st.api, account: acc, bound: r.plan.bound, remoteParent: r.plan.remoteParent, role: r.plan.role}
+				names = &usernameLookup{api: r.st.api, own: r.plan.own}
 			}
 			next, n, _, err := names.firstFree(ctx, r.plan.suggestion, variant+1)
 			if err != nil {

@@ -2,12 +2,14 @@ package panda_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/mock/gomock"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -78,6 +80,7 @@ func TestSynchronize(t *testing.T) {
 		remote      func(m *remotemock.MockRemote)
 		want        *provisioningv1.SyncRecord
 		wantCreated bool
+		wantUpdated bool
 		wantErr     string
 	}{
 		"direct customer: five requests": {
@@ -146,10 +149,11 @@ func TestSynchronize(t *testing.T) {
 			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
 			wantCreated: true,
 		},
-		"replay of a synchronized record: one request, same record": {
+		"replay of a synchronized record: reads only, same record": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord, Values: janeValues},
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil)
 			},
 			want: oldRecord,
 		},
@@ -157,28 +161,35 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Record: oldRecord, AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda, Activated: true}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil)
 			},
 			want: record(stActive, newPanda, root, janeValues, msgActive),
 		},
-		"prior work: the operator exists on a matching account": {
-			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
-			remote: func(m *remotemock.MockRemote) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
-			},
-			want: record(stSynced, "ACC-7777777", root, janeValues, msgSynced),
-		},
-		"prior work: an account with no operator is reused": {
+		"a look-alike (same parent, type, name, email) holds the suggestion: never adopted, a new account with the next variant": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
-					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 3, Accounts: []panda.RemoteAccount{
-						{ID: "ACC-6000001", ParentID: root, Type: 2, Name: "Acme Corp", Email: "other@acme.example"},
-						{ID: "ACC-6000002", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
-						{ID: "ACC-6000003", ParentID: root, Type: 2, Name: "Acme Corp", Email: "JANE.DOE@acme.example"},
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil),
+					expectFree(m, "jane.doe-2"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+						{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 					}}, nil),
-					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000002").Return([]panda.Operator{{Username: "someone.else"}}, nil),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, withUsername(janeOp, "jane.doe-2"), "TX-1"),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+				)
+			},
+			want: record(stSynced, newPanda, root, map[string]string{"role": "User", "username": "jane.doe-2"},
+				"operator jane.doe-2 created; waiting for the customer to activate it from the emailed instructions"),
+			wantCreated: true,
+		},
+		"the failed record's own account without an operator is reused": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true,
+				Record: &provisioningv1.SyncRecord{Plugin: "panda", AccountId: "C-100", Status: stFailed, RemoteId: "ACC-6000003", RemoteParentId: root}},
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().GetAccount(gomock.Any(), "ACC-6000003").Return(&panda.RemoteAccount{ID: "ACC-6000003", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil),
 					m.EXPECT().ListOperators(gomock.Any(), "ACC-6000003").Return(nil, nil),
 					expectCreateOperator(m, withAccount(janeOp, "ACC-6000003"), "TX-4"),
 					expectTx(m, "TX-4", panda.TransactionSuccess, ""),
@@ -253,13 +264,12 @@ func TestSynchronize(t *testing.T) {
 			wantErr: "AlreadyExists USERNAME_TAKEN username",
 		},
 		"username taken at creation of a reused account: the account stays": {
-			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues,
+				Record: &provisioningv1.SyncRecord{Plugin: "panda", AccountId: "C-100", Status: stFailed, RemoteId: newPanda, RemoteParentId: root}},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
-					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
-						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
-					}}, nil),
+					m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil),
 					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
 					expectCreateOperator(m, janeOp, "TX-1"),
 					expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
@@ -279,7 +289,6 @@ func TestSynchronize(t *testing.T) {
 					expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
 					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
 					m.EXPECT().GetOperator(gomock.Any(), "jane.doe-2").Return(&panda.Operator{Username: "jane.doe-2", AccountID: "ACC-5555556"}, nil),
-					m.EXPECT().GetAccount(gomock.Any(), "ACC-5555556").Return(&panda.RemoteAccount{ID: "ACC-5555556", ParentID: root, Type: 2, Name: "Else"}, nil),
 					expectFree(m, "jane.doe-3"),
 					expectCreateOperator(m, withUsername(janeOp, "jane.doe-3"), "TX-2"),
 					expectTx(m, "TX-2", panda.TransactionSuccess, ""),
@@ -317,6 +326,7 @@ func TestSynchronize(t *testing.T) {
 				Record: withPrivate(record(stPending, newPanda, root, janeValues, "Panda is still creating operator jane.doe"), `{"v":1,"tx":"TX-1"}`)},
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil)
 			},
 			want: record(stSynced, newPanda, root, janeValues, msgSynced),
 		},
@@ -325,6 +335,7 @@ func TestSynchronize(t *testing.T) {
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectFree(m, "jane.doe"),
+					m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(nil, notFound("GetAccount")),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, "ACC-2000002"),
 					expectCreateOperator(m, withAccount(janeOp, "ACC-2000002"), "TX-5"),
@@ -345,8 +356,87 @@ func TestSynchronize(t *testing.T) {
 					expectTx(m, "TX-1", panda.TransactionFailed, "QUOTA"),
 				)
 			},
-			want:        record(stFailed, newPanda, root, janeValues, "Panda refused the operator (QUOTA)"),
+			want:        withReason(record(stFailed, newPanda, root, janeValues, "Panda refused the operator (QUOTA)"), "REMOTE_REJECTED"),
 			wantCreated: true,
+		},
+		"renamed, new email and contact: PATCH, updated": {
+			req: &provisioningv1.SynchronizeRequest{Account: renamed(), Record: oldRecord, Values: janeValues},
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
+					m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil),
+					m.EXPECT().UpdateAccount(gomock.Any(), newPanda, panda.UpdateAccountRequest{Name: "Acme Group", FirstName: "Juana", LastName: "Doe", Email: "it@acme-group.example"}).Return(nil),
+				)
+			},
+			want:        withUpdatedAt(oldRecord, fixedNow),
+			wantUpdated: true,
+		},
+		"only the email's case differs: nothing written": {
+			req: &provisioningv1.SynchronizeRequest{Account: withEmail(directCustomer(), "Jane.Doe@ACME.example"), Record: oldRecord, Values: janeValues},
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil)
+			},
+			want: oldRecord,
+		},
+		"PATCH refused by Panda: REMOTE_REJECTED": {
+			req: &provisioningv1.SynchronizeRequest{Account: renamed(), Record: oldRecord, Values: janeValues},
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil)
+				m.EXPECT().UpdateAccount(gomock.Any(), newPanda, gomock.Any()).Return(&panda.RemoteError{Kind: panda.ErrInvalid, Message: "bad"})
+			},
+			wantErr: "InvalidArgument REMOTE_REJECTED account",
+		},
+		"synchronized account whose name was emptied: REQUIRED, nothing pushed": {
+			req:     &provisioningv1.SynchronizeRequest{Account: func() *provisioningv1.Account { a := directCustomer(); a.Name = " "; return a }(), Record: oldRecord, Values: janeValues},
+			wantErr: "InvalidArgument REQUIRED account.name",
+		},
+		"synchronized account whose email became invalid: INVALID_EMAIL, nothing pushed": {
+			req:     &provisioningv1.SynchronizeRequest{Account: withEmail(directCustomer(), "nobody"), Record: oldRecord, Values: janeValues},
+			wantErr: "InvalidArgument INVALID_EMAIL account.corporate_email",
+		},
+		"self-parent: INVALID_ARGUMENT, nothing read": {
+			req:     &provisioningv1.SynchronizeRequest{Account: withParent(directCustomer(), "C-100"), AutoFill: true},
+			wantErr: "InvalidArgument SELF_PARENT account.parent_id",
+		},
+		"synchronized direct account now under a reseller: PARENT_CHANGED": {
+			req: &provisioningv1.SynchronizeRequest{Account: withParent(directCustomer(), "R-200"), Record: oldRecord, AutoFill: true,
+				Ancestors: []*provisioningv1.Ancestor{syncedReseller()}},
+			wantErr: "FailedPrecondition PARENT_CHANGED account.parent_id",
+		},
+		"end customer moved to another reseller: PARENT_CHANGED": {
+			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), AutoFill: true,
+				Record: &provisioningv1.SyncRecord{Plugin: "panda", AccountId: "E-300", Status: stSynced, RemoteId: "ACC-3000001", RemoteParentId: "ACC-9999999",
+					Values: map[string]string{"parent_account": "ACC-9999999", "role": "User", "username": "it.beta-sl"}},
+				Ancestors: []*provisioningv1.Ancestor{syncedReseller()}},
+			wantErr: "FailedPrecondition PARENT_CHANGED account.parent_id",
+		},
+		"synchronized end customer now direct: PARENT_CHANGED": {
+			req: &provisioningv1.SynchronizeRequest{Account: withParent(endCustomer(), ""), AutoFill: true,
+				Record: &provisioningv1.SyncRecord{Plugin: "panda", AccountId: "E-300", Status: stSynced, RemoteId: "ACC-3000001", RemoteParentId: resellerPanda,
+					Values: map[string]string{"parent_account": resellerPanda, "role": "User", "username": "it.beta-sl"}}},
+			wantErr: "FailedPrecondition PARENT_CHANGED account.parent_id",
+		},
+		"customer synchronized as such, now a reseller: TYPE_CHANGE_UNSUPPORTED": {
+			req: &provisioningv1.SynchronizeRequest{Account: withType(directCustomer(), provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER),
+				Record: withPrivate(syncedRecord(stSynced), `{"v":1,"type":"customer"}`), AutoFill: true},
+			wantErr: "FailedPrecondition TYPE_CHANGE_UNSUPPORTED account.type",
+		},
+		"Panda Reseller now a customer: TYPE_CHANGE_UNSUPPORTED": {
+			req: &provisioningv1.SynchronizeRequest{Account: withType(resellerAccount(), provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER), AutoFill: true,
+				Record: &provisioningv1.SyncRecord{Plugin: "panda", AccountId: "R-200", Status: stSynced, RemoteId: resellerPanda, RemoteParentId: root,
+					Values: map[string]string{"role": "Reseller", "username": "ops.resell-ltd"}}},
+			wantErr: "FailedPrecondition TYPE_CHANGE_UNSUPPORTED account.type",
+		},
+		"reseller that chose User (record says reseller): no type change": {
+			req: &provisioningv1.SynchronizeRequest{Account: withType(directCustomer(), provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER),
+				Record: withPrivate(syncedRecord(stSynced), `{"v":1,"type":"reseller"}`), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-2000001"}, nil)
+				m.EXPECT().GetAccount(gomock.Any(), "ACC-2000001").Return(janeRemote(), nil)
+			},
+			want: withPrivate(syncedRecord(stSynced), `{"v":1,"type":"reseller"}`),
 		},
 		"validation error: no remote write": {
 			req:     &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: map[string]string{"role": "Reseller", "username": "jane.doe"}},
@@ -365,7 +455,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(nil, notFound("GetAccount"))
 			},
 			wantErr: "AlreadyExists USERNAME_TAKEN username",
 		},
@@ -424,9 +513,69 @@ func TestSynchronize(t *testing.T) {
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 				)
 			},
 			wantErr: "Unavailable REMOTE_UNAVAILABLE",
+		},
+		"CreateAccount answer lost twice, the second committed: found after the last attempt, not left behind": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+						{ID: newPanda, ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
+		},
+		"CreateAccount answer lost, two new look-alikes appeared: not provable, UNAVAILABLE": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+						{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 3, Accounts: []panda.RemoteAccount{
+						{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+						{ID: "ACC-2222222", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+						{ID: "ACC-3333333", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+					}}, nil),
+				)
+				m.EXPECT().ListOperators(gomock.Any(), "ACC-2222222").Return(nil, nil)
+				m.EXPECT().ListOperators(gomock.Any(), "ACC-3333333").Return(nil, nil)
+			},
+			wantErr: "Unavailable REMOTE_UNAVAILABLE",
+		},
+		"CreateAccount answer lost, the old look-alike is not ours: created once more": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			remote: func(m *remotemock.MockRemote) {
+				lookAlike := &panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
+					{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
+				}}
+				gomock.InOrder(
+					expectFree(m, "jane.doe"),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(lookAlike, nil),
+					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
+					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(lookAlike, nil),
+					expectCreateAccount(m, root, janeAccount, newPanda),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+				)
+			},
+			want:        record(stSynced, newPanda, root, janeValues, msgSynced),
+			wantCreated: true,
 		},
 		"rate limited": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
@@ -458,8 +607,11 @@ func TestSynchronize(t *testing.T) {
 			if resp.GetCreated() != tc.wantCreated {
 				t.Errorf("created = %v, want %v", resp.GetCreated(), tc.wantCreated)
 			}
-			if pending := resp.GetRecord().GetStatus() == stPending; pending != (len(resp.GetRecord().GetPrivate()) > 0) {
-				t.Errorf("private = %q with status %v: only a PENDING record carries private state", resp.GetRecord().GetPrivate(), resp.GetRecord().GetStatus())
+			if resp.GetUpdated() != tc.wantUpdated {
+				t.Errorf("updated = %v, want %v", resp.GetUpdated(), tc.wantUpdated)
+			}
+			if pending := resp.GetRecord().GetStatus() == stPending; pending != strings.Contains(string(resp.GetRecord().GetPrivate()), `"tx"`) {
+				t.Errorf("private = %q with status %v: only a PENDING record carries a transaction", resp.GetRecord().GetPrivate(), resp.GetRecord().GetStatus())
 			}
 		})
 	}
@@ -515,6 +667,7 @@ func TestSynchronizeSerialized(t *testing.T) {
 		expectCreateOperator(m, janeOp, "TX-1"),
 		expectTx(m, "TX-1", panda.TransactionSuccess, ""),
 		m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: newPanda}, nil),
+		m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(&panda.RemoteAccount{ID: newPanda, ParentID: root, Type: panda.AccountTypeSubscriber, Name: "Acme Corp", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example"}, nil),
 	)
 	req := &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true}
 	type result struct {
@@ -548,4 +701,43 @@ func TestSynchronizeSerialized(t *testing.T) {
 	if created != 1 {
 		t.Errorf("%d calls report created, want 1", created)
 	}
+}
+
+// janeRemote is the direct customer's Panda account as Synchronize made it.
+func janeRemote() *panda.RemoteAccount {
+	return &panda.RemoteAccount{ID: newPanda, ParentID: root, Type: panda.AccountTypeSubscriber, Name: "Acme Corp", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example"}
+}
+
+// renamed is the direct customer with a new company name, contact and email.
+func renamed() *provisioningv1.Account {
+	acc := directCustomer()
+	acc.Name, acc.CorporateEmail = "Acme Group", "it@acme-group.example"
+	acc.Contact.FirstName = "Juana"
+	return acc
+}
+
+func withEmail(acc *provisioningv1.Account, email string) *provisioningv1.Account {
+	acc.CorporateEmail = email
+	return acc
+}
+
+func withParent(acc *provisioningv1.Account, parent string) *provisioningv1.Account {
+	acc.ParentId = parent
+	return acc
+}
+
+func withType(acc *provisioningv1.Account, typ provisioningv1.AccountType) *provisioningv1.Account {
+	acc.Type = typ
+	return acc
+}
+
+func withReason(rec *provisioningv1.SyncRecord, reason string) *provisioningv1.SyncRecord {
+	rec.ErrorReason = reason
+	return rec
+}
+
+func withUpdatedAt(rec *provisioningv1.SyncRecord, at time.Time) *provisioningv1.SyncRecord {
+	out := proto.CloneOf(rec)
+	out.UpdatedAt = timestamppb.New(at)
+	return out
 }

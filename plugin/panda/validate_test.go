@@ -104,27 +104,26 @@ func TestValidateSyncOptions(t *testing.T) {
 			account: directCustomer(), values: ok,
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-5555555").Return(&panda.RemoteAccount{ID: "ACC-5555555", ParentID: root, Type: 2, Name: "Other", Email: "o@other.example"}, nil)
 			},
 			wantDiags:  []string{"ERROR USERNAME_TAKEN username"},
 			wantValues: ok,
 		},
-		"username held by our own earlier attempt": {
+		"username held by a look-alike (same parent, type, name, email): taken, never adopted": {
 			account: directCustomer(), values: ok,
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
-			},
-			wantValues: ok,
-		},
-		"username held by a same-named account of the other type": {
-			account: directCustomer(), values: ok,
-			remote: func(m *remotemock.MockRemote) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil)
-				m.EXPECT().GetAccount(gomock.Any(), "ACC-7777777").Return(&panda.RemoteAccount{ID: "ACC-7777777", ParentID: root, Type: 1, Name: "Acme Corp", Email: "jane.doe@acme.example"}, nil)
 			},
 			wantDiags:  []string{"ERROR USERNAME_TAKEN username"},
 			wantValues: ok,
+		},
+		"self-parent: SELF_PARENT": {
+			account: &provisioningv1.Account{Id: "C-100", ParentId: "C-100", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme Corp", CorporateEmail: "jane.doe@acme.example"},
+			values:  map[string]string{"role": "User", "username": "jane.doe"},
+			remote: func(m *remotemock.MockRemote) {
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, notFound("GetOperator"))
+			},
+			wantDiags:  []string{"ERROR SELF_PARENT account.parent_id"},
+			wantValues: map[string]string{"role": "User", "username": "jane.doe"},
 		},
 		"invalid corporate email is an error here": {
 			account: &provisioningv1.Account{Id: "C-1", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER, Name: "Acme", CorporateEmail: "not-an-email"},

@@ -114,6 +114,21 @@ func (mr *MockRemoteMockRecorder) DeleteAccount(ctx, id any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccount", reflect.TypeOf((*MockRemote)(nil).DeleteAccount), ctx, id)
 }
 
+// DeleteAccountTree mocks base method.
+func (m *MockRemote) DeleteAccountTree(ctx context.Context, id string) ([]string, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "DeleteAccountTree", ctx, id)
+	ret0, _ := ret[0].([]string)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// DeleteAccountTree indicates an expected call of DeleteAccountTree.
+func (mr *MockRemoteMockRecorder) DeleteAccountTree(ctx, id any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "DeleteAccountTree", reflect.TypeOf((*MockRemote)(nil).DeleteAccountTree), ctx, id)
+}
+
 // DeleteAllocation mocks base method.
 func (m *MockRemote) DeleteAllocation(ctx context.Context, accountID, product, allocationType string) error {
 	m.ctrl.T.Helper()
@@ -231,4 +246,18 @@ func (m *MockRemote) SetAllocationQuantity(ctx context.Context, accountID string
 func (mr *MockRemoteMockRecorder) SetAllocationQuantity(ctx, accountID, req any) *gomock.Call {
 	mr.mock.ctrl.T.Helper()
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SetAllocationQuantity", reflect.TypeOf((*MockRemote)(nil).SetAllocationQuantity), ctx, accountID, req)
+}
+
+// UpdateAccount mocks base method.
+func (m *MockRemote) UpdateAccount(ctx context.Context, id string, req panda.UpdateAccountRequest) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "UpdateAccount", ctx, id, req)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// UpdateAccount indicates an expected call of UpdateAccount.
+func (mr *MockRemoteMockRecorder) UpdateAccount(ctx, id, req any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "UpdateAccount", reflect.TypeOf((*MockRemote)(nil).UpdateAccount), ctx, id, req)
 }
