@@ -255,8 +255,11 @@ synchronized once its reseller is.`,
 				return writeJSON(a.stdout, out)
 			}
 			created := "no (it already existed: idempotent replay)"
-			if r.GetCreated() {
+			switch {
+			case r.GetCreated():
 				created = "yes"
+			case r.GetUpdated():
+				created = "no (it existed: updated to match the account)"
 			}
 			if err := renderRecord(a.stdout, r.GetRecord(), [2]string{"Created", created}); err != nil {
 				return err

@@ -80,6 +80,14 @@ func TestStoryAgainstFakeHost(t *testing.T) {
 	if r = provctl(t, "", env, "sync", ex("end-customer.json")); r.code != exitOK {
 		t.Fatalf("sync end customer: exit %d\n%s", r.code, r.stderr)
 	}
+	r = provctl(t, "", env, "sync", ex("end-customer-renamed.json"))
+	if r.code != exitOK || !strings.Contains(r.stdout, "Created:        no (it existed: updated to match the account)") {
+		t.Errorf("sync of the renamed end customer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = provctl(t, "", env, "sync", ex("end-customer-renamed.json"))
+	if r.code != exitOK || !strings.Contains(r.stdout, "idempotent replay") {
+		t.Errorf("sync of the renamed end customer again: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = provctl(t, "", env, "records")
 	if r.code != exitOK {
 		t.Fatalf("records: exit %d\n%s", r.code, r.stderr)
