@@ -12,7 +12,11 @@
 #   customer's order checked, placed, replayed, resized, refused (an add-on
 #   above its base), fixed, suspended, resumed and cancelled; an end customer's
 #   order, for which the reseller's Panda allocation grows first; and an
-#   interworks Subscription Create with its pre-check.
+#   interworks Subscription Create with its pre-check. Then the lifecycle: a
+#   customer renamed in the BSS (sync updates Panda), renamed again in Panda's
+#   console behind the host's back (reconcile reports the drift, sync undoes
+#   it), and deletes: refused while an order is active, an end customer, a
+#   reseller refused while it has end customers and deleted with --cascade.
 #
 # Everything it starts is stopped on exit, whatever happens. Logs and the
 # generated host.yaml stay in .demo/ for a look afterwards. Secrets (the
@@ -358,6 +362,41 @@ if command -v curl >/dev/null; then
 	[[ $answer == *'"Code":-3'* ]] || die "the interworks pre-check of an add-on above its base did not answer -3"
 	provctl_lines 'Subscription|Account|Product|Status|Quantity|Add-ons' subscription get IW-S-9001
 fi
+
+heading "16. The BSS renames a customer: Synchronize pushes the change"
+note "examples/end-customer-renamed.json: Umbrella Pharmacy (C-2002) is now Umbrella Health, with a new corporate email."
+note "The same sync, on an account Panda already has: its name and email are updated in place."
+provctl sync examples/end-customer-renamed.json --set role=User --set username=umbrella-admin
+note "Sent again, nothing is updated: Panda already matches."
+provctl_lines 'Account|Status|Created' sync examples/end-customer-renamed.json --set role=User --set username=umbrella-admin
+
+heading "17. Drift: someone renames the account in Panda's console, behind the host's back"
+if command -v curl >/dev/null; then
+	note "pandasim's test hook changes the account as an operator in the console would:"
+	printf '%s$ curl -X PATCH %s/_sim/accounts/%s -d '"'"'{"name":"Umbrella Health (console)"}'"'"'%s\n' "$dim" "$sim_url" "$customer" "$reset"
+	curl -fsS -X PATCH "$sim_url/_sim/accounts/$customer" -d '{"name":"Umbrella Health (console)"}'
+	echo
+	note "provctl reconcile refreshes every stored record from Panda and reports what disagrees (exit code 7 on drift):"
+	expect 7 provctl reconcile
+	note "Reconcile reports and corrects nothing; the next sync pushes the BSS's name back to Panda:"
+	provctl_lines 'Account|Status|Created' sync examples/end-customer-renamed.json --set role=User --set username=umbrella-admin
+	provctl reconcile
+else
+	note "curl is not installed: skipping the console rename; provctl reconcile finds every record in step."
+	provctl reconcile
+fi
+
+heading "18. Delete"
+note "An account with an active order is refused (HAS_SUBSCRIPTIONS, exit code 4): cancel its subscriptions first."
+expect 4 provctl delete C-2002
+note "An end customer with no subscription: its Panda operator and account go, the record stays, deleted."
+provctl delete C-4202
+note "Delete is idempotent:"
+provctl_lines 'Account|Status|Deleted' delete C-4202
+note "A reseller with end customers is refused (HAS_CHILDREN, exit code 4) unless --cascade, which deletes them first:"
+expect 4 provctl delete R-4100
+provctl delete R-4100 --cascade
+provctl records --status deleted
 
 heading "Shutting down"
 stop "$host_pid" provisioning-host
