@@ -36,8 +36,9 @@ type fakeHost struct {
 
 	mu      sync.Mutex
 	records map[string]*provisioningv1.SyncRecord
-	names   map[string]string // each synchronized account's name, to tell a rename
-	chunks  []int             // item count of each SynchronizeBatch call
+	names   map[string]string                       // each synchronized account's name, to tell a rename
+	drift   map[string][]*provisioningv1.Diagnostic // what GetSyncStatus reports, by account id
+	chunks  []int                                   // item count of each SynchronizeBatch call
 
 	orders fakeOrders // the subscription RPCs' state (fake_orders_test.go)
 }
@@ -253,7 +254,10 @@ func (f *fakeHost) GetSyncStatus(_ context.Context, req *hostv1.GetSyncStatusReq
 	if err != nil {
 		return nil, err
 	}
-	return &hostv1.GetSyncStatusResponse{Response: &provisioningv1.GetSyncStatusResponse{Record: r}}, nil
+	f.mu.Lock()
+	ds := f.drift[r.GetAccountId()]
+	f.mu.Unlock()
+	return &hostv1.GetSyncStatusResponse{Response: &provisioningv1.GetSyncStatusResponse{Record: r, Diagnostics: ds}}, nil
 }
 
 func (f *fakeHost) GetSyncRecord(_ context.Context, req *hostv1.GetSyncRecordRequest) (*hostv1.GetSyncRecordResponse, error) {
