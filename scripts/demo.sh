@@ -131,7 +131,7 @@ stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
-sim_pid='' host_pid='' plugin_pids=''
+sim_pid='' host_pid='' plugin_pids='' tee_pid=''
 cleanup() {
 	local code=$?
 	trap - EXIT INT TERM
@@ -153,6 +153,11 @@ cleanup() {
 			code=1
 		fi
 	done
+	# Let the transcript's tee write the last lines before the prompt returns.
+	if [[ -n $tee_pid ]]; then
+		exec >&- 2>&-
+		wait "$tee_pid" 2>/dev/null || true
+	fi
 	exit "$code"
 }
 trap cleanup EXIT
@@ -166,6 +171,10 @@ note "$(cd "$bin" && ls | tr '\n' ' ')"
 rm -rf "$work"
 mkdir -p "$work"
 umask 077
+# The transcript: everything the demo prints also goes to .demo/demo.txt, so
+# that the last step checks what was printed, not only what was logged.
+exec > >(tee "$work/demo.txt") 2>&1
+tee_pid=$!
 
 # Per-run secrets: the simulator accepts them, the host reads them from the
 # environment and a file, provctl sends the token. None is printed.
@@ -408,7 +417,7 @@ for pid in $plugin_pids; do
 done
 note "provisioning-host, its Panda plugin and pandasim stopped; nothing left running."
 for s in "$PANDA_PASSWORD" "$PANDA_API_KEY" "$INTERWORKS_API_KEY" "$(cat "$work/token")"; do
-	! grep -qrF -- "$s" "$work"/*.log "$work"/*.out || die "a secret reached a log in .demo/"
+	! grep -qrF -- "$s" "$work"/*.log "$work"/*.out "$work/demo.txt" || die "a secret reached a log in .demo/ or the output"
 done
-note "No secret reached a log."
+note "No secret reached a log or the output."
 printf '\n%sDemo complete.%s Try: bin/provctl --help\n' "$bold" "$reset"
