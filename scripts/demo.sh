@@ -172,8 +172,11 @@ rm -rf "$work"
 mkdir -p "$work"
 umask 077
 # The transcript: everything the demo prints also goes to .demo/demo.txt, so
-# that the last step checks what was printed, not only what was logged.
-exec > >(tee "$work/demo.txt") 2>&1
+# that the last step checks what was printed, not only what was logged. tee
+# ignores Ctrl-C, which reaches the whole process group: it must outlive the
+# script's cleanup, or the cleanup's first line would die of SIGPIPE before
+# stopping anything.
+exec > >(trap '' INT TERM && exec tee "$work/demo.txt") 2>&1
 tee_pid=$!
 
 # Per-run secrets: the simulator accepts them, the host reads them from the
