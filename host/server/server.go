@@ -26,8 +26,8 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithBatchConcurrency sets SynchronizeBatch's concurrency when the request
 // leaves it 0 (default 8) and its ceiling (default 64).
-func WithBatchConcurrency(def, max int) Option {
-	return func(o *options) { o.defaultConcurrency, o.maxConcurrency = def, max }
+func WithBatchConcurrency(def, ceiling int) Option {
+	return func(o *options) { o.defaultConcurrency, o.maxConcurrency = def, ceiling }
 }
 
 // server implements hostv1.HostServiceServer: a translation between the

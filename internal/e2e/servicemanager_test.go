@@ -115,11 +115,11 @@ type answer struct {
 	servicemanager.Result
 }
 
-// call sends body to route with the stack's credentials and a fresh track
+// post sends body to route with the stack's credentials and a fresh track
 // id, which it returns in the answer's logs check.
-func (s *smStack) call(t *testing.T, ctx context.Context, method, route string, body any) answer {
+func (s *smStack) post(t *testing.T, ctx context.Context, route string, body any) answer {
 	t.Helper()
-	return s.callWith(t, ctx, method, route, body, s.appID, s.apiKey)
+	return s.callWith(t, ctx, "POST", route, body, s.appID, s.apiKey)
 }
 
 func (s *smStack) callWith(t *testing.T, ctx context.Context, method, route string, body any, appID, key string) answer {
@@ -269,7 +269,7 @@ func TestServiceManagerAccounts(t *testing.T) {
 
 	t.Run("end customer before its reseller: the pre-check fails and creates nothing", func(t *testing.T) {
 		before := s.state(t, ctx)
-		a := s.call(t, ctx, "POST", "Accounts/Synchronize?checkonly=true", endCustomer())
+		a := s.post(t, ctx, "Accounts/Synchronize?checkonly=true", endCustomer())
 		if a.status != 200 || a.Code != -9 || !strings.Contains(a.Message, "parent_account") {
 			t.Fatalf("HTTP %d Code %d %q, want 200, -9 naming parent_account", a.status, a.Code, a.Message)
 		}
@@ -281,13 +281,13 @@ func TestServiceManagerAccounts(t *testing.T) {
 
 	var resellerID, customerID, storefrontID string
 	t.Run("reseller provisioning flow", func(t *testing.T) {
-		pre := s.call(t, ctx, "POST", "Accounts/Synchronize", withCheckOnly(reseller()))
+		pre := s.post(t, ctx, "Accounts/Synchronize", withCheckOnly(reseller()))
 		if pre.status != 200 || pre.Code != 0 {
 			t.Fatalf("reseller pre-check: HTTP %d Code %d %q", pre.status, pre.Code, pre.Message)
 		}
-		resellerID = s.call(t, ctx, "POST", "Accounts/Synchronize", reseller()).ok(t, "reseller Synchronize")
+		resellerID = s.post(t, ctx, "Accounts/Synchronize", reseller()).ok(t, "reseller Synchronize")
 		cust := endCustomer()
-		customerID = s.call(t, ctx, "POST", "Accounts/Synchronize", cust).ok(t, "end customer Synchronize")
+		customerID = s.post(t, ctx, "Accounts/Synchronize", cust).ok(t, "end customer Synchronize")
 
 		snap := s.state(t, ctx)
 		r, ok := accountOf(snap, resellerID)
@@ -309,14 +309,14 @@ func TestServiceManagerAccounts(t *testing.T) {
 		if rec.GetRecord().GetRemoteParentId() != resellerID || rec.GetAccount().GetParentId() != "IW-R-1" {
 			t.Errorf("stored end customer: record %v account %v", rec.GetRecord(), rec.GetAccount())
 		}
-		ex := s.call(t, ctx, "POST", "Accounts/Exists", map[string]any{"ID": "IW-C-1"})
+		ex := s.post(t, ctx, "Accounts/Exists", map[string]any{"ID": "IW-C-1"})
 		if ex.Code != 1 || ex.Result.Result != customerID {
 			t.Errorf("Exists: Code %d Result %q, want 1 %s", ex.Code, ex.Result.Result, customerID)
 		}
 	})
 
 	t.Run("storefront order: the email username becomes a valid Panda username", func(t *testing.T) {
-		a := s.call(t, ctx, "POST", "Accounts/Synchronize", storefrontCustomer())
+		a := s.post(t, ctx, "Accounts/Synchronize", storefrontCustomer())
 		storefrontID = a.ok(t, "storefront Synchronize")
 		u := a.AccountExtraInfo["username"]
 		if !pandaUsername.MatchString(u) || strings.Contains(u, "@") {
@@ -342,7 +342,7 @@ func TestServiceManagerAccounts(t *testing.T) {
 			if c.body["ResellerID"] != "" {
 				c.body["ResellerExternalID"] = resellerID
 			}
-			if got := s.call(t, ctx, "POST", "Accounts/Synchronize", c.body).ok(t, "replay"); got != c.want {
+			if got := s.post(t, ctx, "Accounts/Synchronize", c.body).ok(t, "replay"); got != c.want {
 				t.Errorf("replay of %s answered %s, want %s", c.body["ID"], got, c.want)
 			}
 		}
@@ -358,14 +358,14 @@ func TestServiceManagerAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := map[string]any{"ID": "IW-D-1", "Name": "Down Corp", "Email": "it@down.example", "SyncOptions": map[string]any{"username": "iw-down-admin"}}
-		a := s.call(t, ctx, "POST", "Accounts/Synchronize", body)
+		a := s.post(t, ctx, "Accounts/Synchronize", body)
 		if err := s.sim.SetFaults(ctx, pandasim.Faults{}); err != nil {
 			t.Fatal(err)
 		}
 		if a.status != http.StatusServiceUnavailable || a.retryAfter == "" || a.Code == 0 {
 			t.Fatalf("HTTP %d Retry-After %q Code %d %q, want 503 with Retry-After", a.status, a.retryAfter, a.Code, a.Message)
 		}
-		id := s.call(t, ctx, "POST", "Accounts/Synchronize", body).ok(t, "retry after Panda is back")
+		id := s.post(t, ctx, "Accounts/Synchronize", body).ok(t, "retry after Panda is back")
 		if ops := operatorsOf(s.state(t, ctx), id); len(ops) != 1 {
 			t.Errorf("after the retry, %s has %d operators, want 1", id, len(ops))
 		}
@@ -375,7 +375,7 @@ func TestServiceManagerAccounts(t *testing.T) {
 		if storefrontID == "" {
 			t.Skip("the storefront order above failed")
 		}
-		a := s.call(t, ctx, "POST", "Accounts/Delete", map[string]any{"ID": "IW-S-1", "ExternalID": storefrontID})
+		a := s.post(t, ctx, "Accounts/Delete", map[string]any{"ID": "IW-S-1", "ExternalID": storefrontID})
 		if a.status == http.StatusNotImplemented {
 			t.Skipf("host does not implement DeleteAccount yet: %s", a.Message)
 		}
@@ -384,7 +384,7 @@ func TestServiceManagerAccounts(t *testing.T) {
 			t.Errorf("Panda account %s still exists after Delete", storefrontID)
 		}
 		// Idempotent.
-		a = s.call(t, ctx, "POST", "Accounts/Delete", map[string]any{"ID": "IW-S-1", "ExternalID": storefrontID})
+		a = s.post(t, ctx, "Accounts/Delete", map[string]any{"ID": "IW-S-1", "ExternalID": storefrontID})
 		if a.status != 200 || a.Code != 0 {
 			t.Errorf("second Delete: HTTP %d Code %d %q", a.status, a.Code, a.Message)
 		}
@@ -414,8 +414,8 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	s := startServiceManager(t, ctx)
-	s.call(t, ctx, "POST", "Accounts/Synchronize", reseller()).ok(t, "reseller Synchronize")
-	s.call(t, ctx, "POST", "Accounts/Synchronize", endCustomer()).ok(t, "end customer Synchronize")
+	s.post(t, ctx, "Accounts/Synchronize", reseller()).ok(t, "reseller Synchronize")
+	s.post(t, ctx, "Accounts/Synchronize", endCustomer()).ok(t, "end customer Synchronize")
 
 	order := func(id string, qty int, check bool) map[string]any {
 		return map[string]any{
@@ -424,7 +424,7 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 			"AttributeList": map[string]any{}, "Addons": []any{},
 		}
 	}
-	pre := s.call(t, ctx, "POST", "Subscriptions/Create", order("", 10, true))
+	pre := s.post(t, ctx, "Subscriptions/Create", order("", 10, true))
 	if pre.status == http.StatusNotImplemented {
 		t.Skipf("host does not implement ProvisionSubscription yet: %s", pre.Message)
 	}
@@ -435,12 +435,12 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 	// business error (Code -3), and nothing is allocated.
 	tooMany := order("", 10, true)
 	tooMany["Addons"] = []any{map[string]any{"ID": "IW-ADDON-1", "ProductID": "PATCH_MANAGEMENT", "ActionType": "Provision", "Quantity": 20}}
-	bad := s.call(t, ctx, "POST", "Subscriptions/Create", tooMany)
+	bad := s.post(t, ctx, "Subscriptions/Create", tooMany)
 	if bad.status != 200 || bad.Code != -3 {
 		t.Errorf("pre-check of 20 add-on licences on a base of 10: HTTP %d Code %d %q, want HTTP 200 Code -3", bad.status, bad.Code, bad.Message)
 	}
 
-	id := s.call(t, ctx, "POST", "Subscriptions/Create", order("", 10, false)).ok(t, "Create")
+	id := s.post(t, ctx, "Subscriptions/Create", order("", 10, false)).ok(t, "Create")
 	steps := []struct {
 		route    string
 		body     map[string]any
@@ -453,7 +453,7 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 		{"Subscriptions/Cancel", order(id, 20, false), provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELLED, 20},
 	}
 	for _, st := range steps {
-		got := s.call(t, ctx, "POST", st.route, st.body).ok(t, st.route)
+		got := s.post(t, ctx, st.route, st.body).ok(t, st.route)
 		if got != id {
 			t.Errorf("%s answered Result %q, want %q", st.route, got, id)
 		}
@@ -466,14 +466,14 @@ func TestServiceManagerSubscriptions(t *testing.T) {
 		}
 		// Replaying each call changes nothing and answers the same.
 		before := s.state(t, ctx)
-		if again := s.call(t, ctx, "POST", st.route, st.body); again.status != 200 || again.Code != 0 {
+		if again := s.post(t, ctx, st.route, st.body); again.status != 200 || again.Code != 0 {
 			t.Errorf("replay of %s: HTTP %d Code %d %q", st.route, again.status, again.Code, again.Message)
 		}
 		if after := s.state(t, ctx); len(after.Accounts) != len(before.Accounts) {
 			t.Errorf("replay of %s changed Panda", st.route)
 		}
 	}
-	after := s.call(t, ctx, "POST", "Subscriptions/Activate", order(id, 20, false))
+	after := s.post(t, ctx, "Subscriptions/Activate", order(id, 20, false))
 	if after.Code != -9 {
 		t.Errorf("Activate after Cancel: Code %d %q, want -9", after.Code, after.Message)
 	}

@@ -59,9 +59,9 @@ func (a *Adapter) compareRemote(ctx context.Context, st *configured, rec *provis
 	if want := expectedParent(st, rec, acc, ancestors); want != "" && pa.ParentID != want {
 		drift(fieldParentID, "parent account", pa.ParentID, want, "Panda cannot move an account; restore the BSS parent, or delete the account and synchronize it anew.")
 	}
-	switch wantType := pandaTypeFor(acc, rec, role); {
-	case wantType == 0 || wantType == pa.Type:
-	case wantType == AccountTypeServiceProvider:
+	switch wantType := pandaTypeFor(acc, rec, role); wantType {
+	case 0, pa.Type:
+	case AccountTypeServiceProvider:
 		drift(fieldAccountType, "account type", pa.Type.String(), "reseller (service-provider)",
 			"WatchGuard converts a subscriber to a service provider only in its console, one way; GetSyncStatus then adopts the converted account.")
 	default:

@@ -77,4 +77,3 @@ func remoteCode(err error) string {
 	}
 	return ""
 }
-

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -117,23 +116,23 @@ func syncedRecord(status provisioningv1.SyncStatus) *provisioningv1.SyncRecord {
 // Panda client errors as the real client builds them.
 
 func notFound(op string) error {
-	return &panda.RemoteError{Kind: panda.ErrNotFound, Code: "NOT_FOUND", Message: "not found"}
+	return &panda.RemoteError{Kind: panda.ErrNotFound, Code: "NOT_FOUND", Message: op + ": not found"}
 }
 
 func unavailable(op string) error {
-	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "service temporarily unavailable", RetryAfter: 3 * time.Second}
+	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: op + ": service temporarily unavailable", RetryAfter: 3 * time.Second}
 }
 
 func rateLimited(op string) error {
-	return &panda.RemoteError{Kind: panda.ErrRateLimited, Message: "slow down", RetryAfter: 7 * time.Second}
+	return &panda.RemoteError{Kind: panda.ErrRateLimited, Message: op + ": slow down", RetryAfter: 7 * time.Second}
 }
 
 func unauthorized(op string) error {
-	return &panda.RemoteError{Kind: panda.ErrUnauthorized, Code: "INVALID_TOKEN", Message: "token refused"}
+	return &panda.RemoteError{Kind: panda.ErrUnauthorized, Code: "INVALID_TOKEN", Message: op + ": token refused"}
 }
 
 func lostAnswer(op string) error {
-	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "internal error", MayHaveCommitted: true}
+	return &panda.RemoteError{Kind: panda.ErrUnavailable, Message: op + ": internal error", MayHaveCommitted: true}
 }
 
 // diagKeys renders diagnostics compactly for table comparisons:
@@ -183,7 +182,5 @@ func wantCode(t *testing.T, err error, code codes.Code) diag.Details {
 	}
 	return d
 }
-
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 var errBoom = errors.New("boom")

@@ -42,10 +42,9 @@ type simEnv struct {
 	// intercept, when set, may answer a request instead of the simulator.
 	intercept func(w http.ResponseWriter, r *http.Request) bool
 
-	mu      sync.Mutex
-	tokens  map[string]bool // bearer tokens the plugin sent
-	stderr  bytes.Buffer
-	stopped bool
+	mu     sync.Mutex
+	tokens map[string]bool // bearer tokens the plugin sent
+	stderr bytes.Buffer
 }
 
 // Write collects the plugin's stderr.

@@ -167,8 +167,8 @@ func recordType(bound *provisioningv1.SyncRecord, acc *provisioningv1.Account) s
 func wantedAccount(acc *provisioningv1.Account) UpdateAccountRequest {
 	return UpdateAccountRequest{
 		Name:      strings.TrimSpace(acc.GetName()),
-		FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
-		LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
+		FirstName: clipName(acc.GetContact().GetFirstName()),
+		LastName:  clipName(acc.GetContact().GetLastName()),
 		Email:     acc.GetCorporateEmail(),
 	}
 }

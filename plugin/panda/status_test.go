@@ -34,8 +34,8 @@ func TestGetSyncStatus(t *testing.T) {
 			return m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: account, Activated: activated}, nil)
 		}
 	}
-	noOp := func(m *remotemock.MockRemote) *gomock.Call {
-		return m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, notFound("GetOperator"))
+	noOp := func(m *remotemock.MockRemote) {
+		m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, notFound("GetOperator"))
 	}
 	const tx = `{"v":1,"tx":"TX-1"}`
 	tests := map[string]struct {

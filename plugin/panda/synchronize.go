@@ -409,8 +409,8 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*pro
 		req := CreateOperatorRequest{
 			Username:  username,
 			AccountID: pacc.ID,
-			FirstName: clipRunes(acc.GetContact().GetFirstName(), maxNameLen),
-			LastName:  clipRunes(acc.GetContact().GetLastName(), maxNameLen),
+			FirstName: clipName(acc.GetContact().GetFirstName()),
+			LastName:  clipName(acc.GetContact().GetLastName()),
 			Email:     acc.GetCorporateEmail(),
 			Role:      operatorRoleFor(r.plan.role),
 		}
@@ -541,9 +541,9 @@ func (r *syncRun) await(ctx context.Context, txID string) (*Transaction, error) 
 	}
 }
 
-// clipRunes cuts s to at most n runes.
-func clipRunes(s string, n int) string {
-	i := 0
+// clipName cuts a contact name to Panda's maxNameLen runes.
+func clipName(s string) string {
+	n, i := maxNameLen, 0
 	for j := range s {
 		if i == n {
 			return s[:j]
