@@ -8,7 +8,15 @@
 #   customer's form with the parent pre-populated, the end customer
 #   synchronized, a storefront order with --auto, a batch, the records,
 #   then interworks Cloud BSS's view: its Service Management API, served by the
-#   same daemon, called with curl.
+#   same daemon, called with curl. Then orders: the catalogue, a direct
+#   customer's order checked, placed, replayed, resized, refused (an add-on
+#   above its base), fixed, suspended, resumed and cancelled; an end customer's
+#   order, for which the reseller's Panda allocation grows first; and an
+#   interworks Subscription Create with its pre-check. Then the lifecycle: a
+#   customer renamed in the BSS (sync updates Panda), renamed again in Panda's
+#   console behind the host's back (reconcile reports the drift, sync undoes
+#   it), and deletes: refused while an order is active, an end customer, a
+#   reseller refused while it has end customers and deleted with --cascade.
 #
 # Everything it starts is stopped on exit, whatever happens. Logs and the
 # generated host.yaml stay in .demo/ for a look afterwards. Secrets (the
@@ -39,6 +47,16 @@ provctl() {
 	"$bin/provctl" "$@"
 }
 
+# provctl_lines FIELDS ARGS...: provctl ARGS, showing only the table lines
+# whose label matches FIELDS (an extended regexp: 'Status|Quantity'), where a
+# whole record would repeat what the story already showed.
+provctl_lines() {
+	local fields=$1
+	shift
+	printf '%s$ provctl %s%s\n' "$dim" "$*" "$reset"
+	"$bin/provctl" "$@" | grep -E "^($fields):"
+}
+
 # expect CODE provctl ...: a step whose exit code is part of the story.
 expect() {
 	local want=$1 got=0
@@ -46,6 +64,28 @@ expect() {
 	"$@" || got=$?
 	[[ $got == "$want" ]] || die "expected exit code $want from '$*', got $got"
 }
+
+# allocations PANDA_ACCOUNT_ID...: the licence allocations pandasim holds for
+# these Panda accounts, read from its state dump with grep, sed and awk (no
+# jq), one line each with the account's name.
+allocations() {
+	printf '%s$ curl -s %s/_sim/state   # its allocations, as a table%s\n' "$dim" "$sim_url" "$reset"
+	local state names allocs
+	state=$(curl -fsS "$sim_url/_sim/state") || die "pandasim did not answer /_sim/state"
+	names=$(grep -o '"id":"[^"]*","parentId":"[^"]*","type":[0-9]*,"name":"[^"]*"' <<<"$state" |
+		sed 's/^"id":"\([^"]*\)".*"name":"\([^"]*\)"$/N \1 \2/') || true
+	allocs=$(grep -o '{"accountId":"[^"]*","productName":"[^"]*","allocationType":"[^"]*","quantity":[0-9]*' <<<"$state" |
+		sed 's/^{"accountId":"\([^"]*\)","productName":"\([^"]*\)","allocationType":"\([^"]*\)","quantity":\([0-9]*\)$/A \1 \2 \3 \4/') || true
+	printf '%s\n%s\n' "$names" "$allocs" | awk -v want="$*" '
+		BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) keep[w[i]] = 1
+			printf "%-13s %-18s %-17s %-13s %s\n", "PANDA ACCOUNT", "NAME", "PRODUCT", "TYPE", "QUANTITY" }
+		$1 == "N" { id = $2; $1 = ""; $2 = ""; sub(/^ +/, ""); name[id] = $0 }
+		$1 == "A" && ($2 in keep) { printf "%-13s %-18s %-17s %-13s %s\n", $2, name[$2], $3, $4, $5; c++ }
+		END { if (!c) print "(no allocations)" }'
+}
+
+# remote_id ACCOUNT_ID: the Panda account id the host stored for a BSS account.
+remote_id() { "$bin/provctl" records | awk -v id="$1" '$1 == id { print $4 }'; }
 
 # secret prints 32 random hex characters.
 secret() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
@@ -91,7 +131,7 @@ stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
-sim_pid='' host_pid='' plugin_pids=''
+sim_pid='' host_pid='' plugin_pids='' tee_pid=''
 cleanup() {
 	local code=$?
 	trap - EXIT INT TERM
@@ -113,6 +153,11 @@ cleanup() {
 			code=1
 		fi
 	done
+	# Let the transcript's tee write the last lines before the prompt returns.
+	if [[ -n $tee_pid ]]; then
+		exec >&- 2>&-
+		wait "$tee_pid" 2>/dev/null || true
+	fi
 	exit "$code"
 }
 trap cleanup EXIT
@@ -126,6 +171,13 @@ note "$(cd "$bin" && ls | tr '\n' ' ')"
 rm -rf "$work"
 mkdir -p "$work"
 umask 077
+# The transcript: everything the demo prints also goes to .demo/demo.txt, so
+# that the last step checks what was printed, not only what was logged. tee
+# ignores Ctrl-C, which reaches the whole process group: it must outlive the
+# script's cleanup, or the cleanup's first line would die of SIGPIPE before
+# stopping anything.
+exec > >(trap '' INT TERM && exec tee "$work/demo.txt") 2>&1
+tee_pid=$!
 
 # Per-run secrets: the simulator accepts them, the host reads them from the
 # environment and a file, provctl sends the token. None is printed.
@@ -251,6 +303,113 @@ else
 	note "curl is not installed: skipping the interworks calls (see docs/interworks.md)."
 fi
 
+heading "11. Orders: the catalogue, then a direct customer's order"
+note "Licences of a base product (EPP, EDR, EPDR, ADVANCED_EPDR) and add-on modules, one allocation each in Panda."
+provctl products
+note "examples/orders/storefront-order.json: Initech (C-3001, synchronized in step 7) orders 10 EDR with 10 Full Encryption."
+note "The check-only pass first: the same rules, nothing changes."
+provctl subscribe examples/orders/storefront-order.json --check
+provctl subscribe examples/orders/storefront-order.json
+note "The file is the desired state, not a change: sent again, nothing is allocated twice."
+provctl_lines 'Quantity|Add-ons|Result' subscribe examples/orders/storefront-order.json
+note "Five more endpoints: the stored desired state with a new quantity (the add-on keeps its 10)."
+provctl subscription set-quantity S-3101 15
+
+heading "12. An add-on above its base product is refused"
+note "storefront-order-addon-above-base.json asks for 20 Full Encryption on 15 EDR (INVALID_ARGUMENT, exit code 3)."
+expect 3 provctl subscribe examples/orders/storefront-order-addon-above-base.json
+note "Nothing changed in Panda; the record says failed, with the reason, so the BSS can list what to fix:"
+provctl subscriptions --status failed
+note "Panda still holds what the record lists (15 EDR, 10 Full Encryption); the refused order is kept as the desired state:"
+provctl_lines 'Status|Quantity|Add-ons|Desired|Error reason' subscription get S-3101
+note "The fix the hint offers, raising the base product to 20, makes the order whole:"
+provctl_lines 'Status|Quantity|Add-ons|Result' subscription set-quantity S-3101 20
+
+heading "13. Suspend, resume, cancel"
+note "Panda has no pause: suspend releases the licences and the record keeps the quantity for resume."
+provctl_lines 'Status|Quantity|Add-ons|Result|Message' subscription suspend S-3101
+provctl_lines 'Status|Quantity|Add-ons|Result|Message' subscription resume S-3101
+note "What Panda holds now, read back from Panda (--refresh; a disagreement would be a REMOTE_DRIFT warning):"
+provctl subscription get S-3101 --refresh
+if command -v curl >/dev/null; then
+	note "The same, in pandasim's own state:"
+	allocations "$(remote_id C-3001)"
+fi
+provctl_lines 'Status|Result|Message' subscription cancel S-3101
+note "Cancel is terminal: a later change is refused (FAILED_PRECONDITION, exit code 4)."
+expect 4 provctl subscription set-quantity S-3101 25
+
+heading "14. An end customer's order: the reseller's allocation grows first"
+note "examples/orders/subscription.json: Umbrella Pharmacy (C-2002), the end customer of Acme Resellers (R-2001),"
+note "orders 25 EPDR with 25 Patch Management. The licences come from the reseller's stock, which is empty:"
+reseller=$(remote_id R-2001) customer=$(remote_id C-2002)
+if command -v curl >/dev/null; then allocations "$reseller" "$customer"; fi
+provctl subscribe examples/orders/subscription.json --check
+provctl subscribe examples/orders/subscription.json
+if command -v curl >/dev/null; then
+	note "The reseller was topped up from the root by what was missing, then the customer's allocation drawn from it:"
+	allocations "$reseller" "$customer"
+fi
+note "Every order the host stores:"
+provctl subscriptions
+
+if command -v curl >/dev/null; then
+	heading "15. interworks orders: Subscription Create through the Service Management endpoint"
+	note "The account interworks synchronized in step 10 (IW-7001) orders 10 EPP with 10 Data Control. Cloud BSS's pre-check"
+	note "first (?checkonly=true), then the order; Result is the subscription id interworks sends back on later calls."
+	order='{"SubscriptionID":"IW-S-9001","Account":{"ID":"IW-7001"},"ProductID":"EPP","Quantity":10,'
+	order+='"AttributeList":[{"ID":"allocation_type","Value":"subscription"}],"Addons":[{"ProductID":"DATA_CONTROL","Quantity":10}]'
+	note "body.json: $order}"
+	answer=$(interworks 'Subscriptions/Create?checkonly=true' demo-3 "$order}")
+	printf '%s\n' "$answer"
+	[[ $answer == *'"Code":0'* ]] || die "the interworks pre-check did not pass"
+	answer=$(interworks Subscriptions/Create demo-4 "$order}")
+	printf '%s\n' "$answer"
+	[[ $answer == *'"Code":0'* && $answer == *ACTIVE* ]] || die "the interworks Subscription Create did not succeed"
+	note "A pre-check Cloud BSS must refuse: 20 Data Control on 10 EPP (Code -3, the field named in interworks' terms)."
+	over='{"ID":"IW-S-9001","Account":{"ID":"IW-7001"},"ProductID":"EPP","Quantity":10,"Addons":[{"ProductID":"DATA_CONTROL","Quantity":20}]}'
+	note "body.json: $over"
+	answer=$(interworks 'Subscriptions/Update?checkonly=true' demo-5 "$over")
+	printf '%s\n' "$answer"
+	[[ $answer == *'"Code":-3'* ]] || die "the interworks pre-check of an add-on above its base did not answer -3"
+	provctl_lines 'Subscription|Account|Product|Status|Quantity|Add-ons' subscription get IW-S-9001
+fi
+
+heading "16. The BSS renames a customer: Synchronize pushes the change"
+note "examples/end-customer-renamed.json: Umbrella Pharmacy (C-2002) is now Umbrella Health, with a new corporate email."
+note "The same sync, on an account Panda already has: its name and email are updated in place."
+provctl sync examples/end-customer-renamed.json --set role=User --set username=umbrella-admin
+note "Sent again, nothing is updated: Panda already matches."
+provctl_lines 'Account|Status|Created' sync examples/end-customer-renamed.json --set role=User --set username=umbrella-admin
+
+heading "17. Drift: someone renames the account in Panda's console, behind the host's back"
+if command -v curl >/dev/null; then
+	note "pandasim's test hook changes the account as an operator in the console would:"
+	printf '%s$ curl -X PATCH %s/_sim/accounts/%s -d '"'"'{"name":"Umbrella Health (console)"}'"'"'%s\n' "$dim" "$sim_url" "$customer" "$reset"
+	curl -fsS -X PATCH "$sim_url/_sim/accounts/$customer" -d '{"name":"Umbrella Health (console)"}'
+	echo
+	note "provctl reconcile refreshes every stored record from Panda and reports what disagrees (exit code 7 on drift):"
+	expect 7 provctl reconcile
+	note "Reconcile reports and corrects nothing; the next sync pushes the BSS's name back to Panda:"
+	provctl_lines 'Account|Status|Created' sync examples/end-customer-renamed.json --set role=User --set username=umbrella-admin
+	provctl reconcile
+else
+	note "curl is not installed: skipping the console rename; provctl reconcile finds every record in step."
+	provctl reconcile
+fi
+
+heading "18. Delete"
+note "An account with an active order is refused (HAS_SUBSCRIPTIONS, exit code 4): cancel its subscriptions first."
+expect 4 provctl delete C-2002
+note "An end customer with no subscription: its Panda operator and account go, the record stays, deleted."
+provctl delete C-4202
+note "Delete is idempotent:"
+provctl_lines 'Account|Status|Deleted' delete C-4202
+note "A reseller with end customers is refused (HAS_CHILDREN, exit code 4) unless --cascade, which deletes them first:"
+expect 4 provctl delete R-4100
+provctl delete R-4100 --cascade
+provctl records --status deleted
+
 heading "Shutting down"
 stop "$host_pid" provisioning-host
 host_pid=''
@@ -261,7 +420,7 @@ for pid in $plugin_pids; do
 done
 note "provisioning-host, its Panda plugin and pandasim stopped; nothing left running."
 for s in "$PANDA_PASSWORD" "$PANDA_API_KEY" "$INTERWORKS_API_KEY" "$(cat "$work/token")"; do
-	! grep -qrF -- "$s" "$work"/*.log "$work"/*.out || die "a secret reached a log in .demo/"
+	! grep -qrF -- "$s" "$work"/*.log "$work"/*.out "$work/demo.txt" || die "a secret reached a log in .demo/ or the output"
 done
-note "No secret reached a log."
+note "No secret reached a log or the output."
 printf '\n%sDemo complete.%s Try: bin/provctl --help\n' "$bold" "$reset"

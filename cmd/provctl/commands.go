@@ -255,8 +255,11 @@ synchronized once its reseller is.`,
 				return writeJSON(a.stdout, out)
 			}
 			created := "no (it already existed: idempotent replay)"
-			if r.GetCreated() {
+			switch {
+			case r.GetCreated():
 				created = "yes"
+			case r.GetUpdated():
+				created = "no (it existed: updated to match the account)"
 			}
 			if err := renderRecord(a.stdout, r.GetRecord(), [2]string{"Created", created}); err != nil {
 				return err
@@ -362,7 +365,15 @@ func (a *app) status(ctx context.Context, s *session, plugin, accountPath string
 		redactRecord(out.GetResponse().GetRecord())
 		return writeJSON(a.stdout, out)
 	}
-	return renderRecord(a.stdout, resp.GetResponse().GetRecord())
+	r := resp.GetResponse()
+	if err := renderRecord(a.stdout, r.GetRecord()); err != nil {
+		return err
+	}
+	if len(r.GetDiagnostics()) > 0 {
+		fmt.Fprintln(a.stdout)
+		return renderDiagnostics(a.stdout, r.GetDiagnostics())
+	}
+	return nil
 }
 
 func newRecordsCmd(a *app) *cobra.Command {

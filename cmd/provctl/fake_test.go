@@ -36,7 +36,9 @@ type fakeHost struct {
 
 	mu      sync.Mutex
 	records map[string]*provisioningv1.SyncRecord
-	chunks  []int // item count of each SynchronizeBatch call
+	names   map[string]string                       // each synchronized account's name, to tell a rename
+	drift   map[string][]*provisioningv1.Diagnostic // what GetSyncStatus reports, by account id
+	chunks  []int                                   // item count of each SynchronizeBatch call
 
 	orders fakeOrders // the subscription RPCs' state (fake_orders_test.go)
 }
@@ -219,7 +221,22 @@ func (f *fakeHost) Synchronize(_ context.Context, req *hostv1.SynchronizeRequest
 	if err != nil {
 		return nil, err
 	}
-	return &hostv1.SynchronizeResponse{Response: &provisioningv1.SynchronizeResponse{Record: r, Created: created}}, nil
+	updated := f.renamed(req.GetRequest().GetAccount(), created)
+	return &hostv1.SynchronizeResponse{Response: &provisioningv1.SynchronizeResponse{Record: r, Created: created, Updated: updated}}, nil
+}
+
+// renamed remembers the account's name and tells whether a synchronized
+// account came back under another one: the BSS renamed it, and a plugin
+// that pushes the change answers updated.
+func (f *fakeHost) renamed(acc *provisioningv1.Account, created bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.names == nil {
+		f.names = map[string]string{}
+	}
+	prev, seen := f.names[acc.GetId()]
+	f.names[acc.GetId()] = acc.GetName()
+	return !created && seen && prev != acc.GetName()
 }
 
 func (f *fakeHost) stored(id string) (*provisioningv1.SyncRecord, error) {
@@ -237,7 +254,10 @@ func (f *fakeHost) GetSyncStatus(_ context.Context, req *hostv1.GetSyncStatusReq
 	if err != nil {
 		return nil, err
 	}
-	return &hostv1.GetSyncStatusResponse{Response: &provisioningv1.GetSyncStatusResponse{Record: r}}, nil
+	f.mu.Lock()
+	ds := f.drift[r.GetAccountId()]
+	f.mu.Unlock()
+	return &hostv1.GetSyncStatusResponse{Response: &provisioningv1.GetSyncStatusResponse{Record: r, Diagnostics: ds}}, nil
 }
 
 func (f *fakeHost) GetSyncRecord(_ context.Context, req *hostv1.GetSyncRecordRequest) (*hostv1.GetSyncRecordResponse, error) {

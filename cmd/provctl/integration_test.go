@@ -80,6 +80,14 @@ func TestStoryAgainstFakeHost(t *testing.T) {
 	if r = provctl(t, "", env, "sync", ex("end-customer.json")); r.code != exitOK {
 		t.Fatalf("sync end customer: exit %d\n%s", r.code, r.stderr)
 	}
+	r = provctl(t, "", env, "sync", ex("end-customer-renamed.json"))
+	if r.code != exitOK || !strings.Contains(r.stdout, "Created:        no (it existed: updated to match the account)") {
+		t.Errorf("sync of the renamed end customer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = provctl(t, "", env, "sync", ex("end-customer-renamed.json"))
+	if r.code != exitOK || !strings.Contains(r.stdout, "idempotent replay") {
+		t.Errorf("sync of the renamed end customer again: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = provctl(t, "", env, "records")
 	if r.code != exitOK {
 		t.Fatalf("records: exit %d\n%s", r.code, r.stderr)
@@ -92,6 +100,14 @@ func TestStoryAgainstFakeHost(t *testing.T) {
 	r = provctl(t, "", env, "status", "C-2002")
 	if r.code != exitOK || !strings.Contains(r.stdout, "synced") {
 		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	f.mu.Lock()
+	f.drift = map[string][]*provisioningv1.Diagnostic{"C-2002": {{Severity: provisioningv1.Severity_SEVERITY_WARNING, Code: "REMOTE_DRIFT",
+		Field: "account.name", Summary: `Panda has "Umbrella (console)", the BSS "Umbrella Pharmacy"`}}}
+	f.mu.Unlock()
+	r = provctl(t, "", env, "status", "C-2002")
+	if r.code != exitOK || !strings.Contains(r.stdout, "REMOTE_DRIFT") || !strings.Contains(r.stdout, `Panda has "Umbrella (console)"`) {
+		t.Errorf("status of a drifted account: exit %d, want the REMOTE_DRIFT warning\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	r = provctl(t, "", env, "status", "C-9999", "--cached")
 	if r.code != exitState || !strings.Contains(r.stderr, "NOT_FOUND") {
