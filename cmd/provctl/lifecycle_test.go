@@ -183,7 +183,7 @@ func TestDeleteCmd(t *testing.T) {
 		},
 		"children refuse it": {
 			args: []string{"R1"}, err: hasChildren, wantCode: exitState, wantCalls: 1,
-			wantErr: []string{"FAILED_PRECONDITION", "HAS_CHILDREN"},
+			wantErr: []string{"FAILED_PRECONDITION", "HAS_CHILDREN", "hint: delete its end customers first, or delete the whole tree with --cascade"},
 		},
 		"cascade": {
 			args: []string{"R1", "--cascade"}, wantCode: exitOK, wantCascade: true, wantCalls: 1,

@@ -518,7 +518,8 @@ func parseSubscriptionStatus(s string) (provisioningv1.SubscriptionStatus, error
 }
 
 // reasonHints say what to do next when the reason is more precise than the
-// code's hint: the order reasons, from the contract's error tables. Their
+// code's hint: the order and lifecycle reasons, from the contract's error
+// tables. Their
 // code's generic hint ("synchronize the parent first") would mislead.
 var reasonHints = map[string]string{
 	diag.CodeAccountNotSynced:           "synchronize the account first (provctl sync), then retry",
@@ -529,6 +530,11 @@ var reasonHints = map[string]string{
 	diag.CodeTrialExpired:               "the trial is over: provision it as paid (\"trial\": false)",
 	diag.CodeTrialDowngrade:             "a paid subscription never goes back to trial: order without \"trial\"",
 	diag.ReasonSubscriptionNotFound:     "provision it first (provctl subscribe), or check the id and --plugin-name",
+	diag.CodeHasChildren:                "delete its end customers first, or delete the whole tree with --cascade",
+	diag.CodeHasSubscriptions:           "cancel its subscriptions first (provctl subscriptions --account ID; provctl subscription cancel ID)",
+	diag.CodeParentChanged:              "Panda cannot move an account: restore the BSS parent, or delete the account and synchronize it anew",
+	diag.CodeTypeChangeUnsupported:      "convert the account in the WatchGuard console, then provctl status ID adopts it (see the error's detail)",
+	diag.ReasonRemoteIDTaken:            "another account's record holds that Panda account: check both with provctl records",
 }
 
 // redactSubscriptionRecord hides secret-looking attribute values in a record
