@@ -60,10 +60,6 @@ import (
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
-// maxRecvMsgSize lets a SynchronizeBatch of hundreds of thousands of
-// accounts arrive in one request.
-const maxRecvMsgSize = 256 << 20
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -210,7 +206,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		log.Warn("some plugins did not start", "error", startErr)
 	}
 
-	opts := append(auth.serverOptions(), grpc.MaxRecvMsgSize(maxRecvMsgSize))
+	opts := append(auth.serverOptions(), server.GRPCOptions()...)
 	gs := grpc.NewServer(opts...)
 	hostSrv := server.New(h, st, server.WithLogger(log))
 	hostv1.RegisterHostServiceServer(gs, hostSrv)
