@@ -163,6 +163,11 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	lock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	st, err := store.OpenSQLite(cfg.dataDir)
 	if err != nil {
 		return err
