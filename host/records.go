@@ -249,6 +249,9 @@ func callThenPersist[Resp recordAnswer](ctx context.Context, r *Records, plugin,
 	}
 	if err := r.st.Put(context.WithoutCancel(ctx), rec, acct); err != nil {
 		r.log.Error("store sync record", "plugin", plugin, "account_id", accountID, "error", err)
+		if errors.Is(err, store.ErrDamaged) {
+			return zero, errStoreDamaged
+		}
 		return zero, diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync record could not be stored; retry (the call is idempotent)", time.Second)
 	}
 	return resp, nil
@@ -257,5 +260,13 @@ func callThenPersist[Resp recordAnswer](ctx context.Context, r *Records, plugin,
 // readError logs a failed store read and answers STORE_UNAVAILABLE.
 func (r *Records) readError(err error) error {
 	r.log.Error("read sync records", "error", err)
+	if errors.Is(err, store.ErrDamaged) {
+		return errStoreDamaged
+	}
 	return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync-record store cannot be read; retry", time.Second)
 }
+
+// errStoreDamaged answers calls once the store's database is corrupt or was
+// deleted: DATA_LOSS, since retrying cannot help until an operator restores
+// it (the daemon's log and health check name the file).
+var errStoreDamaged = status.Error(codes.DataLoss, "the sync-record database is damaged or was deleted (the daemon's log names the file): an operator must restore it; retrying will not help")

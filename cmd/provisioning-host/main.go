@@ -218,6 +218,9 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	hs.SetServingStatus(hostv1.HostService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	if c, ok := st.(storeChecker); ok {
+		go watchStore(ctx, c, hs, log)
+	}
 	reflection.Register(gs)
 
 	var metricsSrv *http.Server
