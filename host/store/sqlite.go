@@ -78,6 +78,9 @@ func OpenSQLite(dir string) (Store, error) {
 		return nil, fmt.Errorf("open sync-record store: %w", err)
 	}
 	path := filepath.Join(dir, databaseFile)
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("open sync-record store: %w", err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -126,6 +129,25 @@ func OpenSQLite(dir string) (Store, error) {
 }
 
 var errClosed = errors.New("sync-record store is closed")
+
+// ownerOnly creates the database file 0600 if missing and makes it and its
+// -wal and -shm files 0600 if not: they hold names, emails and phone
+// numbers. SQLite gives the -wal and -shm files it creates the database
+// file's mode, so the file must be right before SQLite opens it, whatever
+// the umask or an older version left.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
 
 // quickCheck refuses a database that fails SQLite's quick_check: serving
 // from it would answer some reads, fail writes as "malformed" and lose
