@@ -222,7 +222,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 
 	opts := append(auth.serverOptions(), server.GRPCOptions()...)
 	gs := grpc.NewServer(opts...)
-	hostSrv := server.New(h, st, server.WithLogger(log))
+	hostSrv := server.New(h, st, server.WithLogger(log), server.WithDrain(ctx))
 	hostv1.RegisterHostServiceServer(gs, hostSrv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)

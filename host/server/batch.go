@@ -82,12 +82,15 @@ func (s *server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream ho
 	if err := b.plan(ctx); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
+	wake := func() {
 		b.mu.Lock()
 		b.cond.Broadcast()
 		b.mu.Unlock()
-	})
+	}
+	stop := context.AfterFunc(ctx, wake)
 	defer stop()
+	stopDrain := context.AfterFunc(s.opts.drain, wake)
+	defer stopDrain()
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
@@ -97,6 +100,9 @@ func (s *server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream ho
 		}()
 	}
 	wg.Wait()
+	if s.opts.drain.Err() != nil && ctx.Err() == nil {
+		b.notStarted()
+	}
 	s.opts.logger.Info("batch done", "plugin", b.plugin, "items", len(req.GetItems()), "concurrency", n, "elapsed", time.Since(start).Round(time.Millisecond))
 	if b.sendErr != nil {
 		return b.sendErr
@@ -296,10 +302,11 @@ func (b *batch) finish(i int32) {
 func (b *batch) work(ctx context.Context) {
 	for {
 		b.mu.Lock()
-		for len(b.queue) == 0 && b.remaining > 0 && ctx.Err() == nil {
+		draining := func() bool { return b.s.opts.drain.Err() != nil }
+		for len(b.queue) == 0 && b.remaining > 0 && ctx.Err() == nil && !draining() {
 			b.cond.Wait()
 		}
-		if b.remaining == 0 || ctx.Err() != nil {
+		if b.remaining == 0 || ctx.Err() != nil || draining() {
 			b.mu.Unlock()
 			return
 		}
@@ -328,6 +335,22 @@ func (b *batch) work(ctx context.Context) {
 			b.skipDescendants(kids, res.GetAccountId())
 		}
 		b.finish(t.idx)
+	}
+}
+
+// notStarted answers every item without a result as not started because
+// the host is shutting down. Callers must have stopped the workers.
+func (b *batch) notStarted() {
+	for i, it := range b.req.Items {
+		if it == nil {
+			continue
+		}
+		err := diag.Host.Unavailable(diag.ReasonHostShuttingDown,
+			"not started: the provisioning host is shutting down; send it again (Synchronize is idempotent)", 5*time.Second)
+		if b.send(skipped(it.GetAccount().GetId(), err)) != nil {
+			return
+		}
+		b.finish(int32(i))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/cloudbss/provisioning/host/catalog"
 	"github.com/cloudbss/provisioning/host/server"
 	"github.com/cloudbss/provisioning/host/store"
+	"github.com/cloudbss/provisioning/plugin/diag"
 	"github.com/cloudbss/provisioning/plugin/plugintest"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
@@ -232,5 +233,57 @@ func BenchmarkBatchPlanning(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/item")
 			})
 		}
+	}
+}
+
+// TestBatchDrain: once the host drains (SIGTERM), a running batch starts no
+// more items; the one in flight finishes and the rest are answered SKIPPED,
+// UNAVAILABLE with reason HOST_SHUTTING_DOWN, at once.
+func TestBatchDrain(t *testing.T) {
+	t.Parallel()
+	drainCtx, drain := context.WithCancel(context.Background())
+	defer drain()
+	st := store.NewMemory()
+	cfg := &catalog.Config{Plugins: []catalog.Entry{{
+		Name: plug, Path: plugintest.Build(t, "github.com/cloudbss/provisioning/host/internal/testplugin"),
+	}}}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := host.New(cfg, host.WithLogger(quiet), host.WithStore(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	srv := server.New(h, st, server.WithLogger(quiet), server.WithDrain(drainCtx))
+
+	req := &hostv1.SynchronizeBatchRequest{Plugin: plug, Concurrency: 1}
+	const n = 20
+	for i := range n {
+		req.Items = append(req.Items, &hostv1.BatchItem{Account: acct(fmt.Sprintf("D%02d", i), reseller, "")})
+	}
+	s := &batchStream{ctx: context.Background(), onSend: func(k int) {
+		if k == 1 {
+			drain()
+		}
+	}}
+	if err := srv.SynchronizeBatch(req, s); err != nil {
+		t.Fatal(err)
+	}
+	var synced, shutdown int
+	for _, r := range s.sent {
+		d := diag.Parse(status.FromProto(r.GetError()).Err())
+		switch {
+		case r.GetOutcome() == hostv1.Outcome_OUTCOME_SYNCED:
+			synced++
+		case r.GetOutcome() == hostv1.Outcome_OUTCOME_SKIPPED && d.Code == codes.Unavailable && d.Reason == diag.ReasonHostShuttingDown:
+			shutdown++
+		default:
+			t.Errorf("%s: %v %v", r.GetAccountId(), r.GetOutcome(), d)
+		}
+	}
+	if synced != 1 || shutdown != n-1 {
+		t.Errorf("%d synced, %d not started, want 1 and %d", synced, shutdown, n-1)
 	}
 }
