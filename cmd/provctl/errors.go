@@ -209,7 +209,7 @@ func dedupeViolations(vs []diag.Violation) []diag.Violation {
 }
 
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return escapeControl(strings.Join(strings.Fields(s), " "), "")
 }
 
 // tooLarge tells whether d is gRPC's own RESOURCE_EXHAUSTED for a message
