@@ -287,3 +287,28 @@ func TestBatchDrain(t *testing.T) {
 		t.Errorf("%d synced, %d not started, want 1 and %d", synced, shutdown, n-1)
 	}
 }
+
+// BenchmarkBatchPlanningSQLite measures a batch of n items whose parents
+// are nowhere against the daemon's SQLite store: one lookup per item.
+func BenchmarkBatchPlanningSQLite(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	srv := newServer(b, st)
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("orphans/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				req := orphans(n)
+				s := &batchStream{ctx: context.Background()}
+				b.StartTimer()
+				if err := srv.SynchronizeBatch(req, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/item")
+		})
+	}
+}
