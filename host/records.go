@@ -377,6 +377,9 @@ func (r *Records) put(ctx context.Context, rec *provisioningv1.SyncRecord, acct 
 				taken.RemoteID, rec.GetAccountId(), taken.Holder))
 	}
 	r.log.Error("store sync record", "plugin", rec.GetPlugin(), "account_id", rec.GetAccountId(), "error", err)
+	if errors.Is(err, store.ErrDamaged) {
+		return errStoreDamaged
+	}
 	return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync record could not be stored; retry (the call is idempotent)", time.Second)
 }
 
@@ -435,5 +438,13 @@ var failedCodeNames = map[codes.Code]string{
 // readError logs a failed store read and answers STORE_UNAVAILABLE.
 func (r *Records) readError(err error) error {
 	r.log.Error("read sync records", "error", err)
+	if errors.Is(err, store.ErrDamaged) {
+		return errStoreDamaged
+	}
 	return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync-record store cannot be read; retry", time.Second)
 }
+
+// errStoreDamaged answers calls once the store's database is corrupt or was
+// deleted: DATA_LOSS, since retrying cannot help until an operator restores
+// it (the daemon's log and health check name the file).
+var errStoreDamaged = status.Error(codes.DataLoss, "the sync-record database is damaged or was deleted (the daemon's log names the file): an operator must restore it; retrying will not help")

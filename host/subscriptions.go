@@ -588,6 +588,9 @@ func (r *Records) storeFailed(ctx context.Context, plugin string, o *order, sub 
 func (r *Records) putSubscription(ctx context.Context, rec *provisioningv1.SubscriptionRecord, sub *provisioningv1.Subscription) error {
 	if err := r.st.PutSubscription(context.WithoutCancel(ctx), rec, sub); err != nil {
 		r.log.Error("store subscription record", "plugin", rec.GetPlugin(), "subscription_id", rec.GetSubscriptionId(), "error", err)
+		if errors.Is(err, store.ErrDamaged) {
+			return errStoreDamaged
+		}
 		return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the subscription record could not be stored; retry (the call is idempotent)", time.Second)
 	}
 	return nil

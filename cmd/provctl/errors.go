@@ -69,7 +69,11 @@ func exitCode(err error) int {
 	if !isStatusError(err) {
 		return exitError
 	}
-	switch diag.Parse(err).Code {
+	d := diag.Parse(err)
+	if tooLarge(d) {
+		return exitInvalid
+	}
+	switch d.Code {
 	case codes.InvalidArgument, codes.OutOfRange:
 		return exitInvalid
 	case codes.FailedPrecondition, codes.AlreadyExists, codes.NotFound, codes.Aborted:
@@ -179,7 +183,9 @@ func formatStatus(d diag.Details) string {
 	if d.RetryAfter > 0 {
 		fmt.Fprintf(&b, "  retry after: %s\n", d.RetryAfter)
 	}
-	if h, ok := reasonHints[d.Reason]; ok {
+	if tooLarge(d) {
+		b.WriteString("  hint: the message is larger than the limit: retrying will not help; send less per call (fewer items, smaller pages)\n")
+	} else if h, ok := reasonHints[d.Reason]; ok {
 		fmt.Fprintf(&b, "  hint: %s\n", h)
 	} else if h, ok := hints[d.Code]; ok {
 		fmt.Fprintf(&b, "  hint: %s\n", h)
@@ -203,5 +209,11 @@ func dedupeViolations(vs []diag.Violation) []diag.Violation {
 }
 
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return escapeControl(strings.Join(strings.Fields(s), " "), "")
+}
+
+// tooLarge tells whether d is gRPC's own RESOURCE_EXHAUSTED for a message
+// over the size limit: unlike a rate limit, retrying it cannot succeed.
+func tooLarge(d diag.Details) bool {
+	return d.Code == codes.ResourceExhausted && strings.Contains(d.Message, "message larger than max")
 }

@@ -59,6 +59,11 @@ func TestPrintError(t *testing.T) {
 				"  retry after: 2s\n" +
 				"  hint: retry with backoff: the call is idempotent\n",
 		},
+		"message too large": {
+			err: status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5242931 vs. 4194304)"),
+			want: "provctl: RESOURCE_EXHAUSTED: grpc: received message larger than max (5242931 vs. 4194304)\n" +
+				"  hint: the message is larger than the limit: retrying will not help; send less per call (fewer items, smaller pages)\n",
+		},
 		"plain status": {
 			err:  status.Error(codes.Internal, "boom\nat line 2"),
 			want: "provctl: INTERNAL: boom at line 2\n",
@@ -109,6 +114,7 @@ func TestExitCode(t *testing.T) {
 		"not found":           {status.Error(codes.NotFound, "x"), exitState},
 		"unavailable":         {status.Error(codes.Unavailable, "x"), exitUnavailable},
 		"resource exhausted":  {status.Error(codes.ResourceExhausted, "x"), exitUnavailable},
+		"message too large":   {status.Error(codes.ResourceExhausted, "grpc: trying to send message larger than max (9 vs. 4)"), exitInvalid},
 		"deadline":            {context.DeadlineExceeded, exitUnavailable},
 		"unauthenticated":     {status.Error(codes.Unauthenticated, "x"), exitAuth},
 		"internal":            {status.Error(codes.Internal, "x"), exitError},

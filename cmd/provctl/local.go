@@ -94,7 +94,7 @@ func (a *app) openLocal(ctx context.Context) (_ *session, err error) {
 	}
 
 	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(server.GRPCOptions()...)
 	hostv1.RegisterHostServiceServer(srv, server.New(h, st, server.WithLogger(logger)))
 	go func() { _ = srv.Serve(lis) }()
 	cleanup = append(cleanup, func() error { srv.Stop(); return nil })

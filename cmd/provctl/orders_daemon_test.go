@@ -161,7 +161,7 @@ func simAllocated(ctx context.Context, t *testing.T, s *loadtest.Stack, account,
 // randomSecret is a value a leak check can search for.
 func randomSecret(t *testing.T, prefix string) string {
 	t.Helper()
-	b := make([]byte, 12)
+	b := make([]byte, 16) // the daemon's minimum token is 32 characters
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
 	}

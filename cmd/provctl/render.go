@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -51,8 +53,55 @@ func writeJSONLine(w io.Writer, m proto.Message) error {
 	return err
 }
 
-func newTable(w io.Writer) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+func newTable(w io.Writer) *table {
+	return &table{tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+}
+
+// table is a tabwriter that escapes, in everything written to it, what a
+// terminal would act on: ids, names and messages come from callers and
+// plugins, and an escape sequence in one must not clear or rewrite the
+// operator's screen. Tabs and newlines are the table's own.
+type table struct{ *tabwriter.Writer }
+
+func (t *table) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(t.Writer, escapeControl(string(p), "\t\n")); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// escapeControl writes the characters of s that are not printable (control
+// characters, bidi overrides, bytes that are not UTF-8) as Go escapes
+// (\x1b, \u202e, \xff), except those in keep.
+func escapeControl(s, keep string) string {
+	clean := true
+	for _, r := range s {
+		if !unicode.IsPrint(r) && !strings.ContainsRune(keep, r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r) || strings.ContainsRune(keep, r):
+			b.WriteString(s[i : i+n])
+		case r < 0x80:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // enumName shortens an enum value for a table: FIELD_KIND_ACCOUNT_REF

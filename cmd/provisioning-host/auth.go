@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
@@ -33,6 +34,15 @@ type auth struct {
 func newAuth(cfg *config) (*auth, error) {
 	a := &auth{}
 	if cfg.authTokenFile != "" {
+		fi, err := os.Stat(cfg.authTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--auth-token-file: %w", err)
+		}
+		// As ssh with private keys: a token others can change lets them
+		// in, one everyone can read is no secret.
+		if m := fi.Mode().Perm(); m&0o026 != 0 {
+			return nil, fmt.Errorf("--auth-token-file: %s is mode %#o: it must not be group- or world-writable nor world-readable (chmod 600 %s)", cfg.authTokenFile, m, cfg.authTokenFile)
+		}
 		b, err := os.ReadFile(cfg.authTokenFile)
 		if err != nil {
 			return nil, fmt.Errorf("--auth-token-file: %w", err)
@@ -40,6 +50,9 @@ func newAuth(cfg *config) (*auth, error) {
 		a.token = []byte(strings.TrimSpace(string(b)))
 		if len(a.token) == 0 {
 			return nil, errors.New("--auth-token-file: the file is empty")
+		}
+		if len(a.token) < minTokenLen {
+			return nil, fmt.Errorf("--auth-token-file: the token is %d characters; at least %d are required (e.g. openssl rand -hex 16)", len(a.token), minTokenLen)
 		}
 	}
 	if cfg.tlsCert != "" {
@@ -65,6 +78,43 @@ func newAuth(cfg *config) (*auth, error) {
 		a.clientCA = true
 	}
 	return a, nil
+}
+
+// minTokenLen is the shortest bearer token accepted: 16 random bytes
+// written in hex. A short token can be guessed over the network.
+const minTokenLen = 32
+
+// authenticates tells whether callers must prove who they are.
+func (a *auth) authenticates() bool { return a.token != nil || a.clientCA }
+
+// checkExposure refuses to serve HostService beyond this machine without
+// caller authentication, unless --insecure-listen says so: anyone who can
+// reach it can create and change vendor accounts.
+func checkExposure(cfg *config, a *auth) error {
+	if a.authenticates() || cfg.insecureListen || isLocal(cfg.listen) {
+		return nil
+	}
+	return fmt.Errorf("--listen %s is reachable from other machines and no caller authentication is set: "+
+		"add --auth-token-file or --client-ca, listen on 127.0.0.1 or a unix socket, "+
+		"or pass --insecure-listen to serve anyone who can reach it", cfg.listen)
+}
+
+// isLocal tells whether a --listen or --metrics-listen address is reachable
+// only from this machine: a unix socket, or a TCP address on a loopback IP
+// or "localhost". An empty host listens on every interface.
+func isLocal(addr string) bool {
+	if strings.HasPrefix(addr, "unix://") || strings.Contains(addr, "/") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (a *auth) describe() string {

@@ -60,10 +60,6 @@ import (
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
-// maxRecvMsgSize lets a SynchronizeBatch of hundreds of thousands of
-// accounts arrive in one request.
-const maxRecvMsgSize = 256 << 20
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -76,6 +72,7 @@ type config struct {
 	dataDir         string
 	metricsListen   string
 	pprof           bool
+	insecureListen  bool
 	logFormat       string
 	logLevel        string
 	authTokenFile   string
@@ -95,7 +92,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:7443", "gRPC address: host:port, or a unix socket as unix:///path or a path")
 	fs.StringVar(&c.dataDir, "data-dir", "data", "folder of the sync-record database and the plugins' data")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address serving Prometheus /metrics (off when empty)")
-	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go profiles (/debug/pprof/) on --metrics-listen; keep that address private")
+	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go profiles (/debug/pprof/) on --metrics-listen, which must then be a loopback address")
+	fs.BoolVar(&c.insecureListen, "insecure-listen", false, "allow a --listen address other machines can reach without --auth-token-file or --client-ca")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.authTokenFile, "auth-token-file", "", "require callers to send this file's content as a bearer token")
@@ -124,6 +122,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.pprof && c.metricsListen == "" {
 		return nil, errors.New("--pprof needs --metrics-listen")
+	}
+	if c.pprof && !isLocal(c.metricsListen) {
+		// Profiles show memory contents and cost CPU on demand.
+		return nil, fmt.Errorf("--pprof needs a loopback --metrics-listen (e.g. 127.0.0.1:9090), not %s", c.metricsListen)
 	}
 	if c.clientCA != "" && c.tlsCert == "" {
 		return nil, errors.New("--client-ca needs --tls-cert and --tls-key")
@@ -167,6 +169,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	if err := checkExposure(cfg, auth); err != nil {
+		return err
+	}
+	lock, err := lockDataDir(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	st, err := store.OpenSQLite(cfg.dataDir)
 	if err != nil {
 		return err
@@ -210,13 +220,16 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		log.Warn("some plugins did not start", "error", startErr)
 	}
 
-	opts := append(auth.serverOptions(), grpc.MaxRecvMsgSize(maxRecvMsgSize))
+	opts := append(auth.serverOptions(), server.GRPCOptions()...)
 	gs := grpc.NewServer(opts...)
-	hostSrv := server.New(h, st, server.WithLogger(log))
+	hostSrv := server.New(h, st, server.WithLogger(log), server.WithDrain(ctx))
 	hostv1.RegisterHostServiceServer(gs, hostSrv)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	hs.SetServingStatus(hostv1.HostService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	if c, ok := st.(storeChecker); ok {
+		go watchStore(ctx, c, hs, log)
+	}
 	reflection.Register(gs)
 
 	var metricsSrv *http.Server

@@ -438,7 +438,7 @@ func TestDaemonChecksumMismatch(t *testing.T) {
 
 func TestDaemonBearerToken(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("let-me-in\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("let-me-in-0123456789abcdef0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, daemonConfig{flags: []string{"--auth-token-file", tokenFile}})
@@ -448,7 +448,7 @@ func TestDaemonBearerToken(t *testing.T) {
 	withToken := func(tok string) context.Context {
 		return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
 	}
-	for name, cctx := range map[string]context.Context{"none": ctx, "wrong": withToken("let-me-out")} {
+	for name, cctx := range map[string]context.Context{"none": ctx, "wrong": withToken("let-me-out-0123456789abcdef0123456789")} {
 		if _, err := c.ListPlugins(cctx, &hostv1.ListPluginsRequest{}); status.Code(err) != codes.Unauthenticated {
 			t.Errorf("%s token, unary: %v", name, err)
 		}
@@ -471,7 +471,7 @@ func TestDaemonBearerToken(t *testing.T) {
 	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
 		t.Errorf("health without a token: %v", err)
 	}
-	if _, err := c.Synchronize(withToken("let-me-in"), &hostv1.SynchronizeRequest{Plugin: plug, Request: &provisioningv1.SynchronizeRequest{Account: acct("A", customer, "")}}); err != nil {
+	if _, err := c.Synchronize(withToken("let-me-in-0123456789abcdef0123456789"), &hostv1.SynchronizeRequest{Plugin: plug, Request: &provisioningv1.SynchronizeRequest{Account: acct("A", customer, "")}}); err != nil {
 		t.Errorf("with the token: %v", err)
 	}
 }

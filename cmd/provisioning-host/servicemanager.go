@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/cloudbss/provisioning/host/catalog"
+	"github.com/cloudbss/provisioning/host/server"
 	"github.com/cloudbss/provisioning/host/servicemanager"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
@@ -70,7 +71,7 @@ func startServiceManager(cfg *config, cat *catalog.Config, hostSrv hostv1.HostSe
 		}
 	}()
 	bl := bufconn.Listen(1 << 20)
-	sm.inner = grpc.NewServer(grpc.MaxRecvMsgSize(maxRecvMsgSize))
+	sm.inner = grpc.NewServer(server.GRPCOptions()...)
 	hostv1.RegisterHostServiceServer(sm.inner, hostSrv)
 	go func() { _ = sm.inner.Serve(bl) }()
 	sm.conn, err = grpc.NewClient("passthrough:///service-manager",

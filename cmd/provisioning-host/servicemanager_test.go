@@ -44,7 +44,7 @@ func TestServiceManagerNeedsCredentials(t *testing.T) {
 // interworks' headers do; its URL is the second stdout line.
 func TestDaemonServiceManager(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("grpc-only-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("grpc-only-token-0123456789abcdef0123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TEST_SM_KEY", "sm-key-secret-456")
@@ -84,7 +84,7 @@ func TestDaemonServiceManager(t *testing.T) {
 	if code, body := call("sm-key-secret-456"); code != 200 || body["Fields"] == nil {
 		t.Errorf("right key: HTTP %d %v", code, body)
 	}
-	if code, _ := call("grpc-only-token"); code != 401 {
+	if code, _ := call("grpc-only-token-0123456789abcdef0123"); code != 401 {
 		t.Errorf("wrong key: HTTP %d, want 401", code)
 	}
 	d.stop(t)

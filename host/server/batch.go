@@ -82,12 +82,15 @@ func (s *server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream ho
 	if err := b.plan(ctx); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() {
+	wake := func() {
 		b.mu.Lock()
 		b.cond.Broadcast()
 		b.mu.Unlock()
-	})
+	}
+	stop := context.AfterFunc(ctx, wake)
 	defer stop()
+	stopDrain := context.AfterFunc(s.opts.drain, wake)
+	defer stopDrain()
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
@@ -97,6 +100,9 @@ func (s *server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream ho
 		}()
 	}
 	wg.Wait()
+	if s.opts.drain.Err() != nil && ctx.Err() == nil {
+		b.notStarted()
+	}
 	s.opts.logger.Info("batch done", "plugin", b.plugin, "items", len(req.GetItems()), "concurrency", n, "elapsed", time.Since(start).Round(time.Millisecond))
 	if b.sendErr != nil {
 		return b.sendErr
@@ -109,26 +115,43 @@ func (s *server) SynchronizeBatch(req *hostv1.SynchronizeBatchRequest, stream ho
 
 // plan links items to their parents, answers the items that cannot be sent
 // (invalid, duplicate, in a cycle, missing parent) and queues the roots.
+//
+// Planning is linear in the number of items: each item is visited a fixed
+// number of times, whatever the shape of the forest (a batch is untrusted
+// input, and a deep chain under a cycle used to cost n³). Items whose parent
+// is nowhere are answered as they are found, so a large batch shows
+// progress during its store lookups, and planning stops as soon as the
+// caller cancels.
 func (b *batch) plan(ctx context.Context) error {
 	items := b.req.GetItems()
+	// ids outlives the items: an answered item's slot is cleared.
+	ids := make([]string, len(items))
 	index := make(map[string]int32, len(items))
 	parent := make([]int32, len(items))
 	b.children = make([][]int32, len(items))
-	bad := make([]*hostv1.SynchronizeBatchResponse, len(items)) // a result decided up front
+	bad := make([]bool, len(items)) // a result decided up front
+	var later []int32               // bad items answered after the lookups
+	var laterRes []*hostv1.SynchronizeBatchResponse
+	decide := func(i int, r *hostv1.SynchronizeBatchResponse) {
+		bad[i] = true
+		later, laterRes = append(later, int32(i)), append(laterRes, r)
+	}
 	for i, it := range items {
 		id := it.GetAccount().GetId()
+		ids[i] = id
 		switch _, dup := index[id]; {
 		case id == "":
-			bad[i] = failed("", diag.InvalidArgument("account.id", diag.CodeInvalidAccount, "account.id is required"))
+			decide(i, failed("", diag.InvalidArgument("account.id", diag.CodeInvalidAccount, "account.id is required")))
 		case dup:
-			bad[i] = failed(id, diag.Host.InvalidArgument("account.id", diag.ReasonDuplicateAccount, "account "+id+" appears more than once in the batch"))
+			decide(i, failed(id, diag.Host.InvalidArgument("account.id", diag.ReasonDuplicateAccount, "account "+id+" appears more than once in the batch")))
 		default:
 			index[id] = int32(i)
 		}
 	}
+	missing := map[string]bool{} // parents outside the batch, looked up once
 	for i, it := range items {
 		parent[i] = noParent
-		if bad[i] != nil {
+		if bad[i] {
 			continue
 		}
 		pid := it.GetAccount().GetParentId()
@@ -142,13 +165,30 @@ func (b *batch) plan(ctx context.Context) error {
 		}
 		// The parent is not in the batch: the store must have its record
 		// (ancestors the caller sent are only checked against the store).
-		if _, err := b.s.recs.Get(ctx, b.plugin, pid); err != nil {
-			if status.Code(err) != codes.NotFound {
+		if err := ctx.Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
+		gone, seen := missing[pid]
+		if !seen {
+			if _, err := b.s.recs.Get(ctx, b.plugin, pid); err != nil {
+				if status.Code(err) != codes.NotFound {
+					return err
+				}
+				gone = true
+			}
+			missing[pid] = gone
+		}
+		if gone {
+			bad[i] = true
+			b.finish(int32(i))
+			if err := b.send(skipped(ids[i], diag.Host.FailedPrecondition(diag.ReasonParentMissing, pid,
+				"not sent: parent "+pid+" is neither in the batch nor synchronized"))); err != nil {
 				return err
 			}
-			bad[i] = skipped(it.GetAccount().GetId(), diag.Host.FailedPrecondition(diag.ReasonParentMissing, pid,
-				"not sent: parent "+pid+" is neither in the batch nor synchronized"))
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
 	}
 
 	// Everything not reachable from a root is in a cycle, below one, or
@@ -156,7 +196,7 @@ func (b *batch) plan(ctx context.Context) error {
 	reached := make([]bool, len(items))
 	var roots []int32
 	for i := range items {
-		if bad[i] == nil && parent[i] == noParent {
+		if !bad[i] && parent[i] == noParent {
 			roots = append(roots, int32(i))
 		}
 	}
@@ -167,29 +207,74 @@ func (b *batch) plan(ctx context.Context) error {
 		reached[i] = true
 		stack = append(stack, b.children[i]...)
 	}
+	// Walk up from each unreached item until an item already judged, a bad
+	// one, or one on the walk itself (a cycle). Every item is on one walk
+	// only, so this is linear. blame[i] is the nearest ancestor of i on a
+	// cycle or that cannot be sent; onCycle items blame themselves.
+	const (
+		unseen = iota
+		walking
+		judged
+	)
+	state := make([]uint8, len(items))
+	blame := make([]int32, len(items))
+	onCycle := make([]bool, len(items))
+	var path []int32
 	for i := range items {
-		if bad[i] != nil || reached[i] {
+		if bad[i] || reached[i] || state[i] != unseen {
 			continue
 		}
-		id := items[i].GetAccount().GetId()
-		if onCycle(parent, int32(i)) {
-			bad[i] = failed(id, diag.Host.InvalidArgument("account.parent_id", diag.ReasonParentCycle, "account "+id+" is its own ancestor in the batch"))
-			continue
+		if err := ctx.Err(); err != nil {
+			return status.FromContextError(err).Err()
 		}
-		// Find the nearest ancestor that is on a cycle or cannot be sent.
-		j := parent[i]
-		for steps := 0; steps < len(items) && bad[j] == nil && !onCycle(parent, j); steps++ {
-			j = parent[j]
+		path = path[:0]
+		j := int32(i)
+		for !bad[j] && state[j] == unseen {
+			state[j] = walking
+			path = append(path, j)
+			j = parent[j] // never noParent: an unreached good item has a parent
 		}
-		aid := items[j].GetAccount().GetId()
-		bad[i] = skipped(id, diag.Host.FailedPrecondition(diag.ReasonAncestorFailed, aid, "not sent: ancestor "+aid+" cannot be synchronized"))
+		var top int32 // the blame of the items on the walk
+		switch {
+		case bad[j]:
+			top = j
+		case state[j] == walking: // j closes a cycle on this walk
+			k := len(path) - 1
+			for path[k] != j {
+				k--
+			}
+			for _, c := range path[k:] {
+				onCycle[c], blame[c], state[c] = true, c, judged
+			}
+			path = path[:k]
+			top = j
+		case onCycle[j]:
+			top = j
+		default:
+			top = blame[j]
+		}
+		for _, c := range path {
+			blame[c], state[c] = top, judged
+		}
 	}
-	for i, r := range bad {
-		if r == nil {
+	for i := range items {
+		if bad[i] || reached[i] {
 			continue
 		}
-		b.finish(int32(i))
-		if err := b.send(r); err != nil {
+		id := ids[i]
+		if onCycle[i] {
+			decide(i, failed(id, diag.Host.InvalidArgument("account.parent_id", diag.ReasonParentCycle, "account "+id+" is its own ancestor in the batch")))
+			continue
+		}
+		aid := ids[blame[i]]
+		decide(i, skipped(id, diag.Host.FailedPrecondition(diag.ReasonAncestorFailed, aid, "not sent: ancestor "+aid+" cannot be synchronized")))
+	}
+	for k, i := range later {
+		if err := ctx.Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
+		b.finish(i)
+		if err := b.send(laterRes[k]); err != nil {
 			return err
 		}
 	}
@@ -199,26 +284,6 @@ func (b *batch) plan(ctx context.Context) error {
 	}
 	b.mu.Unlock()
 	return nil
-}
-
-// onCycle tells whether following parents from i comes back to i.
-func onCycle(parent []int32, i int32) bool {
-	slow, fast := i, i
-	for {
-		for range 2 {
-			fast = parent[fast]
-			if fast == noParent {
-				return false
-			}
-			if fast == i {
-				return true
-			}
-		}
-		slow = parent[slow]
-		if slow == fast {
-			return false // a cycle above i, not through it
-		}
-	}
 }
 
 // finish accounts for one item's result. Callers must not hold mu.
@@ -234,10 +299,11 @@ func (b *batch) finish(i int32) {
 func (b *batch) work(ctx context.Context) {
 	for {
 		b.mu.Lock()
-		for len(b.queue) == 0 && b.remaining > 0 && ctx.Err() == nil {
+		draining := func() bool { return b.s.opts.drain.Err() != nil }
+		for len(b.queue) == 0 && b.remaining > 0 && ctx.Err() == nil && !draining() {
 			b.cond.Wait()
 		}
-		if b.remaining == 0 || ctx.Err() != nil {
+		if b.remaining == 0 || ctx.Err() != nil || draining() {
 			b.mu.Unlock()
 			return
 		}
@@ -266,6 +332,22 @@ func (b *batch) work(ctx context.Context) {
 			b.skipDescendants(kids, res.GetAccountId())
 		}
 		b.finish(t.idx)
+	}
+}
+
+// notStarted answers every item without a result as not started because
+// the host is shutting down. Callers must have stopped the workers.
+func (b *batch) notStarted() {
+	for i, it := range b.req.Items {
+		if it == nil {
+			continue
+		}
+		err := diag.Host.Unavailable(diag.ReasonHostShuttingDown,
+			"not started: the provisioning host is shutting down; send it again (Synchronize is idempotent)", 5*time.Second)
+		if b.send(skipped(it.GetAccount().GetId(), err)) != nil {
+			return
+		}
+		b.finish(int32(i))
 	}
 }
 

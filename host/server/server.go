@@ -18,11 +18,18 @@ type options struct {
 	logger             *slog.Logger
 	defaultConcurrency int
 	maxConcurrency     int
+	drain              context.Context
 }
 
 // WithLogger sets the logger for store failures and batch summaries.
 // Default: slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithDrain makes running SynchronizeBatch calls stop starting items once
+// ctx is done (the daemon got SIGTERM): the items in flight finish, the
+// others are answered SKIPPED with UNAVAILABLE, reason HOST_SHUTTING_DOWN,
+// so the grace period is spent finishing work, not starting more.
+func WithDrain(ctx context.Context) Option { return func(o *options) { o.drain = ctx } }
 
 // WithBatchConcurrency sets SynchronizeBatch's concurrency when the request
 // leaves it 0 (default 8) and its ceiling (default 64).
@@ -47,7 +54,7 @@ var _ hostv1.HostServiceServer = (*server)(nil)
 // system of record for sync state; pass the same store to
 // [host.WithStore] so PENDING records settle in the background.
 func New(h *host.Host, st store.Store, opts ...Option) hostv1.HostServiceServer {
-	o := options{logger: slog.Default(), defaultConcurrency: 8, maxConcurrency: 64}
+	o := options{logger: slog.Default(), defaultConcurrency: 8, maxConcurrency: 64, drain: context.Background()}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -39,6 +39,13 @@ var (
 // an in-memory connection, as provctl's --plugin mode does.
 func newClient(t testing.TB, st store.Store) hostv1.HostServiceClient {
 	t.Helper()
+	return hostv1.NewHostServiceClient(newConn(t, st))
+}
+
+// newConn is newClient's connection, for calls the generated client cannot
+// make.
+func newConn(t testing.TB, st store.Store) *grpc.ClientConn {
+	t.Helper()
 	cfg := &catalog.Config{Plugins: []catalog.Entry{{
 		Name: plug, Path: plugintest.Build(t, "github.com/cloudbss/provisioning/host/internal/testplugin"),
 	}}}
@@ -51,7 +58,7 @@ func newClient(t testing.TB, st store.Store) hostv1.HostServiceClient {
 		t.Fatal(err)
 	}
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(server.GRPCOptions()...)
 	hostv1.RegisterHostServiceServer(gs, server.New(h, st, server.WithLogger(quiet)))
 	go func() { _ = gs.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufconn",
@@ -67,7 +74,7 @@ func newClient(t testing.TB, st store.Store) hostv1.HostServiceClient {
 		defer cancel()
 		_ = h.Close(ctx)
 	})
-	return hostv1.NewHostServiceClient(conn)
+	return conn
 }
 
 func acct(id string, typ provisioningv1.AccountType, parent string) *provisioningv1.Account {

@@ -8,7 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
@@ -35,6 +38,14 @@ CREATE INDEX IF NOT EXISTS sync_records_status ON sync_records (status, plugin, 
 `
 
 type sqliteStore struct {
+	path string
+	// dev and ino identify the database file opened, to notice it deleted
+	// or replaced: SQLite would go on writing into the unlinked inode, and
+	// every write answered OK would be gone at the next start.
+	dev, ino uint64
+	// damaged, once set, is the ErrDamaged answer to every call.
+	damaged atomic.Pointer[error]
+
 	db  *sql.DB
 	get *sql.Stmt // the prepared Get
 	// SQLite has one writer at a time, and each durable commit costs an
@@ -69,6 +80,9 @@ func OpenSQLite(dir string) (Store, error) {
 		return nil, fmt.Errorf("open sync-record store: %w", err)
 	}
 	path := filepath.Join(dir, databaseFile)
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("open sync-record store: %w", err)
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -83,6 +97,10 @@ func OpenSQLite(dir string) (Store, error) {
 	// store closed and reopened connections (file, pragmas, the prepared
 	// Get) all along.
 	db.SetMaxIdleConns(4)
+	if err := quickCheck(db, path); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	if _, err := db.Exec(schema); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
@@ -102,13 +120,134 @@ func OpenSQLite(dir string) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
-	s := &sqliteStore{db: db, get: get, writes: make(chan *write), closed: make(chan struct{})}
+	s := &sqliteStore{path: path, db: db, get: get, writes: make(chan *write), closed: make(chan struct{})}
+	fi, err := os.Stat(path)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.dev, s.ino = uint64(st.Dev), uint64(st.Ino)
+	}
 	s.writerWG.Add(1)
 	go s.writer()
 	return s, nil
 }
 
 var errClosed = errors.New("sync-record store is closed")
+
+// ownerOnly creates the database file 0600 if missing and makes it and its
+// -wal and -shm files 0600 if not: they hold names, emails and phone
+// numbers. SQLite gives the -wal and -shm files it creates the database
+// file's mode, so the file must be right before SQLite opens it, whatever
+// the umask or an older version left.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// quickCheck refuses a database that fails SQLite's quick_check: serving
+// from it would answer some reads, fail writes as "malformed" and lose
+// whatever the damaged pages held.
+func quickCheck(db *sql.DB, path string) error {
+	rows, err := db.Query(`PRAGMA quick_check`)
+	if err != nil {
+		if isCorrupt(err) {
+			return damagedAtOpen(path, err.Error())
+		}
+		return fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return damagedAtOpen(path, err.Error())
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return damagedAtOpen(path, err.Error())
+	}
+	if len(problems) > 0 {
+		if len(problems) > 3 {
+			problems = append(problems[:3], fmt.Sprintf("and %d more", len(problems)-3))
+		}
+		return damagedAtOpen(path, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func damagedAtOpen(path, why string) error {
+	return fmt.Errorf("%w: %s fails its integrity check (%s); the daemon will not serve from it. "+
+		"Restore it from a backup, or move it and its -wal and -shm files aside to start with an empty store "+
+		"(then synchronize the accounts again); sqlite3's .recover command may salvage its rows", ErrDamaged, path, why)
+}
+
+// isCorrupt tells whether err is SQLite's SQLITE_CORRUPT or SQLITE_NOTADB.
+func isCorrupt(err error) bool {
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 11, 26: // SQLITE_CORRUPT, SQLITE_NOTADB
+			return true
+		}
+	}
+	return false
+}
+
+// Check reports whether the store can still keep what it is given: an
+// error wrapping ErrDamaged when its database file was deleted or replaced,
+// or a write found it corrupt. The daemon's health check calls it.
+func (s *sqliteStore) Check(context.Context) error {
+	if err := s.damagedErr(); err != nil {
+		return err
+	}
+	return s.checkFile()
+}
+
+func (s *sqliteStore) damagedErr() error {
+	if p := s.damaged.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// markDamaged makes err (wrapping ErrDamaged) the answer to every later
+// call, and returns the first such error.
+func (s *sqliteStore) markDamaged(err error) error {
+	s.damaged.CompareAndSwap(nil, &err)
+	return s.damagedErr()
+}
+
+// checkFile marks the store damaged when its database file is no longer
+// the one it opened.
+func (s *sqliteStore) checkFile() error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return s.markDamaged(fmt.Errorf("%w: %s was deleted while the daemon ran; nothing is written any more. "+
+			"Stop the daemon, restore the file from a backup (or start with an empty store), then start it", ErrDamaged, s.path))
+	case err != nil:
+		return fmt.Errorf("stat sync-record database: %w", err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (uint64(st.Dev) != s.dev || uint64(st.Ino) != s.ino) {
+		return s.markDamaged(fmt.Errorf("%w: %s was replaced by another file while the daemon ran; nothing is written any more. "+
+			"Stop the daemon and start it again to serve the new file", ErrDamaged, s.path))
+	}
+	return nil
+}
 
 func (s *sqliteStore) writer() {
 	defer s.writerWG.Done()
@@ -141,6 +280,20 @@ func (s *sqliteStore) writer() {
 }
 
 func (s *sqliteStore) commit(group []*write) error {
+	if err := s.damagedErr(); err != nil {
+		return err
+	}
+	if err := s.checkFile(); err != nil {
+		return err
+	}
+	err := s.commitTx(group)
+	if isCorrupt(err) {
+		return s.markDamaged(fmt.Errorf("%w: %s is corrupt (%v): stop the daemon and restore it from a backup; the daemon refuses to start on it until then", ErrDamaged, s.path, err))
+	}
+	return err
+}
+
+func (s *sqliteStore) commitTx(group []*write) error {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return err
@@ -225,6 +378,9 @@ func nullBytes(b []byte) any {
 }
 
 func (s *sqliteStore) Get(ctx context.Context, plugin, accountID string) (Entry, error) {
+	if err := s.damagedErr(); err != nil {
+		return Entry{}, err
+	}
 	var rb, ab []byte
 	err := s.get.QueryRowContext(ctx, plugin, accountID).Scan(&rb, &ab)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -251,6 +407,9 @@ func decodeEntry(rb, ab []byte) (Entry, error) {
 }
 
 func (s *sqliteStore) List(ctx context.Context, q Query) (Page, error) {
+	if err := s.damagedErr(); err != nil {
+		return Page{}, err
+	}
 	afterPlugin, afterAccount, err := decodeToken(q)
 	if err != nil {
 		return Page{}, fmt.Errorf("list sync records: %w", err)

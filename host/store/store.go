@@ -13,6 +13,11 @@ import (
 // ErrNotFound is returned by [Store.Get] for an account never stored.
 var ErrNotFound = errors.New("sync record not found")
 
+// ErrDamaged is wrapped by a store whose database is corrupt, or was
+// deleted or replaced under it: retrying cannot help, an operator must
+// restore it. Once a store returns it, it returns it for every call.
+var ErrDamaged = errors.New("sync-record database is damaged")
+
 // ErrBadPageToken is wrapped by [Store.List] for a token it did not issue.
 var ErrBadPageToken = errors.New("invalid page token")
 

@@ -55,6 +55,9 @@ func (s *sqliteStore) PutSubscription(ctx context.Context, rec *provisioningv1.S
 			return fmt.Errorf("store subscription record: %w", err)
 		}
 	}
+	if err := s.Check(ctx); err != nil {
+		return err
+	}
 	_, err = s.db.ExecContext(ctx, `
 INSERT INTO subscription_records (plugin, subscription_id, account_id, status, record, subscription, updated_ns)
 VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -56,7 +56,7 @@ func envInt(t *testing.T, name string, def int) int {
 // secret returns a random value, so that a leak is found by searching for it.
 func secret(t *testing.T, prefix string) string {
 	t.Helper()
-	b := make([]byte, 12)
+	b := make([]byte, 16) // the daemon's minimum token is 32 characters
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)
 }
