@@ -100,7 +100,9 @@ const (
 	Outcome_OUTCOME_UNSPECIFIED Outcome = 0
 	// Synchronize answered a record (created or replayed).
 	Outcome_OUTCOME_SYNCED Outcome = 1
-	// Not sent: an ancestor failed or is missing.
+	// Not sent: an ancestor failed or is missing (FAILED_PRECONDITION), or the
+	// daemon began shutting down before the item started (UNAVAILABLE,
+	// HOST_SHUTTING_DOWN: resend it).
 	Outcome_OUTCOME_SKIPPED Outcome = 2
 	// Synchronize failed; `error` says how.
 	Outcome_OUTCOME_FAILED Outcome = 3

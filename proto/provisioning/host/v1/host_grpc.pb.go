@@ -66,6 +66,20 @@ const (
 // | UNAUTHENTICATED     | the daemon requires credentials and the    | send the bearer token or    |
 // |                     | call has none or wrong ones                | client certificate          |
 //
+// Every request is checked before anything else: each `plugin`, `id` and
+// `*_id` field is at most 128 bytes of printable UTF-8, a page token at most
+// 1024 bytes, a unary request or one batch item at most 4 MiB (what a plugin
+// accepts; a whole batch may be 256 MiB):
+//
+// | code                | when                                       | caller                      |
+// |---------------------|--------------------------------------------|-----------------------------|
+// | INVALID_ARGUMENT    | an identifier is too long, not printable,  | fix input; BadRequest names |
+// |                     | or the request is not valid UTF-8; a       | each field, reason          |
+// |                     | request or batch item is over 4 MiB        | INVALID_VALUE               |
+// | DATA_LOSS           | the store's database is damaged or was     | do not retry: an operator   |
+// |                     | deleted under the daemon (health turns     | restores the database (the  |
+// |                     | NOT_SERVING; the log names the file)       | daemon's log says how)      |
+//
 // The wrapped adapter RPCs then answer exactly what the plugin answered (see
 // provisioning.v1.ProvisioningAdapter), except that a call that meets a crashed
 // plugin waits for its restart and is retried once when the RPC is idempotent.
@@ -600,6 +614,20 @@ type HostService_SynchronizeBatchClient = grpc.ServerStreamingClient[Synchronize
 // |                     | failed; RetryInfo says when to try again   |                             |
 // | UNAUTHENTICATED     | the daemon requires credentials and the    | send the bearer token or    |
 // |                     | call has none or wrong ones                | client certificate          |
+//
+// Every request is checked before anything else: each `plugin`, `id` and
+// `*_id` field is at most 128 bytes of printable UTF-8, a page token at most
+// 1024 bytes, a unary request or one batch item at most 4 MiB (what a plugin
+// accepts; a whole batch may be 256 MiB):
+//
+// | code                | when                                       | caller                      |
+// |---------------------|--------------------------------------------|-----------------------------|
+// | INVALID_ARGUMENT    | an identifier is too long, not printable,  | fix input; BadRequest names |
+// |                     | or the request is not valid UTF-8; a       | each field, reason          |
+// |                     | request or batch item is over 4 MiB        | INVALID_VALUE               |
+// | DATA_LOSS           | the store's database is damaged or was     | do not retry: an operator   |
+// |                     | deleted under the daemon (health turns     | restores the database (the  |
+// |                     | NOT_SERVING; the log names the file)       | daemon's log says how)      |
 //
 // The wrapped adapter RPCs then answer exactly what the plugin answered (see
 // provisioning.v1.ProvisioningAdapter), except that a call that meets a crashed
