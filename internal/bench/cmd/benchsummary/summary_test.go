@@ -34,12 +34,12 @@ PASS
 
 const loadOut = `# 2026-11-30 05:10 UTC, 2 CPUs (Intel(R) Xeon(R) Processor), 24 GiB RAM, go1.26.8, load average 15.27 13.03 12.53
 bulk run 1: accounts=10000 elapsed=5s accounts/s=2000 host_rss=37.8MB
-boundary run 1, plugin process: accounts=10000 elapsed=10.679s accounts/s=900 host_rss=37.8MB
-boundary run 1, adapter in-process: accounts=10000 elapsed=9.005s accounts/s=1000 host_rss=36.7MB
-boundary run 2, plugin process: accounts=10000 elapsed=13.004s accounts/s=700 host_rss=40.8MB
-boundary run 2, adapter in-process: accounts=10000 elapsed=11.044s accounts/s=1000 host_rss=38.2MB
-boundary run 3, plugin process: accounts=10000 elapsed=11.753s accounts/s=2100 host_rss=38.6MB
-boundary run 3, adapter in-process: accounts=10000 elapsed=8.087s accounts/s=2200 host_rss=37.2MB
+boundary run 1, plugin process: accounts=10000 elapsed=10.679s accounts/s=900 host_rss=37.8MB cpu sim=1s (1000us/account)
+boundary run 1, adapter in-process: accounts=10000 elapsed=9.005s accounts/s=1000 host_rss=36.7MB cpu sim=1s (800us/account)
+boundary run 2, plugin process: accounts=10000 elapsed=13.004s accounts/s=700 host_rss=40.8MB (1200us/account)
+boundary run 2, adapter in-process: accounts=10000 elapsed=11.044s accounts/s=1000 host_rss=38.2MB (900us/account)
+boundary run 3, plugin process: accounts=10000 elapsed=11.753s accounts/s=2100 host_rss=38.6MB (1000us/account)
+boundary run 3, adapter in-process: accounts=10000 elapsed=8.087s accounts/s=2200 host_rss=37.2MB (900us/account)
 RESULT boundary accounts=10000 concurrency=32 runs=3 median: plugin-process=851 accounts/s
 `
 
@@ -52,8 +52,9 @@ func TestSummarize(t *testing.T) {
 		"every row": {
 			goOut: goOut, loadOut: loadOut,
 			want: []row{
-				// Per-run costs 10%, 30%, 4.5%: the median pairs runs.
-				{"plugin boundary: bulk through the plugin process vs the adapter linked in", "900 vs 1000 accounts/s (3 runs)", "cost 10.0%", "< 15%", "yes"},
+				// Per-run costs 10%, 30%, 4.5%: the median pairs runs; CPU
+				// 20%, 25%, 10%.
+				{"plugin boundary: bulk through the plugin process vs the adapter linked in", "900 vs 1000 accounts/s (3 runs); CPU 1000 vs 900 µs/account", "cost 10.0% of throughput, 20.0% of CPU", "< 15%", "yes"},
 				{"bulk through provisioning-host", "900 accounts/s (3 runs)", "0.90x of in-process (1000 accounts/s)", ">= 2000 accounts/s", "no"},
 				// GetPluginInfo per-run ratios 2.5, 2, 3: median 2.5, though
 				// the ratio of the medians would be 2.0.
