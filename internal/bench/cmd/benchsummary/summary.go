@@ -68,9 +68,9 @@ type loadRuns struct {
 }
 
 var (
-	boundaryLine = regexp.MustCompile(`^boundary run \d+, (plugin process|adapter in-process): .*accounts/s=([0-9.]+)`)
+	boundaryLine  = regexp.MustCompile(`^boundary run \d+, (plugin process|adapter in-process): .*accounts/s=([0-9.]+)`)
 	cpuPerAccount = regexp.MustCompile(`\(([0-9.]+)us/account\)`)
-	bulkLine     = regexp.MustCompile(`^bulk run \d+: .*accounts/s=([0-9.]+)`)
+	bulkLine      = regexp.MustCompile(`^bulk run \d+: .*accounts/s=([0-9.]+)`)
 )
 
 func parseLoad(r io.Reader) loadRuns {
