@@ -13,8 +13,12 @@
 // It reads the raw output `make bench` keeps: the Go benchmarks' (-go,
 // bench.txt) and the loadtest's (-load, bench-load.txt). Every figure is a
 // median over the runs found; a ratio is the median of the per-run ratios,
-// so each ratio compares two paths measured back to back. The machine is
-// shared, so the load average at the time of the summary is printed with it.
+// the i-th run of one path against the i-th of the other (the boundary
+// scenario alternates its two paths; `go test -count` runs each
+// sub-benchmark n times in a row), all in one invocation. The machine is
+// shared, so the load average at the time of the summary is printed with it,
+// and the boundary row adds CPU per account, which the other tenants' load
+// moves less than throughput.
 //
 //	go run ./internal/bench/cmd/benchsummary -go bench.txt -load bench-load.txt
 package main
