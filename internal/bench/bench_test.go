@@ -25,6 +25,10 @@ import (
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
 
+// binEnv names a folder of prebuilt commands (make build's bin/) that the
+// benchmarks use instead of building the working tree's.
+const binEnv = "BENCH_BIN"
+
 // bins are the commands, built once without -race by TestMain.
 var bins loadtest.Binaries
 
@@ -34,6 +38,14 @@ func run(m *testing.M) int {
 	flag.Parse()
 	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
 		return m.Run() // no benchmark asked for (go test ./...): build nothing
+	}
+	if d := os.Getenv(binEnv); d != "" {
+		// Prebuilt binaries, e.g. of another commit, to compare against.
+		bins = loadtest.Binaries{
+			PandaSim: filepath.Join(d, "pandasim"), Host: filepath.Join(d, "provisioning-host"),
+			Plugin: filepath.Join(d, "provisioning-plugin-panda"), Provctl: filepath.Join(d, "provctl"),
+		}
+		return m.Run()
 	}
 	dir, err := os.MkdirTemp("", "bench-bin-")
 	if err != nil {

@@ -26,6 +26,9 @@ type BulkConfig struct {
 	HostLogLevel string
 	// HostArgs are extra daemon flags (e.g. --metrics-listen for pprof).
 	HostArgs []string
+	// HostEnv is extra environment of the daemon ("KEY=value"), which its
+	// plugin inherits (e.g. PROVISIONING_PLUGIN_LOG_LEVEL).
+	HostEnv []string
 	// Settings are extra plugin settings.
 	Settings map[string]string
 	// InProcess runs Bins.InProcessHost instead of provisioning-host: the
@@ -111,7 +114,7 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 	if c.InProcess {
 		hostBin = c.Bins.InProcessHost
 	}
-	hc := HostConfig{LogLevel: lvl, Args: c.HostArgs, Settings: c.Settings}
+	hc := HostConfig{LogLevel: lvl, Args: c.HostArgs, Env: c.HostEnv, Settings: c.Settings}
 	var profiles []profileTarget
 	if c.ProfileDir != "" {
 		hp, pp, err := freePorts()

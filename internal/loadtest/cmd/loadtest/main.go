@@ -55,7 +55,12 @@ type flags struct {
 	verify, verbose        bool
 	inprocess              bool
 	profileDir             string
+	pluginLogLevel         string
 }
+
+// pluginLogLevelEnv is plugin.LogLevelEnv, named here so the command does
+// not link the plugin SDK.
+const pluginLogLevelEnv = "PROVISIONING_PLUGIN_LOG_LEVEL"
 
 func main() {
 	var f flags
@@ -77,6 +82,7 @@ func main() {
 	flag.BoolVar(&f.verbose, "v", false, "echo every log line")
 	flag.BoolVar(&f.inprocess, "inprocess", false, "bulk: run the adapter linked into the host (inprocess-host) instead of a plugin process")
 	flag.StringVar(&f.profileDir, "pprof-dir", "", "bulk: write CPU profiles of the daemon and the plugin taken during each run here (run-N/host.cpu, run-N/plugin.cpu; needs the daemon's --pprof)")
+	flag.StringVar(&f.pluginLogLevel, "plugin-log-level", "", "the plugin's "+pluginLogLevelEnv+" (default: its own, info)")
 	flag.Parse()
 
 	if f.concurrency == 0 {
@@ -148,6 +154,11 @@ func run(ctx context.Context, f flags) error {
 			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d-%t", i, h.Count(), inprocess)), Hierarchy: h, InProcess: inprocess,
 			Batch:  loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
 			Faults: faults, HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
+		}
+		if f.pluginLogLevel != "" {
+			// The host passes its environment on to the plugin; inprocess-host
+			// has no plugin process and ignores it.
+			c.HostEnv = append(c.HostEnv, pluginLogLevelEnv+"="+f.pluginLogLevel)
 		}
 		if f.profileDir != "" && !inprocess {
 			c.ProfileDir = filepath.Join(f.profileDir, fmt.Sprintf("run-%d", i+1))
@@ -334,5 +345,11 @@ func machineLine() string {
 		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
 		mem = fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
 	}
-	return fmt.Sprintf("# %s, %d CPUs (%s), %s RAM, %s", time.Now().UTC().Format("2006-01-02 15:04 UTC"), numCPU(), cpu, mem, goVersion())
+	load := "?"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			load = strings.Join(f[:3], " ")
+		}
+	}
+	return fmt.Sprintf("# %s, %d CPUs (%s), %s RAM, %s, load average %s", time.Now().UTC().Format("2006-01-02 15:04 UTC"), numCPU(), cpu, mem, goVersion(), load)
 }
