@@ -21,6 +21,8 @@ type key struct{ plugin, account string }
 type memory struct {
 	mu sync.RWMutex
 	m  map[key]Entry
+
+	subs memorySubscriptions
 }
 
 func (s *memory) Put(_ context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {

@@ -64,6 +64,20 @@ type Store interface {
 	List(ctx context.Context, q Query) (Page, error)
 	// Close releases the store.
 	Close() error
+
+	// PutSubscription stores rec (keyed by rec.Plugin and
+	// rec.SubscriptionId; rec.AccountId is required too, for listing by
+	// account) and the desired-state snapshot sub, replacing what was
+	// stored. It returns only once the write is durable. sub may be nil to
+	// keep the stored snapshot.
+	PutSubscription(ctx context.Context, rec *provisioningv1.SubscriptionRecord, sub *provisioningv1.Subscription) error
+	// GetSubscription returns the stored subscription entry, or an error
+	// wrapping [ErrSubscriptionNotFound].
+	GetSubscription(ctx context.Context, plugin, subscriptionID string) (SubscriptionEntry, error)
+	// ListSubscriptions pages through stored subscription entries, ordered
+	// by plugin then subscription id. A token from another query, or not
+	// issued by this store, is an error wrapping [ErrBadPageToken].
+	ListSubscriptions(ctx context.Context, q SubscriptionQuery) (SubscriptionPage, error)
 }
 
 // maxDepth bounds the ancestor walk, so a corrupt parent chain (a cycle in
