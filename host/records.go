@@ -1,8 +1,10 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,12 +23,31 @@ import (
 // server (host/server) translates requests into its methods; the host's
 // background settling uses it too.
 //
-// Each method resolves the plugin, fills what the caller left out (the
-// account's ancestors and previous record) from the store, calls the plugin
-// and, for operations that change sync state, stores the record durably
-// before returning it. Its errors are gRPC status errors the host API answers
-// as they are: INVALID_ARGUMENT and NOT_FOUND for a bad request, UNAVAILABLE
-// with reason STORE_UNAVAILABLE when the store fails, else the plugin's.
+// Each method resolves the plugin, fills the account's ancestors and
+// previous record from the store, calls the plugin and, for operations that
+// change sync state, stores the record durably before returning it. Its
+// errors are gRPC status errors the host API answers as they are:
+// INVALID_ARGUMENT and NOT_FOUND for a bad request, UNAVAILABLE with reason
+// STORE_UNAVAILABLE when the store fails, else the plugin's.
+//
+// The store, not the caller, is the truth about records. A caller may still
+// send ancestors or records (older clients do): each is compared with the
+// stored one and, when it contradicts it, refused with INVALID_ARGUMENT
+// RECORD_MISMATCH (see checkRecord for what "contradicts" means); the plugin
+// always gets the stored ones. Two more rules keep records honest:
+//
+//   - A definite Synchronize failure (INVALID_ARGUMENT, FAILED_PRECONDITION,
+//     ALREADY_EXISTS from the plugin) is stored as a FAILED record with
+//     error_reason (the ErrorInfo reason, or the code's name when the plugin
+//     sent none), message and time, keeping the remote_id of the previous
+//     record unless it was DELETED. A transient failure leaves the stored
+//     record as it was.
+//   - A record whose remote_id another live record of the plugin holds is
+//     never stored: the call answers FAILED_PRECONDITION, reason
+//     REMOTE_ID_TAKEN (domain provisioning.host.v1), and the stored record
+//     stays as it was. The remote objects the plugin named belong to another
+//     BSS account; retrying cannot help, a person must look (see
+//     [store.ErrRemoteIDTaken]).
 //
 // A new operation on records (deleting an account, a subscription record,
 // reconciling) is a method here that calls the plugin through
@@ -89,14 +110,18 @@ func (r *Records) Synchronize(ctx context.Context, plugin string, req *provision
 	if err != nil {
 		return nil, err
 	}
-	return callThenPersist(ctx, r, plugin, req.GetAccount().GetId(), req.GetAccount(), "Synchronize",
+	return callThenPersist(ctx, r, plugin, req.GetAccount().GetId(),
+		persist[*provisioningv1.SynchronizeResponse]{rpc: "Synchronize", acct: req.GetAccount(), failures: true, prev: req.GetRecord()},
 		func() (*provisioningv1.SynchronizeResponse, error) { return c.Synchronize(ctx, req) })
 }
 
-// GetSyncStatus refreshes an account's record through the plugin and stores
-// the answer. A request whose record holds nothing but the account id (or
-// that has no record, only an account) refreshes the stored record: NOT_FOUND
-// when there is none. A missing account is filled from the store.
+// GetSyncStatus refreshes an account's stored record through the plugin,
+// with the stored account snapshot and ancestors, and stores the answer. The
+// request names the account by record.account_id (or account.id); a record
+// with more than the id must not contradict the stored one (RECORD_MISMATCH),
+// and the plugin gets the stored one. NOT_FOUND when nothing is stored and the
+// request has no record; RECORD_MISMATCH when it has one (the host refreshes
+// only records it stored).
 func (r *Records) GetSyncStatus(ctx context.Context, plugin string, req *provisioningv1.GetSyncStatusRequest) (*provisioningv1.GetSyncStatusResponse, error) {
 	c, err := r.Plugin(plugin)
 	if err != nil {
@@ -109,28 +134,54 @@ func (r *Records) GetSyncStatus(ctx context.Context, plugin string, req *provisi
 	if id == "" {
 		return nil, diag.InvalidArgument("request.record.account_id", diag.CodeRequired, "request.record.account_id is required")
 	}
-	bare := req.GetRecord() == nil || (req.GetRecord().GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_UNSPECIFIED && req.GetRecord().GetRemoteId() == "")
-	if bare || req.GetAccount() == nil {
-		e, err := r.st.Get(ctx, plugin, id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			if bare {
-				return nil, status.Errorf(codes.NotFound, "no sync record of %q for account %q: Synchronize it first", plugin, id)
-			}
-		case err != nil:
-			return nil, r.readError(err)
-		default:
-			if bare {
-				req.Record = e.Record
-			}
-			if req.Account == nil {
-				req.Account = e.Account
-			}
-		}
+	if aid := req.GetAccount().GetId(); aid != "" && aid != id {
+		return nil, diag.InvalidArgument("request.account.id", diag.CodeInvalidValue, "request.account.id differs from request.record.account_id")
 	}
-	req.Record.AccountId, req.Record.Plugin = id, plugin
-	return callThenPersist(ctx, r, plugin, id, req.GetAccount(), "GetSyncStatus",
+	e, err := r.st.Get(ctx, plugin, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if bareRecord(req.GetRecord()) {
+			return nil, status.Errorf(codes.NotFound, "no sync record of %q for account %q: Synchronize it first", plugin, id)
+		}
+		return nil, diag.Host.InvalidArgument("request.record", diag.ReasonRecordMismatch,
+			"no record of account "+id+" is stored: the host refreshes only the records it stored (Synchronize the account)")
+	case err != nil:
+		return nil, r.readError(err)
+	}
+	if err := checkRecord(plugin, "request.record", req.GetRecord(), e.Record); err != nil {
+		return nil, err
+	}
+	return r.refresh(ctx, c, plugin, e, req)
+}
+
+// refresh calls the plugin's GetSyncStatus on the stored entry e, with its
+// account and the stored ancestors (req's ancestors, if any, must agree with
+// them), and stores the answer, keeping the stored account snapshot.
+func (r *Records) refresh(ctx context.Context, c provisioningv1.ProvisioningAdapterClient, plugin string, e store.Entry, req *provisioningv1.GetSyncStatusRequest) (*provisioningv1.GetSyncStatusResponse, error) {
+	if req == nil {
+		req = &provisioningv1.GetSyncStatusRequest{}
+	}
+	if e.Account != nil {
+		req.Account = e.Account
+	}
+	anc, err := r.ancestors(ctx, plugin, req.GetAccount())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAncestors(plugin, req.GetAncestors(), anc); err != nil {
+		return nil, err
+	}
+	req.Record, req.Ancestors = e.Record, anc
+	id := e.Record.GetAccountId()
+	return callThenPersist(ctx, r, plugin, id, persist[*provisioningv1.GetSyncStatusResponse]{rpc: "GetSyncStatus"},
 		func() (*provisioningv1.GetSyncStatusResponse, error) { return c.GetSyncStatus(ctx, req) })
+}
+
+// bareRecord reports whether rec names an account and nothing else: the
+// caller asks for the stored record.
+func bareRecord(rec *provisioningv1.SyncRecord) bool {
+	return rec == nil || (rec.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_UNSPECIFIED && rec.GetRemoteId() == "" &&
+		rec.GetRemoteParentId() == "" && len(rec.GetPrivate()) == 0)
 }
 
 // Get returns the stored record of an account: NOT_FOUND when it was never
@@ -172,7 +223,9 @@ func (r *Records) settlePending(ctx context.Context, plugin string, log *slog.Lo
 			return n
 		}
 		for _, e := range page.Entries {
-			resp, err := r.GetSyncStatus(ctx, plugin, &provisioningv1.GetSyncStatusRequest{Record: e.Record, Account: e.Account})
+			// By id only: the refresh reads the record as stored now, which
+			// a Synchronize may have changed since the listing.
+			resp, err := r.GetSyncStatus(ctx, plugin, &provisioningv1.GetSyncStatusRequest{Record: &provisioningv1.SyncRecord{AccountId: e.Record.GetAccountId()}})
 			if err != nil {
 				if ctx.Err() != nil {
 					return n
@@ -193,8 +246,8 @@ func (r *Records) settlePending(ctx context.Context, plugin string, log *slog.Lo
 }
 
 // forAccount is the prelude of every call about one account: resolve the
-// plugin, require the account, and fill *anc and *rec from the store when
-// the caller sent none.
+// plugin, require the account, check what the caller sent in *anc and *rec
+// against the store, and replace them with the stored ancestors and record.
 func (r *Records) forAccount(ctx context.Context, plugin string, acct *provisioningv1.Account, anc *[]*provisioningv1.Ancestor, rec **provisioningv1.SyncRecord) (provisioningv1.ProvisioningAdapterClient, error) {
 	c, err := r.Plugin(plugin)
 	if err != nil {
@@ -203,21 +256,42 @@ func (r *Records) forAccount(ctx context.Context, plugin string, acct *provision
 	if acct == nil {
 		return nil, diag.InvalidArgument("request.account", diag.CodeRequired, "request.account is required")
 	}
-	if len(*anc) == 0 && acct.GetParentId() != "" {
-		if *anc, err = store.Ancestors(ctx, r.st, plugin, acct); err != nil {
-			return nil, r.readError(err)
-		}
+	stored, err := r.ancestors(ctx, plugin, acct)
+	if err != nil {
+		return nil, err
 	}
-	if *rec == nil && acct.GetId() != "" {
-		e, err := r.st.Get(ctx, plugin, acct.GetId())
-		switch {
-		case err == nil:
-			*rec = e.Record
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, r.readError(err)
-		}
+	if err := checkAncestors(plugin, *anc, stored); err != nil {
+		return nil, err
 	}
+	*anc = stored
+	if acct.GetId() == "" {
+		return c, nil // the plugin answers INVALID_ACCOUNT
+	}
+	var storedRec *provisioningv1.SyncRecord
+	e, err := r.st.Get(ctx, plugin, acct.GetId())
+	switch {
+	case err == nil:
+		storedRec = e.Record
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, r.readError(err)
+	}
+	if err := checkRecord(plugin, "request.record", *rec, storedRec); err != nil {
+		return nil, err
+	}
+	*rec = storedRec
 	return c, nil
+}
+
+// ancestors reads acct's ancestors from the store (none without a parent).
+func (r *Records) ancestors(ctx context.Context, plugin string, acct *provisioningv1.Account) ([]*provisioningv1.Ancestor, error) {
+	if acct.GetParentId() == "" {
+		return nil, nil
+	}
+	anc, err := store.Ancestors(ctx, r.st, plugin, acct)
+	if err != nil {
+		return nil, r.readError(err)
+	}
+	return anc, nil
 }
 
 // recordAnswer is a plugin's answer that carries the account's record.
@@ -225,33 +299,126 @@ type recordAnswer interface {
 	GetRecord() *provisioningv1.SyncRecord
 }
 
+// persist says how callThenPersist stores a plugin's answer.
+type persist[Resp recordAnswer] struct {
+	// rpc names the call in errors and logs.
+	rpc string
+	// acct is the account snapshot stored with the record; nil keeps the
+	// stored one.
+	acct *provisioningv1.Account
+	// failures stores a definite failure of the call as a FAILED record
+	// (Synchronize only: a failed refresh or delete says nothing about the
+	// account's remote objects). prev is the record the call was made with.
+	failures bool
+	prev     *provisioningv1.SyncRecord
+	// also returns the other records the answer changes (the descendants a
+	// cascade deleted); they are stored before the account's own.
+	also func(Resp) []*provisioningv1.SyncRecord
+}
+
 // callThenPersist is the one path by which a plugin's answer becomes a
 // stored record: call the plugin, then store the record it answered (keyed
 // by the host, not the plugin, and stamped with UpdatedAt when the plugin
-// left it empty) with the account snapshot acct, before anyone sees the
-// answer. acct nil keeps the stored snapshot. A store failure is UNAVAILABLE
-// STORE_UNAVAILABLE: the remote work may have happened, and retrying the
-// idempotent call is the fix. The write is not cancelled with ctx, so a
-// caller that gives up does not leave the remote and the store apart.
-func callThenPersist[Resp recordAnswer](ctx context.Context, r *Records, plugin, accountID string, acct *provisioningv1.Account, rpc string, call func() (Resp, error)) (Resp, error) {
+// left it empty) with the account snapshot, before anyone sees the answer.
+// With p.failures a definite failure is stored too (see [Records]) and the
+// plugin's error answered. A store failure is UNAVAILABLE STORE_UNAVAILABLE:
+// the remote work may have happened, and retrying the idempotent call is the
+// fix. A remote_id another live record holds is FAILED_PRECONDITION
+// REMOTE_ID_TAKEN, and nothing is stored. The write is not cancelled with
+// ctx, so a caller that gives up does not leave the remote and the store
+// apart.
+func callThenPersist[Resp recordAnswer](ctx context.Context, r *Records, plugin, accountID string, p persist[Resp], call func() (Resp, error)) (Resp, error) {
 	var zero Resp
 	resp, err := call()
 	if err != nil {
+		if p.failures && definite(err) {
+			rec := failedRecord(p.prev, err)
+			rec.Plugin, rec.AccountId = plugin, accountID
+			if perr := r.st.Put(context.WithoutCancel(ctx), rec, p.acct); perr != nil {
+				// The plugin's error is what the caller must act on; the
+				// missing FAILED record is the operator's.
+				r.log.Error("store failed sync record", "plugin", plugin, "account_id", accountID, "error", perr)
+			}
+		}
 		return zero, err
 	}
 	rec := resp.GetRecord()
 	if rec == nil {
-		return zero, status.Errorf(codes.Internal, "plugin %q answered %s without a record", plugin, rpc)
+		return zero, status.Errorf(codes.Internal, "plugin %q answered %s without a record", plugin, p.rpc)
 	}
 	rec.Plugin, rec.AccountId = plugin, accountID
 	if rec.GetUpdatedAt() == nil {
 		rec.UpdatedAt = timestamppb.Now()
 	}
-	if err := r.st.Put(context.WithoutCancel(ctx), rec, acct); err != nil {
-		r.log.Error("store sync record", "plugin", plugin, "account_id", accountID, "error", err)
-		return zero, diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync record could not be stored; retry (the call is idempotent)", time.Second)
+	var recs []*provisioningv1.SyncRecord
+	if p.also != nil {
+		recs = p.also(resp)
+	}
+	for _, rec := range append(recs, rec) {
+		if err := r.put(ctx, rec, p.acct, rec.GetAccountId() == accountID); err != nil {
+			return zero, err
+		}
 	}
 	return resp, nil
+}
+
+// put writes one record for callThenPersist; own tells the account's own
+// record (stored with acct) from another it changes (stored with its
+// snapshot kept).
+func (r *Records) put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account, own bool) error {
+	if !own {
+		acct = nil
+	}
+	err := r.st.Put(context.WithoutCancel(ctx), rec, acct)
+	var taken *store.RemoteIDTakenError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &taken):
+		r.log.Warn("plugin answered a remote id another record holds; not stored",
+			"plugin", rec.GetPlugin(), "account_id", rec.GetAccountId(), "remote_id", taken.RemoteID, "holder", taken.Holder)
+		return diag.Host.FailedPrecondition(diag.ReasonRemoteIDTaken, "record.remote_id",
+			fmt.Sprintf("the plugin answered remote account %q for account %q, but the record of account %q holds it; nothing was stored (a remote account belongs to one BSS account)",
+				taken.RemoteID, rec.GetAccountId(), taken.Holder))
+	}
+	r.log.Error("store sync record", "plugin", rec.GetPlugin(), "account_id", rec.GetAccountId(), "error", err)
+	return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync record could not be stored; retry (the call is idempotent)", time.Second)
+}
+
+// definite reports whether a plugin's error is a definite failure, stored as
+// a FAILED record: the input or the state is wrong, and a retry as such
+// fails the same way.
+func definite(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists:
+		return true
+	}
+	return false
+}
+
+// failedRecord is the FAILED record of a definite failure err of a call made
+// with prev: the reason, message and time, keeping prev's remote objects
+// (remote_id, remote_parent_id, values, private) unless prev is DELETED.
+func failedRecord(prev *provisioningv1.SyncRecord, err error) *provisioningv1.SyncRecord {
+	d := diag.Parse(err)
+	rec := &provisioningv1.SyncRecord{
+		Status:      provisioningv1.SyncStatus_SYNC_STATUS_FAILED,
+		ErrorReason: cmp.Or(d.Reason, failedCodeNames[d.Code]),
+		Message:     d.Message,
+		UpdatedAt:   timestamppb.Now(),
+	}
+	if prev != nil && prev.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
+		rec.RemoteId, rec.RemoteParentId = prev.GetRemoteId(), prev.GetRemoteParentId()
+		rec.Values, rec.Private = prev.GetValues(), prev.GetPrivate()
+	}
+	return rec
+}
+
+// failedCodeNames name the definite failures that carry no ErrorInfo.
+var failedCodeNames = map[codes.Code]string{
+	codes.InvalidArgument:    "INVALID_ARGUMENT",
+	codes.FailedPrecondition: "FAILED_PRECONDITION",
+	codes.AlreadyExists:      "ALREADY_EXISTS",
 }
 
 // readError logs a failed store read and answers STORE_UNAVAILABLE.

@@ -60,6 +60,7 @@ func TestRecordsStoreWhatPluginsAnswer(t *testing.T) {
 	acct := &provisioningv1.Account{Id: "A1", Name: "Acme"}
 	tests := map[string]struct {
 		call       func(*host.Records) (*provisioningv1.SyncRecord, error)
+		stored     *provisioningv1.SyncRecord // in the store before the call
 		broken     bool
 		wantStatus provisioningv1.SyncStatus
 		wantReason string
@@ -74,10 +75,11 @@ func TestRecordsStoreWhatPluginsAnswer(t *testing.T) {
 		"GetSyncStatus (as the settling loop calls it)": {
 			call: func(r *host.Records) (*provisioningv1.SyncRecord, error) {
 				resp, err := r.GetSyncStatus(ctx, "sloppy", &provisioningv1.GetSyncStatusRequest{
-					Account: acct, Record: &provisioningv1.SyncRecord{AccountId: "A1", Status: provisioningv1.SyncStatus_SYNC_STATUS_PENDING, RemoteId: "R-A1"},
+					Record: &provisioningv1.SyncRecord{AccountId: "A1"},
 				})
 				return resp.GetRecord(), err
 			},
+			stored:     &provisioningv1.SyncRecord{Plugin: "sloppy", AccountId: "A1", Status: provisioningv1.SyncStatus_SYNC_STATUS_PENDING, RemoteId: "R-A1"},
 			wantStatus: provisioningv1.SyncStatus_SYNC_STATUS_SYNCED,
 		},
 		"Synchronize with a failing store": {
@@ -101,6 +103,11 @@ func TestRecordsStoreWhatPluginsAnswer(t *testing.T) {
 			}
 			defer h.Close(ctx)
 			var st store.Store = store.NewMemory()
+			if tc.stored != nil {
+				if err := st.Put(ctx, tc.stored, acct); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tc.broken {
 				st = brokenStore{st}
 			}

@@ -140,11 +140,8 @@ func (b *batch) plan(ctx context.Context) error {
 			b.children[p] = append(b.children[p], int32(i))
 			continue
 		}
-		// The parent is not in the batch: fine when the caller sent the
-		// ancestors or the store has the parent's record.
-		if len(it.GetAncestors()) > 0 {
-			continue
-		}
+		// The parent is not in the batch: the store must have its record
+		// (ancestors the caller sent are only checked against the store).
 		if _, err := b.s.recs.Get(ctx, b.plugin, pid); err != nil {
 			if status.Code(err) != codes.NotFound {
 				return err
@@ -291,7 +288,10 @@ func (b *batch) skipDescendants(kids []int32, failedID string) {
 // ancestors its children get: itself with its fresh record, then its own.
 func (b *batch) syncOne(ctx context.Context, it *hostv1.BatchItem, fromBatch []*provisioningv1.Ancestor) (*hostv1.SynchronizeBatchResponse, []*provisioningv1.Ancestor) {
 	acct := it.GetAccount()
-	anc := it.GetAncestors() // the caller's win
+	// The caller's ancestors are checked against the store (RECORD_MISMATCH);
+	// the batch's own match it, as each parent is stored before its children
+	// are queued. Records sends the stored ones either way.
+	anc := it.GetAncestors()
 	if len(anc) == 0 {
 		anc = fromBatch
 	}
@@ -300,7 +300,7 @@ func (b *batch) syncOne(ctx context.Context, it *hostv1.BatchItem, fromBatch []*
 	if err != nil {
 		return failed(acct.GetId(), err), nil
 	}
-	anc = req.GetAncestors() // as sent: filled from the store when empty
+	anc = req.GetAncestors() // as sent: the stored ones
 	childAnc := make([]*provisioningv1.Ancestor, 0, len(anc)+1)
 	childAnc = append(childAnc, &provisioningv1.Ancestor{Account: acct, Record: resp.GetRecord()})
 	childAnc = append(childAnc, anc...)

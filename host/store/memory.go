@@ -14,13 +14,16 @@ import (
 
 // NewMemory returns a Store that keeps records in memory only: for tests and
 // one-shot tools (provctl --plugin). Nothing survives the process.
-func NewMemory() Store { return &memory{m: map[key]Entry{}} }
+func NewMemory() Store { return &memory{m: map[key]Entry{}, remote: map[key]string{}} }
 
 type key struct{ plugin, account string }
 
 type memory struct {
 	mu sync.RWMutex
 	m  map[key]Entry
+	// remote indexes live records by (plugin, remote id) to their account
+	// id: the memory store's unique index.
+	remote map[key]string
 
 	subs memorySubscriptions
 }
@@ -32,6 +35,16 @@ func (s *memory) Put(_ context.Context, rec *provisioningv1.SyncRecord, acct *pr
 	k := key{rec.GetPlugin(), rec.GetAccountId()}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rk := key{rec.GetPlugin(), rec.GetRemoteId()}
+	if holder, ok := s.remote[rk]; ok && live(rec) && holder != rec.GetAccountId() {
+		return &RemoteIDTakenError{Plugin: rec.GetPlugin(), RemoteID: rec.GetRemoteId(), Holder: holder}
+	}
+	if old, ok := s.m[k]; ok && live(old.Record) {
+		delete(s.remote, key{old.Record.GetPlugin(), old.Record.GetRemoteId()})
+	}
+	if live(rec) {
+		s.remote[rk] = rec.GetAccountId()
+	}
 	e := Entry{Record: proto.Clone(rec).(*provisioningv1.SyncRecord)}
 	if acct != nil {
 		e.Account = proto.Clone(acct).(*provisioningv1.Account)

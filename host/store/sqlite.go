@@ -55,6 +55,8 @@ type write struct {
 	status          int32
 	record, acct    []byte
 	updatedNS       int64
+	remoteID        *string // NULL unless the record holds its remote id (see live)
+	err             error   // this write's own failure; the others still commit
 	done            chan error
 }
 
@@ -82,6 +84,10 @@ func OpenSQLite(dir string) (Store, error) {
 	// Get) all along.
 	db.SetMaxIdleConns(4)
 	if _, err := db.Exec(schema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
+	if err := migrateRemoteID(db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
@@ -125,7 +131,11 @@ func (s *sqliteStore) writer() {
 		}
 		err := s.commit(group)
 		for _, w := range group {
-			w.done <- err
+			if err != nil {
+				w.done <- err
+			} else {
+				w.done <- w.err
+			}
 		}
 	}
 }
@@ -137,19 +147,29 @@ func (s *sqliteStore) commit(group []*write) error {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.Prepare(`
-INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns, remote_id)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (plugin, account_id) DO UPDATE SET
 	status = excluded.status,
 	record = excluded.record,
 	account = COALESCE(excluded.account, sync_records.account),
-	updated_ns = excluded.updated_ns`)
+	updated_ns = excluded.updated_ns,
+	remote_id = excluded.remote_id`)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
+	ctx := context.Background()
 	for _, w := range group {
-		if _, err := stmt.Exec(w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS); err != nil {
+		holder, err := remoteIDHolder(ctx, tx, w)
+		if err != nil {
+			return err
+		}
+		if holder != "" {
+			w.err = &RemoteIDTakenError{Plugin: w.plugin, RemoteID: *w.remoteID, Holder: holder}
+			continue
+		}
+		if _, err := stmt.Exec(w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS, w.remoteID); err != nil {
 			return err
 		}
 	}
@@ -174,6 +194,10 @@ func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, a
 		plugin: rec.GetPlugin(), account: rec.GetAccountId(), status: int32(rec.GetStatus()),
 		record: rb, acct: ab, updatedNS: rec.GetUpdatedAt().AsTime().UnixNano(), done: make(chan error, 1),
 	}
+	if live(rec) {
+		id := rec.GetRemoteId()
+		w.remoteID = &id
+	}
 	select {
 	case s.writes <- w:
 	case <-s.closed:
@@ -184,6 +208,10 @@ func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, a
 	// Once queued the write is committed whatever the caller does; wait for
 	// it, so a nil error always means durable.
 	if err := <-w.done; err != nil {
+		var taken *RemoteIDTakenError
+		if errors.As(err, &taken) {
+			return err
+		}
 		return fmt.Errorf("store sync record %s/%s: %w", rec.GetPlugin(), rec.GetAccountId(), err)
 	}
 	return nil

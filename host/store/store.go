@@ -55,7 +55,9 @@ type Store interface {
 	// Put stores rec (keyed by rec.Plugin and rec.AccountId, both required)
 	// and the account snapshot, replacing what was stored. It returns only
 	// once the write is durable. acct may be nil to keep the stored
-	// snapshot.
+	// snapshot. No two live (not DELETED) records of one plugin hold the
+	// same remote_id: Put refuses such a record with a
+	// [*RemoteIDTakenError] and writes nothing.
 	Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error
 	// Get returns the stored entry, or an error wrapping [ErrNotFound].
 	Get(ctx context.Context, plugin, accountID string) (Entry, error)

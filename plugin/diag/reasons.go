@@ -186,6 +186,11 @@ const (
 	// GetSyncStatus record contradicts the one the host stored; the host acts
 	// on what it stored (INVALID_ARGUMENT).
 	ReasonRecordMismatch = "RECORD_MISMATCH"
+	// ReasonRemoteIDTaken: the plugin answered a record whose remote_id
+	// another live record of the plugin holds; the host stored nothing
+	// (FAILED_PRECONDITION). A remote account belongs to one BSS account:
+	// retrying cannot help; find out why the plugin named it.
+	ReasonRemoteIDTaken = "REMOTE_ID_TAKEN"
 	// ReasonSubscriptionNotFound: no subscription record is stored under
 	// that id for the plugin (NOT_FOUND).
 	ReasonSubscriptionNotFound = "SUBSCRIPTION_NOT_FOUND"

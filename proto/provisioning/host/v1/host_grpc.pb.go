@@ -101,6 +101,10 @@ const (
 // |                    |                     | stored one; BadRequest names the field              |                    |
 // | SUBSCRIPTION_NOT_  | NOT_FOUND           | no stored record of the subscription                | ProvisionSubscrip- |
 // | FOUND              |                     |                                                     | tion first         |
+// | REMOTE_ID_TAKEN    | FAILED_PRECONDITION | the plugin answered a record whose remote_id        | do not retry: find |
+// |                    |                     | another live record of the plugin holds; nothing    | out why the plugin |
+// |                    |                     | was stored (PreconditionFailure on record.remote_id | named it (adoption,|
+// |                    |                     | names the holder's account)                         | a console merge)   |
 //
 // The host is the system of record: it fills each adapter request's account,
 // records and ancestors from its store, and refuses what contradicts it:
@@ -146,7 +150,9 @@ type HostServiceClient interface {
 	// replaces them. A transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
 	// DEADLINE_EXCEEDED) leaves the stored record as it was. No two live
 	// (not DELETED) records of one plugin hold the same remote_id: the store
-	// refuses the second, so a remote account is never shared.
+	// refuses the second, so a remote account is never shared (the call then
+	// answers FAILED_PRECONDITION REMOTE_ID_TAKEN and the stored record stays
+	// as it was).
 	//
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
@@ -155,6 +161,8 @@ type HostServiceClient interface {
 	// |------------------|---------------------------------------------|--------------------------|
 	// | INVALID_ARGUMENT | RECORD_MISMATCH: a given ancestor record    | omit ancestors or send   |
 	// |                  | contradicts the stored one                  | the stored records       |
+	// | FAILED_PRECON-   | REMOTE_ID_TAKEN: the plugin answered a      | do not retry; see the    |
+	// | DITION           | remote_id another live record holds         | reason table             |
 	// | UNAVAILABLE      | the store cannot be written (the remote     | retry: idempotent        |
 	// |                  | work may have happened)                     |                          |
 	//
@@ -628,6 +636,10 @@ type HostService_SynchronizeBatchClient = grpc.ServerStreamingClient[Synchronize
 // |                    |                     | stored one; BadRequest names the field              |                    |
 // | SUBSCRIPTION_NOT_  | NOT_FOUND           | no stored record of the subscription                | ProvisionSubscrip- |
 // | FOUND              |                     |                                                     | tion first         |
+// | REMOTE_ID_TAKEN    | FAILED_PRECONDITION | the plugin answered a record whose remote_id        | do not retry: find |
+// |                    |                     | another live record of the plugin holds; nothing    | out why the plugin |
+// |                    |                     | was stored (PreconditionFailure on record.remote_id | named it (adoption,|
+// |                    |                     | names the holder's account)                         | a console merge)   |
 //
 // The host is the system of record: it fills each adapter request's account,
 // records and ancestors from its store, and refuses what contradicts it:
@@ -673,7 +685,9 @@ type HostServiceServer interface {
 	// replaces them. A transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED,
 	// DEADLINE_EXCEEDED) leaves the stored record as it was. No two live
 	// (not DELETED) records of one plugin hold the same remote_id: the store
-	// refuses the second, so a remote account is never shared.
+	// refuses the second, so a remote account is never shared (the call then
+	// answers FAILED_PRECONDITION REMOTE_ID_TAKEN and the stored record stays
+	// as it was).
 	//
 	// Idempotent: yes (keyed by plugin and account id). Side effects: remote
 	// objects; the stored record.
@@ -682,6 +696,8 @@ type HostServiceServer interface {
 	// |------------------|---------------------------------------------|--------------------------|
 	// | INVALID_ARGUMENT | RECORD_MISMATCH: a given ancestor record    | omit ancestors or send   |
 	// |                  | contradicts the stored one                  | the stored records       |
+	// | FAILED_PRECON-   | REMOTE_ID_TAKEN: the plugin answered a      | do not retry; see the    |
+	// | DITION           | remote_id another live record holds         | reason table             |
 	// | UNAVAILABLE      | the store cannot be written (the remote     | retry: idempotent        |
 	// |                  | work may have happened)                     |                          |
 	//
