@@ -49,6 +49,11 @@ func (r *Records) DeleteAccount(ctx context.Context, plugin string, req *provisi
 	if id == "" {
 		return nil, nil, diag.InvalidArgument("request.account.id", diag.CodeRequired, "request.account.id is required")
 	}
+	unlock, err := r.lockAccount(ctx, plugin, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
 	e, err := r.st.Get(ctx, plugin, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
