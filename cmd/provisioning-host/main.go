@@ -20,6 +20,11 @@
 // whose catalog entry has service_manager credentials; see
 // docs/interworks.md.
 //
+// Records live in an embedded SQLite database in --data-dir (one daemon), or
+// with --store postgres://... in PostgreSQL, which several daemons behind a
+// gRPC load balancer can share; `provisioning-host migrate-store` copies a
+// SQLite store into PostgreSQL. See docs/deploy.md.
+//
 // It prints "provisioning-host listening on ADDR" on stdout once it serves,
 // so scripts that pass port 0 can find the address, then, with
 // --service-manager-listen, "provisioning-host service manager listening on
@@ -55,7 +60,6 @@ import (
 	"github.com/cloudbss/provisioning/host"
 	"github.com/cloudbss/provisioning/host/catalog"
 	"github.com/cloudbss/provisioning/host/server"
-	"github.com/cloudbss/provisioning/host/store"
 	"github.com/cloudbss/provisioning/internal/logging"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
@@ -74,6 +78,7 @@ type config struct {
 	catalog         string
 	listen          string
 	dataDir         string
+	store           string
 	metricsListen   string
 	pprof           bool
 	logFormat       string
@@ -94,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.catalog, "config", "", "plugin catalog file (YAML); required")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:7443", "gRPC address: host:port, or a unix socket as unix:///path or a path")
 	fs.StringVar(&c.dataDir, "data-dir", "data", "folder of the sync-record database and the plugins' data")
+	fs.StringVar(&c.store, "store", "", "keep records in PostgreSQL (postgres://user@host:port/db?sslmode=...; password from PGPASSWORD or a password file) so several daemons can share them; default: SQLite in --data-dir")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address serving Prometheus /metrics (off when empty)")
 	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go profiles (/debug/pprof/) on --metrics-listen; keep that address private")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -128,10 +134,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.clientCA != "" && c.tlsCert == "" {
 		return nil, errors.New("--client-ca needs --tls-cert and --tls-key")
 	}
+	if err := checkStoreFlag(c.store); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "migrate-store" {
+		return runMigrateStore(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -167,7 +179,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	st, err := store.OpenSQLite(cfg.dataDir)
+	st, err := openStore(ctx, cfg.store, cfg.dataDir, log)
 	if err != nil {
 		return err
 	}

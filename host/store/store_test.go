@@ -286,3 +286,43 @@ func TestConcurrentWriters(t *testing.T) {
 		})
 	}
 }
+
+// TestCopy copies a store into every other implementation: records,
+// snapshots and subscriptions arrive as they were, and a second run changes
+// nothing.
+func TestCopy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := store.NewMemory()
+	for i := range 1001 { // more than a page
+		a := &provisioningv1.Account{Id: fmt.Sprintf("A%04d", i), Name: "Acme"}
+		if i%3 == 0 {
+			a = nil
+		}
+		if err := src.Put(ctx, rec("p", fmt.Sprintf("A%04d", i), synced), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.PutSubscription(ctx, subRec("p", "S1", "A0001", subActive), &provisioningv1.Subscription{Id: "S1", Quantity: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dst := open(t)
+			for range 2 {
+				n, err := store.Copy(ctx, dst, src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != (store.Copied{Sync: 1001, Subscriptions: 1}) {
+					t.Errorf("copied %+v", n)
+				}
+			}
+			got, err := dst.Get(ctx, "p", "A0004")
+			if err != nil || got.Account.GetName() != "Acme" {
+				t.Errorf("A0004 after the copy: %v, %v", got, err)
+			}
+		})
+	}
+}
