@@ -98,6 +98,15 @@ CHAOS_KILLS ?= 5
 chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5); CI runs them small.
 	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
 
+PGDIR ?= $(CURDIR)/.postgres
+.PHONY: postgres-up
+postgres-up: ## Start a throwaway PostgreSQL (Debian's package) in .postgres on a unix socket; prints the export for PROVISIONING_TEST_POSTGRES.
+	@dsn=$$(./scripts/postgres.sh up '$(PGDIR)') && echo "export PROVISIONING_TEST_POSTGRES='$$dsn'"
+
+.PHONY: postgres-down
+postgres-down: ## Stop the PostgreSQL that postgres-up started (rm -rf .postgres to drop its data).
+	./scripts/postgres.sh down '$(PGDIR)'
+
 .PHONY: clean
 clean: ## Remove build output.
 	rm -rf bin .demo bench.txt
