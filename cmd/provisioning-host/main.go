@@ -88,6 +88,7 @@ type config struct {
 	tlsCert         string
 	tlsKey          string
 	callTimeout     time.Duration
+	settleInterval  time.Duration
 	shutdownTimeout time.Duration
 	serviceManager  string
 }
@@ -109,6 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.DurationVar(&c.callTimeout, "call-timeout", 30*time.Second, "deadline of a plugin call when the caller sets none")
+	fs.DurationVar(&c.settleInterval, "settle-interval", 10*time.Second, "how often PENDING records are refreshed (by one daemon at a time on a shared --store)")
 	fs.StringVar(&c.serviceManager, "service-manager-listen", "", "address serving interworks' Service Management API (HTTP, /{plugin}/api/...) for the plugins whose catalog entry has service_manager credentials (off when empty)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take before plugins are killed")
 	fs.Usage = func() {
@@ -133,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.clientCA != "" && c.tlsCert == "" {
 		return nil, errors.New("--client-ca needs --tls-cert and --tls-key")
+	}
+	if c.settleInterval <= 0 {
+		return nil, errors.New("--settle-interval must be positive")
 	}
 	if err := checkStoreFlag(c.store); err != nil {
 		return nil, err
@@ -192,6 +197,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		host.WithStore(st),
 		host.WithDataDir(cfg.dataDir),
 		host.WithCallTimeout(cfg.callTimeout),
+		host.WithSettleInterval(cfg.settleInterval),
 		host.WithMetrics(reg),
 	)
 	if err != nil {
