@@ -5,10 +5,11 @@
 // ([Host.Plugin]) with per-call deadlines, a retry across a restart for
 // idempotent RPCs, and Prometheus metrics.
 //
-// [Records] is the one owner of sync records: every call that asks a plugin
-// about an account and keeps its answer goes through it, and it alone writes
-// the store. With a store ([WithStore]) the host also settles PENDING records
-// in the background through it.
+// [Records] is the one owner of sync records and subscription records
+// (orders): every call that asks a plugin about an account or an order and
+// keeps its answer goes through it, and it alone writes the store. With a
+// store ([WithStore]) the host also settles PENDING records in the
+// background through it.
 //
 // The gRPC face of the daemon (provisioning.host.v1.HostService) lives in
 // host/server, a translation onto [Host] and [Records]; the sync-record store

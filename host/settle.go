@@ -7,9 +7,9 @@ import (
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
-// settleLoop refreshes PENDING records through GetSyncStatus until they
-// settle, so a synchronization whose remote transaction outlived the call
-// still ends SYNCED or FAILED in the store.
+// settleLoop refreshes PENDING records through GetSyncStatus (and PENDING
+// subscription records through GetSubscriptionStatus) until they settle, so
+// remote work that outlived its call still ends settled in the store.
 func (h *Host) settleLoop(ctx context.Context) {
 	t := time.NewTicker(h.opts.settleInterval)
 	defer t.Stop()
@@ -25,11 +25,11 @@ func (h *Host) settleLoop(ctx context.Context) {
 	}
 }
 
-// settle refreshes the PENDING records of the plugin named name once, when
-// the host has a store and the plugin is running, and this host holds the
-// plugin's settle lock: with daemons sharing a store, one settles each
-// round, and when it dies its lock is freed and the next round runs on
-// another.
+// settle refreshes the PENDING records (sync and subscription records) of
+// the plugin named name once, when the host has a store and the plugin is
+// running, and this host holds the plugin's settle lock: with daemons
+// sharing a store, one settles each round, and when it dies its lock is
+// freed and the next round runs on another.
 func (h *Host) settle(ctx context.Context, name string) int {
 	s := h.plugins[name]
 	if h.records == nil || s == nil || s.currentState() != hostv1.PluginState_PLUGIN_STATE_RUNNING {
@@ -46,7 +46,7 @@ func (h *Host) settle(ctx context.Context, name string) int {
 		return 0
 	}
 	defer release()
-	return h.records.settlePending(ctx, name, s.log)
+	return h.records.settlePending(ctx, name, s.log) + h.records.settlePendingSubscriptions(ctx, name, s.log)
 }
 
 func (s *supervisor) currentState() hostv1.PluginState {

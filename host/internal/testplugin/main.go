@@ -10,6 +10,7 @@
 //     answer INVALID_ARGUMENT; "pending" answers a PENDING record that
 //     GetSyncStatus then settles as SYNCED.
 //   - A setting "reject" set to "true" makes Configure fail.
+//   - Orders: see subscriptions.go.
 //
 // An end customer (parent_id set) needs its parent among the ancestors,
 // nearest first, synchronized and a reseller; otherwise Synchronize answers
@@ -68,6 +69,7 @@ func (a *adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRe
 			provisioningv1.Capability_CAPABILITY_SYNCHRONIZE,
 			provisioningv1.Capability_CAPABILITY_SYNC_STATUS,
 			provisioningv1.Capability_CAPABILITY_ASYNC,
+			provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS,
 		},
 		ConfigFields: []*provisioningv1.Field{{Key: "token", Label: "Token", Sensitive: true}},
 	}, nil
