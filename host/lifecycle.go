@@ -23,6 +23,12 @@ import (
 // ancestors from its store (a caller-supplied record or ancestor that
 // contradicts it is RECORD_MISMATCH), so NOT_FOUND when nothing is stored.
 //
+// The subscriptions sent are the stored subscription records of the account
+// and, with cascade, of its stored descendants; one that is not CANCELLED or
+// FAILED refuses the delete before the plugin is called: FAILED_PRECONDITION
+// HAS_SUBSCRIPTIONS, one violation per subscription (subject: its id).
+// Caller-supplied subscription records must be among them (RECORD_MISMATCH).
+//
 // Without cascade, an account the store knows children of (a child record
 // that is not DELETED and holds remote objects or is PENDING) is refused
 // before the plugin is called: FAILED_PRECONDITION HAS_CHILDREN, one
@@ -84,7 +90,11 @@ func (r *Records) DeleteAccount(ctx context.Context, plugin string, req *provisi
 			return nil, nil, err
 		}
 	}
-	req.Account, req.Record, req.Ancestors = acct, e.Record, anc
+	subs, err := r.deleteSubscriptions(ctx, plugin, id, tree, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Account, req.Record, req.Ancestors, req.Subscriptions = acct, e.Record, anc, subs
 	var deletedIDs []string
 	resp, err := callThenPersist(ctx, r, plugin, id, persist[*provisioningv1.DeleteAccountResponse]{
 		rpc: "DeleteAccount",
@@ -101,6 +111,48 @@ func (r *Records) DeleteAccount(ctx context.Context, plugin string, req *provisi
 		return nil, nil, err
 	}
 	return resp, deletedIDs, nil
+}
+
+// deleteSubscriptions reads the stored subscription records a delete of id
+// covers and refuses the delete while one still holds licences.
+func (r *Records) deleteSubscriptions(ctx context.Context, plugin, id string, tree accountTree, req *provisioningv1.DeleteAccountRequest) ([]*provisioningv1.SubscriptionRecord, error) {
+	ids := []string{id}
+	if req.GetCascade() {
+		for _, e := range tree.descendants(id) {
+			ids = append(ids, e.Record.GetAccountId())
+		}
+	}
+	var subs []*provisioningv1.SubscriptionRecord
+	for _, aid := range ids {
+		s, err := store.AccountSubscriptions(ctx, r.st, plugin, aid)
+		if err != nil {
+			return nil, r.readError(err)
+		}
+		subs = append(subs, s...)
+	}
+	for i, g := range req.GetSubscriptions() {
+		if !slices.ContainsFunc(subs, func(s *provisioningv1.SubscriptionRecord) bool {
+			return s.GetSubscriptionId() == g.GetSubscriptionId() && s.GetAccountId() == g.GetAccountId()
+		}) {
+			return nil, mismatch(fmt.Sprintf("request.subscriptions[%d]", i), "the host stores no such subscription of the account")
+		}
+	}
+	pf := &errdetails.PreconditionFailure{}
+	for _, s := range subs {
+		switch s.GetStatus() {
+		case provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_CANCELLED, provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_FAILED:
+			continue
+		}
+		pf.Violations = append(pf.Violations, &errdetails.PreconditionFailure_Violation{
+			Type: diag.CodeHasSubscriptions, Subject: s.GetSubscriptionId(),
+			Description: fmt.Sprintf("subscription %s of account %s is %s: cancel it first", s.GetSubscriptionId(), s.GetAccountId(), s.GetStatus()),
+		})
+	}
+	if len(pf.Violations) > 0 {
+		return nil, preconditionFailed(diag.CodeHasSubscriptions, pf,
+			fmt.Sprintf("account %s has %d subscription(s) that still hold licences in the host's store: cancel them first", id, len(pf.Violations)))
+	}
+	return subs, nil
 }
 
 // accountTree is the parent/child structure of a plugin's stored records,
@@ -183,8 +235,16 @@ func hasChildren(id string, children []store.Entry) error {
 	if len(pf.Violations) == 0 {
 		return nil
 	}
-	st := status.Newf(codes.FailedPrecondition, "account %s has %d child account(s) in the host's store: delete them first, or delete with cascade", id, len(pf.Violations))
-	sd, err := st.WithDetails(&errdetails.ErrorInfo{Reason: diag.CodeHasChildren, Domain: diag.Domain}, pf)
+	return preconditionFailed(diag.CodeHasChildren, pf,
+		fmt.Sprintf("account %s has %d child account(s) in the host's store: delete them first, or delete with cascade", id, len(pf.Violations)))
+}
+
+// preconditionFailed is a FAILED_PRECONDITION of domain provisioning.v1 (the
+// reason an adapter would answer for the same condition) with the
+// violations of pf.
+func preconditionFailed(reason string, pf *errdetails.PreconditionFailure, msg string) error {
+	st := status.New(codes.FailedPrecondition, msg)
+	sd, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: diag.Domain}, pf)
 	if err != nil {
 		return st.Err()
 	}
@@ -267,6 +327,11 @@ func (r *Records) Reconcile(ctx context.Context, plugin string, yield func(Recon
 			return r.readError(err)
 		}
 		for _, e := range page.Entries {
+			// Read again: a Synchronize may have stored a newer record since
+			// the page was listed, and the refresh must start from it.
+			if fresh, err := r.st.Get(ctx, plugin, e.Record.GetAccountId()); err == nil {
+				e = fresh
+			}
 			res := Reconciled{AccountID: e.Record.GetAccountId(), PreviousStatus: e.Record.GetStatus(), Record: e.Record}
 			if e.Record.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
 				resp, err := r.refresh(ctx, c, plugin, e, nil)

@@ -143,6 +143,12 @@ func stored(t *testing.T, st store.Store) map[string]*provisioningv1.SyncRecord 
 	return out
 }
 
+// sub is a stored subscription record (the statuses are those of
+// subscriptions_test.go).
+func sub(id, account string, s provisioningv1.SubscriptionStatus) *provisioningv1.SubscriptionRecord {
+	return &provisioningv1.SubscriptionRecord{Plugin: fakeName, SubscriptionId: id, AccountId: account, Status: s, ProductId: "P"}
+}
+
 var ignoreTimes = protocmp.IgnoreFields(&provisioningv1.SyncRecord{}, "updated_at")
 
 // TestSynchronizeStoresFailures: a definite failure becomes a FAILED record
@@ -387,6 +393,7 @@ func TestDeleteAccount(t *testing.T) {
 	}
 	tests := map[string]struct {
 		entries     []store.Entry
+		subs        []*provisioningv1.SubscriptionRecord
 		id          string
 		cascade     bool
 		answerIDs   []string // the plugin's deleted_remote_ids
@@ -396,6 +403,7 @@ func TestDeleteAccount(t *testing.T) {
 		wantIDs     []string
 		wantDeleted []string // stored DELETED after, sorted
 		wantCalled  bool
+		wantSubs    []string // the subscription ids the plugin got
 	}{
 		"a leaf": {
 			entries: tree, id: "C1", wantDeleted: []string{"C1"}, wantCalled: true,
@@ -410,6 +418,18 @@ func TestDeleteAccount(t *testing.T) {
 		"cascade marks the descendants the plugin deleted": {
 			entries: tree, id: "R1", cascade: true, answerIDs: []string{"RC1", "RR2", "R-UNKNOWN", "RX"},
 			wantIDs: []string{"C1", "R2"}, wantDeleted: []string{"C1", "R1", "R2"}, wantCalled: true,
+		},
+		"a subscription that holds licences refuses it": {
+			entries: tree, id: "C1", subs: []*provisioningv1.SubscriptionRecord{sub("S1", "C1", subActive), sub("S2", "C1", subCancelled)},
+			wantCode: codes.FailedPrecondition, wantReason: diag.CodeHasSubscriptions, wantSubject: []string{"S1"},
+		},
+		"cancelled and failed subscriptions are sent along": {
+			entries: tree, id: "C1", subs: []*provisioningv1.SubscriptionRecord{sub("S1", "C1", subFailed), sub("S2", "C1", subCancelled), sub("S3", "X", subActive)},
+			wantDeleted: []string{"C1"}, wantCalled: true, wantSubs: []string{"S1", "S2"},
+		},
+		"cascade covers the descendants' subscriptions": {
+			entries: tree, id: "R1", cascade: true, subs: []*provisioningv1.SubscriptionRecord{sub("S1", "C1", subActive)},
+			wantCode: codes.FailedPrecondition, wantReason: diag.CodeHasSubscriptions, wantSubject: []string{"S1"},
 		},
 		"a replay": {
 			entries: []store.Entry{entry("A", "", statusDeleted, "RA")}, id: "A", wantDeleted: []string{"A"}, wantCalled: true,
@@ -437,6 +457,11 @@ func TestDeleteAccount(t *testing.T) {
 				}
 			}
 			recs, st := inProcess(t, f, tc.entries...)
+			for _, sr := range tc.subs {
+				if err := st.PutSubscription(context.Background(), sr, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
 			before := stored(t, st)
 			resp, ids, err := recs.DeleteAccount(context.Background(), fakeName, &provisioningv1.DeleteAccountRequest{
 				Account: &provisioningv1.Account{Id: tc.id}, Cascade: tc.cascade,
@@ -468,6 +493,13 @@ func TestDeleteAccount(t *testing.T) {
 				got := calls[0].(*provisioningv1.DeleteAccountRequest)
 				if e := before[tc.id]; !proto.Equal(got.GetRecord(), e) || got.GetAccount().GetName() != "Co "+tc.id || got.GetCascade() != tc.cascade {
 					t.Errorf("plugin got %v, want the stored record and account", got)
+				}
+				var subIDs []string
+				for _, s := range got.GetSubscriptions() {
+					subIDs = append(subIDs, s.GetSubscriptionId())
+				}
+				if diff := cmp.Diff(tc.wantSubs, subIDs); diff != "" {
+					t.Errorf("subscriptions sent (-want +got):\n%s", diff)
 				}
 			}
 			after := stored(t, st)
@@ -555,5 +587,29 @@ func TestReconcile(t *testing.T) {
 	}
 	if code := status.Code(recs.Reconcile(context.Background(), "nope", nil)); code != codes.NotFound {
 		t.Errorf("Reconcile of an unknown plugin: %v, want NOT_FOUND", code)
+	}
+}
+
+// TestFailureDoesNotOverwriteANewerRecord: a Synchronize fails definitively
+// while another call stored the account's record: the failure describes an
+// older state and is not stored over the newer record's remote objects.
+func TestFailureDoesNotOverwriteANewerRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := &fakeAdapter{}
+	recs, st := inProcess(t, f)
+	newer := entry("A", "", statusSynced, "RA")
+	f.sync = func(*provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
+		if err := st.Put(ctx, newer.Record, newer.Account); err != nil { // the concurrent call's answer
+			t.Error(err)
+		}
+		return nil, diag.FailedPrecondition(diag.CodeParentNotSynced, "parent_account", "not yet")
+	}
+	_, err := recs.Synchronize(ctx, fakeName, &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "A"}})
+	if status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("error = %v", err)
+	}
+	if diff := cmp.Diff(newer.Record, stored(t, st)["A"], protocmp.Transform()); diff != "" {
+		t.Errorf("stored record (-want +got):\n%s", diff)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudbss/provisioning/host/store"
@@ -360,13 +361,7 @@ func callThenPersist[Resp recordAnswer](ctx context.Context, r *Records, plugin,
 	resp, err := call()
 	if err != nil {
 		if p.failures && definite(err) {
-			rec := failedRecord(p.prev, err)
-			rec.Plugin, rec.AccountId = plugin, accountID
-			if perr := r.st.Put(context.WithoutCancel(ctx), rec, p.acct); perr != nil {
-				// The plugin's error is what the caller must act on; the
-				// missing FAILED record is the operator's.
-				r.log.Error("store failed sync record", "plugin", plugin, "account_id", accountID, "error", perr)
-			}
+			r.storeFailure(ctx, plugin, accountID, p.prev, p.acct, err)
 		}
 		return zero, err
 	}
@@ -413,15 +408,31 @@ func (r *Records) put(ctx context.Context, rec *provisioningv1.SyncRecord, acct 
 	return diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the sync record could not be stored; retry (the call is idempotent)", time.Second)
 }
 
-// definite reports whether a plugin's error is a definite failure, stored as
-// a FAILED record: the input or the state is wrong, and a retry as such
-// fails the same way.
-func definite(err error) bool {
-	switch status.Code(err) {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists:
-		return true
+// storeFailure stores the FAILED record of a definite failure err of a call
+// made with prev. When the stored record is no longer prev (a concurrent call
+// stored another answer meanwhile), the failure describes an older state and
+// is not stored: it must not overwrite the newer record's remote objects.
+// The plugin's error is what the caller acts on, so a store failure here is
+// only logged.
+func (r *Records) storeFailure(ctx context.Context, plugin, accountID string, prev *provisioningv1.SyncRecord, acct *provisioningv1.Account, err error) {
+	ctx = context.WithoutCancel(ctx)
+	e, gerr := r.st.Get(ctx, plugin, accountID)
+	switch {
+	case errors.Is(gerr, store.ErrNotFound):
+		e.Record = nil
+	case gerr != nil:
+		r.log.Error("store failed sync record", "plugin", plugin, "account_id", accountID, "error", gerr)
+		return
 	}
-	return false
+	if !proto.Equal(e.Record, prev) {
+		r.log.Info("failure not stored: the record changed during the call", "plugin", plugin, "account_id", accountID)
+		return
+	}
+	rec := failedRecord(prev, err)
+	rec.Plugin, rec.AccountId = plugin, accountID
+	if perr := r.st.Put(ctx, rec, acct); perr != nil {
+		r.log.Error("store failed sync record", "plugin", plugin, "account_id", accountID, "error", perr)
+	}
 }
 
 // failedRecord is the FAILED record of a definite failure err of a call made

@@ -307,7 +307,7 @@ record, with no remote call.`,
 			return a.status(ctx, s, plugin, accountPath, cached)
 		}),
 	}
-	cmd.Flags().StringVarP(&accountPath, "account", "a", "", "account JSON file (its id is used, and the account is sent along)")
+	cmd.Flags().StringVarP(&accountPath, "account", "a", "", "account JSON file (its id is used: the host refreshes against the account snapshot it stored)")
 	cmd.Flags().BoolVar(&cached, "cached", false, "read the stored record only; no remote call")
 	run := cmd.RunE
 	cmd.RunE = func(c *cobra.Command, args []string) error {
@@ -422,7 +422,7 @@ the --page-token of the next one; --all follows every page.`,
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&statusFlag, "status", "", "only records with this status: not-synced, pending, synced, active, failed, missing")
+	cmd.Flags().StringVar(&statusFlag, "status", "", "only records with this status: not-synced, pending, synced, active, failed, missing, deleted")
 	cmd.Flags().Int32Var(&pageSize, "page-size", 0, "records per page (default 100, at most 1000)")
 	cmd.Flags().StringVar(&pageToken, "page-token", "", "the next page, from a previous page")
 	cmd.Flags().BoolVar(&all, "all", false, "follow every page")
@@ -441,7 +441,7 @@ func parseSyncStatus(s string) (provisioningv1.SyncStatus, error) {
 	}
 	v, ok := provisioningv1.SyncStatus_value[n]
 	if !ok || v == 0 {
-		return 0, usagef("--status %q: want one of not-synced, pending, synced, active, failed, missing", s)
+		return 0, usagef("--status %q: want one of not-synced, pending, synced, active, failed, missing, deleted", s)
 	}
 	return provisioningv1.SyncStatus(v), nil
 }

@@ -22,7 +22,7 @@ const (
 	exitState       = 4 // FAILED_PRECONDITION, ALREADY_EXISTS, NOT_FOUND, ABORTED: fix the state, then retry
 	exitUnavailable = 5 // UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED, CANCELED: retry later
 	exitAuth        = 6 // UNAUTHENTICATED, PERMISSION_DENIED: check the token or certificates
-	exitCheck       = 7 // the call worked but found problems: validate errors, probe not ready, batch items failed or skipped
+	exitCheck       = 7 // the call worked but found problems: validate errors, probe not ready, batch items failed or skipped, reconcile drift
 )
 
 // exitCodesHelp documents the codes above in `provctl --help`.
@@ -35,7 +35,7 @@ const exitCodesHelp = `Exit codes:
   5  UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED: retry later (calls are idempotent)
   6  UNAUTHENTICATED, PERMISSION_DENIED: check --token-file or the certificates
   7  the call worked but found problems: validate found errors, probe not ready,
-     sync-batch had failed or skipped accounts`
+     sync-batch had failed or skipped accounts, reconcile found drift`
 
 // usageError is a mistake in how provctl was called; it exits exitUsage.
 type usageError struct{ err error }

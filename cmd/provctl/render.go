@@ -233,6 +233,9 @@ func renderRecord(w io.Writer, rec *provisioningv1.SyncRecord, extra ...[2]strin
 	for _, kv := range extra {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
+	if rec.GetErrorReason() != "" {
+		fmt.Fprintf(tw, "Error reason:\t%s\n", cell(rec.GetErrorReason()))
+	}
 	if rec.GetMessage() != "" {
 		fmt.Fprintf(tw, "Message:\t%s\n", oneLine(rec.GetMessage()))
 	}
@@ -257,9 +260,17 @@ func renderRecords(w io.Writer, recs []*provisioningv1.SyncRecord) error {
 	fmt.Fprintln(tw, "ACCOUNT\tPLUGIN\tSTATUS\tREMOTE ID\tREMOTE PARENT\tUPDATED\tMESSAGE")
 	for _, r := range recs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cell(r.GetAccountId()), cell(r.GetPlugin()), statusName(r.GetStatus()),
-			cell(r.GetRemoteId()), cell(r.GetRemoteParentId()), timeCell(r.GetUpdatedAt()), truncate(cell(r.GetMessage()), maxMessageCell))
+			cell(r.GetRemoteId()), cell(r.GetRemoteParentId()), timeCell(r.GetUpdatedAt()), truncate(cell(recordMessage(r)), maxMessageCell))
 	}
 	return tw.Flush()
+}
+
+// recordMessage is a record's message, led by its error reason when FAILED.
+func recordMessage(r *provisioningv1.SyncRecord) string {
+	if r.GetErrorReason() == "" {
+		return r.GetMessage()
+	}
+	return r.GetErrorReason() + ": " + r.GetMessage()
 }
 
 // renderPlugins prints the catalog.

@@ -142,6 +142,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newStatusCmd(a),
 		newRecordsCmd(a),
 		newSyncBatchCmd(a),
+		newReconcileCmd(a),
+		newDeleteCmd(a),
 		newConformanceCmd(a),
 	)
 	return root

@@ -10,7 +10,7 @@
 //     answer INVALID_ARGUMENT; "pending" answers a PENDING record that
 //     GetSyncStatus then settles as SYNCED.
 //   - A setting "reject" set to "true" makes Configure fail.
-//   - Orders: see subscriptions.go.
+//   - Orders: see subscriptions.go; DeleteAccount: see lifecycle.go.
 //
 // An end customer (parent_id set) needs its parent among the ancestors,
 // nearest first, synchronized and a reseller; otherwise Synchronize answers
@@ -70,6 +70,7 @@ func (a *adapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRe
 			provisioningv1.Capability_CAPABILITY_SYNC_STATUS,
 			provisioningv1.Capability_CAPABILITY_ASYNC,
 			provisioningv1.Capability_CAPABILITY_SUBSCRIPTIONS,
+			provisioningv1.Capability_CAPABILITY_DELETE,
 		},
 		ConfigFields: []*provisioningv1.Field{{Key: "token", Label: "Token", Sensitive: true}},
 	}, nil
@@ -182,7 +183,9 @@ func (a *adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 		Plugin:    a.name,
 		AccountId: acct.GetId(),
 		Status:    provisioningv1.SyncStatus_SYNC_STATUS_SYNCED,
-		RemoteId:  fmt.Sprintf("R-%07d", a.seq),
+		// The process id keeps remote ids unique across restarts, as a real
+		// remote's are: the host refuses a remote id another record holds.
+		RemoteId:  fmt.Sprintf("R-%d-%07d", os.Getpid(), a.seq),
 		Values:    req.GetValues(),
 		UpdatedAt: timestamppb.Now(),
 	}

@@ -1202,8 +1202,8 @@ type BatchItem struct {
 	Account *v1.Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
 	// Option values by field key.
 	Values map[string]string `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	// Ancestors, nearest first; filled by the host when empty (from the batch
-	// itself, then from its store).
+	// Ancestors, nearest first. The host sends its stored ones; those given
+	// here are only checked against them (RECORD_MISMATCH fails the item).
 	Ancestors     []*v1.Ancestor `protobuf:"bytes,3,rep,name=ancestors,proto3" json:"ancestors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
