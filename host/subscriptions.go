@@ -593,6 +593,15 @@ func (r *Records) putSubscription(ctx context.Context, rec *provisioningv1.Subsc
 	return nil
 }
 
+// definite tells a failure that retrying the same request cannot fix.
+func definite(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.AlreadyExists:
+		return true
+	}
+	return false
+}
+
 func checkSubscription(sub *provisioningv1.Subscription) error {
 	switch {
 	case sub == nil:
