@@ -35,11 +35,6 @@ type Host struct {
 	closed  bool
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup
-
-	// orders serializes the calls that change one account's subscriptions,
-	// across every Records of the host (the server's and the settling
-	// loop's).
-	orders keyedMutex
 }
 
 // New returns a host for the plugins of cfg. It starts nothing: see

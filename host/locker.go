@@ -25,7 +25,7 @@ type SharedLocker interface {
 }
 
 // locker serializes the calls that read a record, call the plugin and store
-// the answer, per account (and per subscription): two such calls at once
+// the answer, per account (and per account's orders): two such calls at once
 // would each read "nothing stored" and each create a remote account. Within
 // one process a map of mutexes does it; when the store is shared by several
 // hosts, its [SharedLocker] is taken too, after the local lock, so a host
@@ -43,9 +43,10 @@ type locker struct {
 // two remote accounts.
 func accountLock(plugin, accountID string) string { return "account\x00" + plugin + "\x00" + accountID }
 
-func subscriptionLock(plugin, subscriptionID string) string {
-	return "subscription\x00" + plugin + "\x00" + subscriptionID
-}
+// orderLock serializes the calls that change one account's subscriptions:
+// the rules that span an account's orders (one base product per subscriber,
+// add-ons within their base) read all of them.
+func orderLock(plugin, accountID string) string { return "orders\x00" + plugin + "\x00" + accountID }
 
 func settleLock(plugin string) string { return "settle\x00" + plugin }
 
