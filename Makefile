@@ -85,12 +85,15 @@ bench-go: ## Go benchmarks (BENCH=regexp, BENCHCOUNT=n) by benchstat, call paths
 	$(BENCHSTAT) -filter '.name:ColdStart' -col /via bench.txt
 
 .PHONY: bench-load
-bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10k, plugin boundary, memory 10k vs 100k, remote-bound; output in bench-load.txt.
+bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10k, plugin boundary, memory 10k vs 100k, remote-bound, stores (SQLite vs PostgreSQL with 1 and 2 daemons, with PROVISIONING_TEST_POSTGRES); output in bench-load.txt.
 	$(GO) build -o bin/ ./cmd/... ./internal/loadtest/cmd/...
 	{ ./bin/loadtest -bin bin -scenario bulk -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario memory && \
-	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9; } | tee bench-load.txt
+	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9 && \
+	  if [ -n "$${PROVISIONING_TEST_POSTGRES:-}" ]; then \
+	    ./bin/loadtest -bin bin -scenario stores -resellers 1000 -per 9 -repeat $(LOADREPEAT); \
+	  else echo "stores scenario skipped: set PROVISIONING_TEST_POSTGRES (eval \$$(make -s postgres-up))"; fi; } | tee bench-load.txt
 
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5

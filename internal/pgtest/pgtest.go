@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -39,34 +40,49 @@ func DSN(tb testing.TB) string {
 // that schema. It skips tb when PROVISIONING_TEST_POSTGRES is unset.
 func Schema(tb testing.TB) string {
 	tb.Helper()
-	dsn := DSN(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, drop, err := CreateSchema(ctx, DSN(tb))
+	if err != nil {
+		tb.Fatalf("%s: %v", EnvDSN, err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return out
+}
+
+// CreateSchema creates a fresh schema on the server of dsn and returns a
+// connection string whose search_path is that schema, and the function that
+// drops it with all it holds (for the load scenarios, which are no tests).
+func CreateSchema(ctx context.Context, dsn string) (string, func() error, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "t_" + hex.EncodeToString(b[:])
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		tb.Fatalf("connect to %s: %v", EnvDSN, err)
+		return "", nil, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
-		tb.Fatalf("create test schema: %v", err)
+		return "", nil, fmt.Errorf("create schema: %w", err)
 	}
-	tb.Cleanup(func() {
+	drop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		conn, err := pgx.Connect(ctx, dsn)
 		if err != nil {
-			tb.Errorf("drop test schema %s: %v", name, err)
-			return
+			return fmt.Errorf("drop schema %s: %w", name, err)
 		}
 		defer conn.Close(ctx)
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			tb.Errorf("drop test schema %s: %v", name, err)
+			return fmt.Errorf("drop schema %s: %w", name, err)
 		}
-	})
-	return WithSearchPath(dsn, name)
+		return nil
+	}
+	return WithSearchPath(dsn, name), drop, nil
 }
 
 // WithSearchPath returns dsn (a URL or a keyword/value string) with its

@@ -18,6 +18,10 @@
 //	remote-bound  pandasim with -latency (50ms) and -rate-limit (200/s):
 //	              elapsed vs the floor requests/account × accounts ÷ rate,
 //	              and the 429s
+//	stores        bulk on SQLite, on PostgreSQL with one daemon, and on
+//	              PostgreSQL with two daemons splitting the batch, alternated:
+//	              accounts/s of each store (needs -postgres, default
+//	              $PROVISIONING_TEST_POSTGRES; each run in a fresh schema)
 //
 // It builds the binaries first (go build, no race detector) unless -bin
 // names a folder that holds them.
@@ -36,6 +40,7 @@ import (
 
 	"github.com/cloudbss/provisioning/internal/loadtest"
 	"github.com/cloudbss/provisioning/internal/pandasim"
+	"github.com/cloudbss/provisioning/internal/pgtest"
 )
 
 type flags struct {
@@ -51,11 +56,12 @@ type flags struct {
 	verify, verbose        bool
 	inprocess              bool
 	profileDir             string
+	postgres               string
 }
 
 func main() {
 	var f flags
-	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, memory or remote-bound")
+	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, boundary, memory, remote-bound or stores")
 	flag.IntVar(&f.resellers, "resellers", 1000, "resellers (bulk)")
 	flag.IntVar(&f.per, "per", 9, "end customers per reseller")
 	flag.IntVar(&f.direct, "direct", 0, "direct customers")
@@ -73,6 +79,7 @@ func main() {
 	flag.BoolVar(&f.verbose, "v", false, "echo every log line")
 	flag.BoolVar(&f.inprocess, "inprocess", false, "bulk: run the adapter linked into the host (inprocess-host) instead of a plugin process")
 	flag.StringVar(&f.profileDir, "pprof-dir", "", "bulk: write CPU profiles of the daemon and the plugin taken during each run here (run-N/host.cpu, run-N/plugin.cpu; needs the daemon's --pprof)")
+	flag.StringVar(&f.postgres, "postgres", os.Getenv("PROVISIONING_TEST_POSTGRES"), "stores: the PostgreSQL server (connection string) the runs make their schemas on")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -131,9 +138,10 @@ func run(ctx context.Context, f flags) error {
 	}
 	defer logs.Close()
 
-	bulkMode := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool) (loadtest.BulkResult, error) {
+	bulkStore := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool, storeDSN string, two bool) (loadtest.BulkResult, error) {
 		c := loadtest.BulkConfig{
-			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d-%t", i, h.Count(), inprocess)), Hierarchy: h, InProcess: inprocess,
+			Store: storeDSN, SecondDaemon: two,
+			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d-%t-%t-%t", i, h.Count(), inprocess, storeDSN != "", two)), Hierarchy: h, InProcess: inprocess,
 			Batch:  loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
 			Faults: faults, HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
 		}
@@ -151,6 +159,9 @@ func run(ctx context.Context, f flags) error {
 			fmt.Printf("WARNING: %d of %d accounts synced\n%s\n", r.Batch.Synced, h.Count(), logs.Tail("host", 10))
 		}
 		return r, nil
+	}
+	bulkMode := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool) (loadtest.BulkResult, error) {
+		return bulkStore(i, h, faults, inprocess, "", false)
 	}
 	bulk := func(i int, h loadtest.Hierarchy, faults pandasim.Faults) (loadtest.BulkResult, error) {
 		return bulkMode(i, h, faults, f.inprocess)
@@ -238,6 +249,34 @@ func run(ctx context.Context, f flags) error {
 		}
 		fmt.Printf("RESULT remote-bound accounts=%d latency=%s rate=%.0f/s runs=%d median: elapsed/floor=%.3f requests/account=%.2f 429s=%.0f (target elapsed <= 1.10 x floor)\n",
 			h.Count(), f.latency, f.rateLimit, f.repeat, median(eff), median(rpa), median(n429))
+	case "stores":
+		if f.postgres == "" {
+			return fmt.Errorf("stores needs a PostgreSQL server: -postgres or PROVISIONING_TEST_POSTGRES (make postgres-up starts one)")
+		}
+		h := loadtest.Hierarchy{Prefix: "S", Resellers: f.resellers, PerReseller: f.per, Direct: f.direct}
+		names := []string{"sqlite", "postgres-1-daemon", "postgres-2-daemons"}
+		rates := make([][]float64, len(names))
+		for i := range f.repeat {
+			for j, name := range names {
+				dsn := ""
+				if j > 0 {
+					var drop func() error
+					var err error
+					if dsn, drop, err = pgtest.CreateSchema(ctx, f.postgres); err != nil {
+						return fmt.Errorf("-postgres: %w", err)
+					}
+					defer func() { _ = drop() }()
+				}
+				r, err := bulkStore(i, h, pandasim.Faults{}, false, dsn, j == 2)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("stores run %d, %s: %s\n", i+1, name, r)
+				rates[j] = append(rates[j], r.AccountsPerSec)
+			}
+		}
+		fmt.Printf("RESULT stores accounts=%d concurrency=%d (per daemon) runs=%d median accounts/s: sqlite=%.0f postgres-1-daemon=%.0f postgres-2-daemons=%.0f\n",
+			h.Count(), f.concurrency, f.repeat, median(rates[0]), median(rates[1]), median(rates[2]))
 	default:
 		return fmt.Errorf("unknown scenario %q", f.scenario)
 	}
