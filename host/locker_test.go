@@ -29,8 +29,10 @@ type creatingAdapter struct {
 	created  atomic.Int64
 	inFlight sync.Map // account id -> *atomic.Int32
 	overlaps atomic.Int64
-	// hold, when set, keeps every Synchronize until it is closed.
-	hold chan struct{}
+	// hold, when set, keeps every Synchronize until it is closed; entered
+	// then receives a value as each call arrives.
+	hold    chan struct{}
+	entered chan struct{}
 }
 
 func (a *creatingAdapter) GetPluginInfo(context.Context, *provisioningv1.GetPluginInfoRequest) (*provisioningv1.GetPluginInfoResponse, error) {
@@ -49,6 +51,7 @@ func (a *creatingAdapter) Synchronize(ctx context.Context, req *provisioningv1.S
 	}
 	defer n.(*atomic.Int32).Add(-1)
 	if a.hold != nil {
+		a.entered <- struct{}{}
 		select {
 		case <-a.hold:
 		case <-ctx.Done():
@@ -167,7 +170,7 @@ func TestLockWaitEndsWithTheCallersDeadline(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a := &creatingAdapter{hold: make(chan struct{})}
+			a := &creatingAdapter{hold: make(chan struct{}), entered: make(chan struct{}, 1)}
 			reg := prometheus.NewRegistry()
 			recs := daemons(t, tc.kind, tc.daemons, a, reg)
 			ctx := context.Background()
@@ -176,13 +179,7 @@ func TestLockWaitEndsWithTheCallersDeadline(t *testing.T) {
 				_, err := recs[0].Synchronize(ctx, "creating", &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "A1"}})
 				first <- err
 			}()
-			// Wait until the first call holds the lock: it is in the plugin.
-			for {
-				if n, ok := a.inFlight.Load("A1"); ok && n.(*atomic.Int32).Load() == 1 {
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
+			<-a.entered // the first call holds the lock: it is in the plugin
 			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 			defer cancel()
 			_, err := recs[len(recs)-1].Synchronize(short, "creating", &provisioningv1.SynchronizeRequest{Account: &provisioningv1.Account{Id: "A1"}})
