@@ -83,7 +83,7 @@ func daemons(t *testing.T, kind string, n int, a *creatingAdapter, reg prometheu
 	}
 	var out []*host.Records
 	for i := range n {
-		var st store.Store = store.NewMemory()
+		st := store.NewMemory()
 		if kind == "postgres" {
 			pg, err := store.OpenPostgres(ctx, dsn)
 			if err != nil {

@@ -315,6 +315,7 @@ ON CONFLICT (plugin, account_id) DO UPDATE SET
 	return nil
 }
 
+// Get reads one sync record (see [Store.Get]).
 func (s *Postgres) Get(ctx context.Context, plugin, accountID string) (Entry, error) {
 	var rb, ab []byte
 	err := s.data.QueryRow(ctx, `SELECT record, account FROM sync_records WHERE plugin = $1 AND account_id = $2`,
@@ -351,6 +352,7 @@ func (f *pgFilter) where() string {
 	return "WHERE " + strings.Join(f.conds, " AND ")
 }
 
+// List pages through sync records (see [Store.List]).
 func (s *Postgres) List(ctx context.Context, q Query) (Page, error) {
 	afterPlugin, afterAccount, err := decodeToken(q)
 	if err != nil {
@@ -397,6 +399,8 @@ func (s *Postgres) List(ctx context.Context, q Query) (Page, error) {
 	return p, nil
 }
 
+// PutSubscription writes one subscription record in one autocommit
+// statement (see [Store.PutSubscription]).
 func (s *Postgres) PutSubscription(ctx context.Context, rec *provisioningv1.SubscriptionRecord, sub *provisioningv1.Subscription) error {
 	if err := validateSubscription(rec); err != nil {
 		return err
@@ -428,6 +432,8 @@ ON CONFLICT (plugin, subscription_id) DO UPDATE SET
 	return nil
 }
 
+// GetSubscription reads one subscription record (see
+// [Store.GetSubscription]).
 func (s *Postgres) GetSubscription(ctx context.Context, plugin, subscriptionID string) (SubscriptionEntry, error) {
 	var rb, sb []byte
 	err := s.data.QueryRow(ctx, `SELECT record, subscription FROM subscription_records WHERE plugin = $1 AND subscription_id = $2`,
@@ -441,6 +447,8 @@ func (s *Postgres) GetSubscription(ctx context.Context, plugin, subscriptionID s
 	return decodeSubscriptionEntry(rb, sb)
 }
 
+// ListSubscriptions pages through subscription records (see
+// [Store.ListSubscriptions]).
 func (s *Postgres) ListSubscriptions(ctx context.Context, q SubscriptionQuery) (SubscriptionPage, error) {
 	afterPlugin, afterID, err := decodeSubscriptionToken(q)
 	if err != nil {

@@ -32,6 +32,7 @@ func rec(plugin, id string, st provisioningv1.SyncStatus) *provisioningv1.SyncRe
 // PROVISIONING_TEST_POSTGRES names a server (each test in a schema of its
 // own) and skips with a message otherwise.
 func impls(t *testing.T) map[string]func(t *testing.T) store.Store {
+	t.Helper()
 	return map[string]func(t *testing.T) store.Store{
 		"postgres": openPostgres,
 		"memory":   func(*testing.T) store.Store { return store.NewMemory() },

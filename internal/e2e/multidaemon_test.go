@@ -26,7 +26,7 @@ type pair struct {
 
 // startPair starts pandasim and two daemons sharing a fresh schema. args
 // are extra flags of both daemons.
-func startPair(t *testing.T, ctx context.Context, sim loadtest.SimConfig, settings map[string]string, args ...string) *pair {
+func startPair(ctx context.Context, t *testing.T, sim loadtest.SimConfig, settings map[string]string, args ...string) *pair {
 	t.Helper()
 	dsn := pgtest.Schema(t)
 	logs := newLogs(t)
@@ -81,7 +81,7 @@ func TestTwoDaemonsOneAccount(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p := startPair(t, ctx, loadtest.SimConfig{}, nil)
+	p := startPair(ctx, t, loadtest.SimConfig{}, nil)
 	var wg sync.WaitGroup
 	remote := make([]string, 50)
 	errs := make([]error, 50)
@@ -134,7 +134,7 @@ func TestPendingSettlesAfterItsDaemonDies(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p := startPair(t, ctx, loadtest.SimConfig{Args: []string{"--tx-delay", "2s"}},
+	p := startPair(ctx, t, loadtest.SimConfig{Args: []string{"--tx-delay", "2s"}},
 		map[string]string{"tx_deadline": "100ms", "tx_poll_interval": "20ms"},
 		"--settle-interval", "200ms")
 	resp, err := p.clients[0].Synchronize(ctx, &hostv1.SynchronizeRequest{Plugin: loadtest.PluginName, Request: customer("MD-PENDING")})
@@ -172,7 +172,7 @@ func TestTwoDaemonsBatchOneKilled(t *testing.T) {
 	n := envInt(t, "CHAOS_ACCOUNTS", 150)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	p := startPair(t, ctx, loadtest.SimConfig{}, nil)
+	p := startPair(ctx, t, loadtest.SimConfig{}, nil)
 	h := population("MK", n)
 	all := writeBatch(t, h)
 	// Halves of whole families: a reseller's customers go with it.
