@@ -29,6 +29,8 @@ type creatingAdapter struct {
 	created  atomic.Int64
 	inFlight sync.Map // account id -> *atomic.Int32
 	overlaps atomic.Int64
+	// refreshes counts GetSyncStatus calls.
+	refreshes atomic.Int64
 	// hold, when set, keeps every Synchronize until it is closed; entered
 	// then receives a value as each call arrives.
 	hold    chan struct{}
@@ -201,5 +203,85 @@ func TestLockWaitEndsWithTheCallersDeadline(t *testing.T) {
 				t.Errorf("%d lock-wait series, want %d", n, want)
 			}
 		})
+	}
+}
+
+func (a *creatingAdapter) GetSyncStatus(_ context.Context, req *provisioningv1.GetSyncStatusRequest) (*provisioningv1.GetSyncStatusResponse, error) {
+	a.refreshes.Add(1)
+	return &provisioningv1.GetSyncStatusResponse{Record: &provisioningv1.SyncRecord{
+		Status: provisioningv1.SyncStatus_SYNC_STATUS_SYNCED, RemoteId: req.GetRecord().GetRemoteId(),
+	}}, nil
+}
+
+// TestSettleRunsWhereTheSettleLockIsFree: while another daemon holds the
+// plugin's settle lock, this host's rounds skip (settle_leader 0, no
+// refresh); once that daemon lets go (or dies), this host settles.
+func TestSettleRunsWhereTheSettleLockIsFree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	other, err := store.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	release, ok, err := other.TryLock(ctx, "settle\x00creating")
+	if !ok || err != nil {
+		t.Fatalf("the other daemon's settle lock: %v, %v", ok, err)
+	}
+	st, err := store.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Put(ctx, &provisioningv1.SyncRecord{Plugin: "creating", AccountId: "A1", Status: provisioningv1.SyncStatus_SYNC_STATUS_PENDING, RemoteId: "R-A1"},
+		&provisioningv1.Account{Id: "A1"}); err != nil {
+		t.Fatal(err)
+	}
+	a := &creatingAdapter{}
+	reg := prometheus.NewRegistry()
+	h, err := host.New(&catalog.Config{Plugins: []catalog.Entry{{Name: "creating"}}}, host.WithInProcessPlugin("creating", a),
+		host.WithLogger(slog.New(slog.DiscardHandler)), host.WithStore(st), host.WithSettleInterval(5*time.Millisecond), host.WithMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+
+	leader := func() (float64, bool) {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "provisioning_host_settle_leader" && len(mf.GetMetric()) == 1 {
+				return mf.GetMetric()[0].GetGauge().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	waitUntil(t, "a round that finds the settle lock taken", func() bool { v, ok := leader(); return ok && v == 0 })
+	if n := a.refreshes.Load(); n != 0 {
+		t.Fatalf("%d refreshes while another daemon held the settle lock", n)
+	}
+	release()
+	waitUntil(t, "the record settled", func() bool {
+		e, err := st.Get(ctx, "creating", "A1")
+		return err == nil && e.Record.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_SYNCED
+	})
+	if v, _ := leader(); v != 1 {
+		t.Errorf("settle_leader %v after settling, want 1", v)
+	}
+}
+
+// waitUntil polls cond (the settle loop runs on its own ticker) for up to
+// 10s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
