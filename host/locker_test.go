@@ -202,6 +202,10 @@ func TestLockWaitEndsWithTheCallersDeadline(t *testing.T) {
 			if n := testutil.CollectAndCount(reg, "provisioning_host_lock_wait_seconds"); n != want {
 				t.Errorf("%d lock-wait series, want %d", n, want)
 			}
+			// The first call's reads and write: get (record, ancestors) and put.
+			if n := testutil.CollectAndCount(reg, "provisioning_host_store_operation_duration_seconds"); n < 2 {
+				t.Errorf("%d store-latency series, want get and put at least", n)
+			}
 		})
 	}
 }

@@ -50,6 +50,10 @@ import (
 //     BSS account; retrying cannot help, a person must look (see
 //     [store.ErrRemoteIDTaken]).
 //
+// Calls that read an account's record, call the plugin and store the answer
+// hold the account's lock throughout (see lockAccount): in this process, and
+// across daemons when the store is shared (PostgreSQL).
+//
 // A new operation on records (deleting an account, a subscription record,
 // reconciling) is a method here that calls the plugin through
 // callThenPersist. Records is safe for concurrent use.
