@@ -94,7 +94,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 		s.data.Close()
 		return nil, fmt.Errorf("open PostgreSQL store: %w", err)
 	}
-	if err := s.data.QueryRow(ctx, `SELECT current_schema()`).Scan(&s.ns); err != nil {
+	if err := s.data.QueryRow(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&s.ns); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open PostgreSQL store: %w", err)
 	}

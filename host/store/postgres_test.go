@@ -220,3 +220,13 @@ func TestPostgresLockScopedBySchema(t *testing.T) {
 	}
 	rb()
 }
+
+// TestPostgresNoSchema: a search_path naming no existing schema is refused
+// at open, saying so.
+func TestPostgresNoSchema(t *testing.T) {
+	t.Parallel()
+	_, err := store.OpenPostgres(context.Background(), pgtest.WithSearchPath(pgtest.DSN(t), "no_such_schema"))
+	if err == nil || !strings.Contains(err.Error(), "no schema") {
+		t.Errorf("open without a schema: %v", err)
+	}
+}
