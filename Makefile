@@ -98,7 +98,7 @@ bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5
 .PHONY: chaos
-chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5); CI runs them small.
+chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5; the two-daemon ones need PROVISIONING_TEST_POSTGRES, see postgres-up); CI runs them small.
 	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
 
 PGDIR ?= $(CURDIR)/.postgres
