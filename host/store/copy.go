@@ -20,7 +20,7 @@ type Copied struct {
 // interruption finishes the copy. Nothing may write to src meanwhile.
 func Copy(ctx context.Context, dst, src Store) (Copied, error) {
 	var n Copied
-	q := Query{PageSize: maxPageSize}
+	q := Query{PageSize: defaultPageSize}
 	for {
 		p, err := src.List(ctx, q)
 		if err != nil {
@@ -44,7 +44,7 @@ func Copy(ctx context.Context, dst, src Store) (Copied, error) {
 		}
 		q.PageToken = p.NextPageToken
 	}
-	sq := SubscriptionQuery{PageSize: maxPageSize}
+	sq := SubscriptionQuery{PageSize: defaultPageSize}
 	for {
 		p, err := src.ListSubscriptions(ctx, sq)
 		if err != nil {
