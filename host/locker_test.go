@@ -289,3 +289,57 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestOrdersOneAtATimeAcrossDaemons: ProvisionSubscription calls for the
+// orders of one account, split across two daemons on one PostgreSQL, reach
+// the plugin one at a time (the rules that span an account's orders read
+// all of them), and each is stored.
+func TestOrdersOneAtATimeAcrossDaemons(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.Schema(t)
+	var inFlight, overlaps atomic.Int32
+	a := &orderAdapter{provision: func(req *provisioningv1.ProvisionSubscriptionRequest) (*provisioningv1.ProvisionSubscriptionResponse, error) {
+		if inFlight.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		defer inFlight.Add(-1)
+		time.Sleep(2 * time.Millisecond) // the remote's latency: the window an unserialized call would share
+		return &provisioningv1.ProvisionSubscriptionResponse{Record: &provisioningv1.SubscriptionRecord{
+			ProductId: "EPDR", Status: subActive, Quantity: req.GetSubscription().GetQuantity(), RemoteId: "ALLOC-" + req.GetSubscription().GetId(),
+		}, Created: true}, nil
+	}}
+	var recs []*host.Records
+	for i := range 2 {
+		st, err := store.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		if i == 0 {
+			seed(t, st)
+		}
+		_, r := ordersHost(t, a, st)
+		recs = append(recs, r)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			id := fmt.Sprintf("S%02d", 10+i)
+			if _, err := recs[i%2].ProvisionSubscription(ctx, "orders", &provisioningv1.ProvisionSubscriptionRequest{Subscription: desired(id, "C1", 1)}); err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := overlaps.Load(); n != 0 {
+		t.Errorf("%d calls about C1's orders overlapped", n)
+	}
+	subs, err := recs[0].ListSubscriptions(ctx, store.SubscriptionQuery{Plugin: "orders", AccountID: "C1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs.Entries) != 21 { // S0 and the 20
+		t.Errorf("%d subscriptions of C1 stored, want 21", len(subs.Entries))
+	}
+}
