@@ -86,12 +86,15 @@ bench-go: ## Go benchmarks (BENCH=regexp, BENCHCOUNT=n) by benchstat, call paths
 	$(BENCHSTAT) -filter '.name:ColdStart' -col /via bench.txt
 
 .PHONY: bench-load
-bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10k, plugin boundary, memory 10k vs 100k, remote-bound; output in bench-load.txt.
+bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10k, plugin boundary, memory 10k vs 100k, remote-bound, stores (SQLite vs PostgreSQL with 1 and 2 daemons, with PROVISIONING_TEST_POSTGRES); output in bench-load.txt.
 	$(GO) build -o bin/ ./cmd/... ./internal/loadtest/cmd/...
 	{ ./bin/loadtest -bin bin -scenario bulk -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario memory && \
-	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9; } | tee bench-load.txt
+	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9 && \
+	  if [ -n "$${PROVISIONING_TEST_POSTGRES:-}" ]; then \
+	    ./bin/loadtest -bin bin -scenario stores -resellers 1000 -per 9 -repeat $(LOADREPEAT); \
+	  else echo "stores scenario skipped: set PROVISIONING_TEST_POSTGRES (eval \$$(make -s postgres-up))"; fi; } | tee bench-load.txt
 
 .PHONY: bench-rows
 bench-rows: ## Only what the four summary rows need, quicker than bench: BenchmarkCall and BenchmarkColdStart of internal/bench (ROWCOUNT=3 runs), loadtest boundary (LOADREPEAT=3 runs), then bench-summary.
@@ -107,8 +110,17 @@ bench-summary: ## The four rows (plugin boundary, bulk via the daemon, daemon ho
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5
 .PHONY: chaos
-chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5); CI runs them small.
+chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5; the two-daemon ones need PROVISIONING_TEST_POSTGRES, see postgres-up); CI runs them small.
 	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
+
+PGDIR ?= $(CURDIR)/.postgres
+.PHONY: postgres-up
+postgres-up: ## Start a throwaway PostgreSQL (Debian's package) in .postgres on a unix socket; prints the export for PROVISIONING_TEST_POSTGRES.
+	@dsn=$$(./scripts/postgres.sh up '$(PGDIR)') && echo "export PROVISIONING_TEST_POSTGRES='$$dsn'"
+
+.PHONY: postgres-down
+postgres-down: ## Stop the PostgreSQL that postgres-up started (rm -rf .postgres to drop its data).
+	./scripts/postgres.sh down '$(PGDIR)'
 
 .PHONY: clean
 clean: ## Remove build output.

@@ -26,17 +26,15 @@ type Host struct {
 	records *Records // nil without WithStore
 	order   []string
 	metrics *metrics
+	// locks serializes the calls about one account; every Records of this
+	// host shares its in-process half.
+	locks *locker
 
 	mu      sync.Mutex
 	started bool
 	closed  bool
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup
-
-	// orders serializes the calls that change one account's subscriptions,
-	// across every Records of the host (the server's and the settling
-	// loop's).
-	orders keyedMutex
 }
 
 // New returns a host for the plugins of cfg. It starts nothing: see
@@ -53,7 +51,9 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new host: register metrics: %w", err)
 	}
-	h := &Host{opts: o, plugins: map[string]*supervisor{}, metrics: m}
+	h := &Host{opts: o, plugins: map[string]*supervisor{}, metrics: m,
+		locks: &locker{local: newLocalLocks(), m: m, wait: o.callTimeout}}
+	h.locks = h.locks.with(o.store)
 	if o.store != nil {
 		h.records = NewRecords(h, o.store, o.logger)
 	}

@@ -55,6 +55,11 @@ func (r *Records) DeleteAccount(ctx context.Context, plugin string, req *provisi
 	if id == "" {
 		return nil, nil, diag.InvalidArgument("request.account.id", diag.CodeRequired, "request.account.id is required")
 	}
+	unlock, err := r.lockAccount(ctx, plugin, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
 	e, err := r.st.Get(ctx, plugin, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -322,22 +327,34 @@ func (r *Records) Reconcile(ctx context.Context, plugin string, yield func(Recon
 			return r.readError(err)
 		}
 		for _, e := range page.Entries {
-			// Read again: a Synchronize may have stored a newer record since
-			// the page was listed, and the refresh must start from it.
-			if fresh, err := r.st.Get(ctx, plugin, e.Record.GetAccountId()); err == nil {
-				e = fresh
+			// Under the account's lock, as every refresh (see lockAccount);
+			// released before yield, which may wait on the caller.
+			unlock, err := r.lockAccount(ctx, plugin, e.Record.GetAccountId())
+			if err != nil && ctx.Err() != nil {
+				return status.FromContextError(ctx.Err()).Err()
 			}
-			res := Reconciled{AccountID: e.Record.GetAccountId(), PreviousStatus: e.Record.GetStatus(), Record: e.Record}
-			if e.Record.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
-				resp, err := r.refresh(ctx, c, plugin, e, nil)
-				if err != nil {
-					if ctx.Err() != nil {
-						return status.FromContextError(ctx.Err()).Err()
-					}
-					res.Err = err
-				} else {
-					res.Record, res.Diagnostics = resp.GetRecord(), resp.GetDiagnostics()
+			res := Reconciled{AccountID: e.Record.GetAccountId(), PreviousStatus: e.Record.GetStatus(), Record: e.Record, Err: err}
+			if err == nil {
+				// Read again: a Synchronize may have stored a newer record
+				// since the page was listed, and the refresh must start from
+				// it.
+				if fresh, err := r.st.Get(ctx, plugin, e.Record.GetAccountId()); err == nil {
+					e = fresh
 				}
+				res = Reconciled{AccountID: e.Record.GetAccountId(), PreviousStatus: e.Record.GetStatus(), Record: e.Record}
+				if e.Record.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
+					resp, err := r.refresh(ctx, c, plugin, e, nil)
+					if err != nil {
+						if ctx.Err() != nil {
+							unlock()
+							return status.FromContextError(ctx.Err()).Err()
+						}
+						res.Err = err
+					} else {
+						res.Record, res.Diagnostics = resp.GetRecord(), resp.GetDiagnostics()
+					}
+				}
+				unlock()
 			}
 			if err := yield(res); err != nil {
 				return err

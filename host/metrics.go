@@ -1,9 +1,13 @@
 package host
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudbss/provisioning/host/store"
 )
 
 // metrics are the host's Prometheus collectors. A nil *metrics records
@@ -14,6 +18,9 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	restarts *prometheus.CounterVec
 	running  *prometheus.GaugeVec
+	lockWait *prometheus.HistogramVec
+	storeOps *prometheus.HistogramVec
+	settler  *prometheus.GaugeVec
 }
 
 func newMetrics(r prometheus.Registerer) (*metrics, error) {
@@ -42,8 +49,22 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 			Namespace: "provisioning", Subsystem: "host", Name: "plugin_up",
 			Help: "1 when the plugin is running and serving calls.",
 		}, []string{"plugin"}),
+		lockWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "provisioning", Subsystem: "host", Name: "lock_wait_seconds",
+			Help:    "Time a call waited for its account's (or subscription's) lock, across daemons on a shared store, by kind and outcome (acquired, deadline, canceled, error).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"kind", "outcome"}),
+		storeOps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "provisioning", Subsystem: "host", Name: "store_operation_duration_seconds",
+			Help:    "Latency of sync- and subscription-record store operations, by operation and outcome (ok, error).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"op", "outcome"}),
+		settler: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "provisioning", Subsystem: "host", Name: "settle_leader",
+			Help: "1 when this daemon ran the plugin's last PENDING settle round, 0 when another daemon held the settle lock.",
+		}, []string{"plugin"}),
 	}
-	for _, c := range []prometheus.Collector{m.calls, m.errors, m.latency, m.restarts, m.running} {
+	for _, c := range []prometheus.Collector{m.calls, m.errors, m.latency, m.restarts, m.running, m.lockWait, m.storeOps, m.settler} {
 		if err := r.Register(c); err != nil {
 			return nil, err
 		}
@@ -79,4 +100,43 @@ func (m *metrics) up(plugin string, up bool) {
 		v = 1
 	}
 	m.running.WithLabelValues(plugin).Set(v)
+}
+
+func (m *metrics) lockWaited(kind string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	outcome := "acquired"
+	switch {
+	case err == nil:
+	case errors.Is(err, context.DeadlineExceeded):
+		outcome = "deadline"
+	case errors.Is(err, context.Canceled):
+		outcome = "canceled"
+	default:
+		outcome = "error"
+	}
+	m.lockWait.WithLabelValues(kind, outcome).Observe(d.Seconds())
+}
+
+func (m *metrics) storeOp(op string, err error, d time.Duration) {
+	if m == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrSubscriptionNotFound) {
+		outcome = "error"
+	}
+	m.storeOps.WithLabelValues(op, outcome).Observe(d.Seconds())
+}
+
+func (m *metrics) settled(plugin string, leader bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leader {
+		v = 1
+	}
+	m.settler.WithLabelValues(plugin).Set(v)
 }

@@ -50,13 +50,18 @@ import (
 //     BSS account; retrying cannot help, a person must look (see
 //     [store.ErrRemoteIDTaken]).
 //
+// Calls that read an account's record, call the plugin and store the answer
+// hold the account's lock throughout (see lockAccount): in this process, and
+// across daemons when the store is shared (PostgreSQL).
+//
 // A new operation on records (deleting an account, a subscription record,
 // reconciling) is a method here that calls the plugin through
 // callThenPersist. Records is safe for concurrent use.
 type Records struct {
-	h   *Host
-	st  store.Store
-	log *slog.Logger
+	h     *Host
+	st    store.Store
+	locks *locker
+	log   *slog.Logger
 }
 
 // NewRecords returns the records of the plugins of h, kept in st. log
@@ -66,7 +71,7 @@ func NewRecords(h *Host, st store.Store, log *slog.Logger) *Records {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Records{h: h, st: st, log: log}
+	return &Records{h: h, st: measure(st, h.metrics), locks: h.locks.with(st), log: log}
 }
 
 // Plugin returns the client of the plugin named in a request: INVALID_ARGUMENT
@@ -107,6 +112,11 @@ func (r *Records) ValidateSyncOptions(ctx context.Context, plugin string, req *p
 // stores the record it answers before returning. A batch calls it once per
 // account, with the ancestors it built.
 func (r *Records) Synchronize(ctx context.Context, plugin string, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
+	unlock, err := r.lockAccount(ctx, plugin, req.GetAccount().GetId())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	c, err := r.forAccount(ctx, plugin, req.GetAccount(), &req.Ancestors, &req.Record)
 	if err != nil {
 		return nil, err
@@ -138,6 +148,11 @@ func (r *Records) GetSyncStatus(ctx context.Context, plugin string, req *provisi
 	if aid := req.GetAccount().GetId(); aid != "" && aid != id {
 		return nil, diag.InvalidArgument("request.account.id", diag.CodeInvalidValue, "request.account.id differs from request.record.account_id")
 	}
+	unlock, err := r.lockAccount(ctx, plugin, id)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	e, err := r.st.Get(ctx, plugin, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -244,6 +259,23 @@ func (r *Records) settlePending(ctx context.Context, plugin string, log *slog.Lo
 		}
 		q.PageToken = page.NextPageToken
 	}
+}
+
+// lockAccount takes the account's lock for a call that reads its record,
+// calls the plugin and stores the answer, so that such calls about one
+// account run one at a time, in this process and (on a shared store) across
+// daemons: the second reads what the first stored. The wait is bounded by
+// ctx's deadline (the host's call timeout without one). Known plugins only,
+// so a bad request never reaches the store; an account without an id takes
+// no lock (the plugin refuses it).
+func (r *Records) lockAccount(ctx context.Context, plugin, accountID string) (func(), error) {
+	if _, err := r.Plugin(plugin); err != nil {
+		return nil, err
+	}
+	if accountID == "" {
+		return func() {}, nil
+	}
+	return r.locks.lock(ctx, "account", accountLock(plugin, accountID))
 }
 
 // forAccount is the prelude of every call about one account: resolve the

@@ -27,12 +27,25 @@ func (h *Host) settleLoop(ctx context.Context) {
 
 // settle refreshes the PENDING records (sync and subscription records) of
 // the plugin named name once, when the host has a store and the plugin is
-// running.
+// running, and this host holds the plugin's settle lock: with daemons
+// sharing a store, one settles each round, and when it dies its lock is
+// freed and the next round runs on another.
 func (h *Host) settle(ctx context.Context, name string) int {
 	s := h.plugins[name]
 	if h.records == nil || s == nil || s.currentState() != hostv1.PluginState_PLUGIN_STATE_RUNNING {
 		return 0
 	}
+	release, ok, err := h.records.locks.tryLock(ctx, settleLock(name))
+	if err != nil {
+		s.log.Warn("take the settle lock", "error", err)
+		return 0
+	}
+	h.metrics.settled(name, ok)
+	if !ok {
+		s.log.Debug("another daemon settles PENDING records this round")
+		return 0
+	}
+	defer release()
 	return h.records.settlePending(ctx, name, s.log) + h.records.settlePendingSubscriptions(ctx, name, s.log)
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -371,7 +370,9 @@ func (r *Records) lockOrder(ctx context.Context, plugin, subscriptionID, account
 		case !errors.Is(err, store.ErrSubscriptionNotFound):
 			return nil, nil, r.readError(err)
 		}
-		unlock, err := r.h.orders.lock(ctx, plugin+"\x00"+acct)
+		// The account's orders lock: in this process, and across daemons on
+		// a shared store (see locker).
+		unlock, err := r.locks.lock(ctx, "orders", orderLock(plugin, acct))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -702,48 +703,4 @@ func checkSyncRecord(plugin, field string, given, stored *provisioningv1.SyncRec
 		return recordMismatch(field+".private", "not the stored plugin state")
 	}
 	return nil
-}
-
-// keyedMutex serializes work per key; waiting ends with the caller's
-// context. The zero value is ready.
-type keyedMutex struct {
-	mu sync.Mutex
-	m  map[string]*keyedSlot
-}
-
-type keyedSlot struct {
-	ch   chan struct{} // holds a token while locked
-	refs int           // holders and waiters
-}
-
-func (k *keyedMutex) lock(ctx context.Context, key string) (unlock func(), err error) {
-	k.mu.Lock()
-	if k.m == nil {
-		k.m = map[string]*keyedSlot{}
-	}
-	s := k.m[key]
-	if s == nil {
-		s = &keyedSlot{ch: make(chan struct{}, 1)}
-		k.m[key] = s
-	}
-	s.refs++
-	k.mu.Unlock()
-	select {
-	case s.ch <- struct{}{}:
-		return func() {
-			<-s.ch
-			k.release(key, s)
-		}, nil
-	case <-ctx.Done():
-		k.release(key, s)
-		return nil, status.FromContextError(ctx.Err()).Err()
-	}
-}
-
-func (k *keyedMutex) release(key string, s *keyedSlot) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if s.refs--; s.refs == 0 {
-		delete(k.m, key)
-	}
 }

@@ -20,6 +20,11 @@
 // whose catalog entry has service_manager credentials; see
 // docs/interworks.md.
 //
+// Records live in an embedded SQLite database in --data-dir (one daemon), or
+// with --store postgres://... in PostgreSQL, which several daemons behind a
+// gRPC load balancer can share; `provisioning-host migrate-store` copies a
+// SQLite store into PostgreSQL. See docs/deploy.md.
+//
 // It prints "provisioning-host listening on ADDR" on stdout once it serves,
 // so scripts that pass port 0 can find the address, then, with
 // --service-manager-listen, "provisioning-host service manager listening on
@@ -55,7 +60,6 @@ import (
 	"github.com/cloudbss/provisioning/host"
 	"github.com/cloudbss/provisioning/host/catalog"
 	"github.com/cloudbss/provisioning/host/server"
-	"github.com/cloudbss/provisioning/host/store"
 	"github.com/cloudbss/provisioning/internal/logging"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
@@ -70,6 +74,7 @@ type config struct {
 	catalog         string
 	listen          string
 	dataDir         string
+	store           string
 	metricsListen   string
 	pprof           bool
 	insecureListen  bool
@@ -80,6 +85,7 @@ type config struct {
 	tlsCert         string
 	tlsKey          string
 	callTimeout     time.Duration
+	settleInterval  time.Duration
 	shutdownTimeout time.Duration
 	serviceManager  string
 }
@@ -91,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.catalog, "config", "", "plugin catalog file (YAML); required")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:7443", "gRPC address: host:port, or a unix socket as unix:///path or a path")
 	fs.StringVar(&c.dataDir, "data-dir", "data", "folder of the sync-record database and the plugins' data")
+	fs.StringVar(&c.store, "store", "", "keep records in PostgreSQL (postgres://user@host:port/db?sslmode=...; password from PGPASSWORD or a password file) so several daemons can share them; default: SQLite in --data-dir")
 	fs.StringVar(&c.metricsListen, "metrics-listen", "", "address serving Prometheus /metrics (off when empty)")
 	fs.BoolVar(&c.pprof, "pprof", false, "also serve Go profiles (/debug/pprof/) on --metrics-listen, which must then be a loopback address")
 	fs.BoolVar(&c.insecureListen, "insecure-listen", false, "allow a --listen address other machines can reach without --auth-token-file or --client-ca")
@@ -101,6 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM)")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fs.DurationVar(&c.callTimeout, "call-timeout", 30*time.Second, "deadline of a plugin call when the caller sets none")
+	fs.DurationVar(&c.settleInterval, "settle-interval", 10*time.Second, "how often PENDING records are refreshed (by one daemon at a time on a shared --store)")
 	fs.StringVar(&c.serviceManager, "service-manager-listen", "", "address serving interworks' Service Management API (HTTP, /{plugin}/api/...) for the plugins whose catalog entry has service_manager credentials (off when empty)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown may take before plugins are killed")
 	fs.Usage = func() {
@@ -130,10 +138,19 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.clientCA != "" && c.tlsCert == "" {
 		return nil, errors.New("--client-ca needs --tls-cert and --tls-key")
 	}
+	if c.settleInterval <= 0 {
+		return nil, errors.New("--settle-interval must be positive")
+	}
+	if err := checkStoreFlag(c.store); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "migrate-store" {
+		return runMigrateStore(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -177,7 +194,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	defer lock.Close()
-	st, err := store.OpenSQLite(cfg.dataDir)
+	st, err := openStore(ctx, cfg.store, cfg.dataDir, log)
 	if err != nil {
 		return err
 	}
@@ -190,6 +207,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		host.WithStore(st),
 		host.WithDataDir(cfg.dataDir),
 		host.WithCallTimeout(cfg.callTimeout),
+		host.WithSettleInterval(cfg.settleInterval),
 		host.WithMetrics(reg),
 	)
 	if err != nil {

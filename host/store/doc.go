@@ -7,7 +7,11 @@
 //
 // [OpenSQLite] is the default, an embedded SQLite database (pure Go, no cgo,
 // WAL journal, synchronous commits) in the host's data directory, one table
-// per kind of record; [NewMemory] is for tests and one-shot tools.
+// per kind of record: one daemon. [OpenPostgres] keeps the same tables in
+// PostgreSQL, so several daemons can share them; it also provides the
+// cross-daemon locks (advisory locks) that keep those daemons from calling a
+// plugin twice about one account at once. [NewMemory] is for tests and
+// one-shot tools. Every implementation passes one shared test suite.
 //
 // A store stores and returns records unread: it must not interpret a
 // record's private bytes or values, or call plugins.

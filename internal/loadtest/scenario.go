@@ -9,9 +9,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/cloudbss/provisioning/internal/pandasim"
+	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 )
 
 // BulkConfig is one bulk sync-batch run.
@@ -37,6 +41,14 @@ type BulkConfig struct {
 	// Verify checks every account in the simulator and the store after the
 	// run (not timed).
 	Verify bool
+	// Store is the daemon's --store (a PostgreSQL connection string); empty
+	// for SQLite in its data folder.
+	Store string
+	// SecondDaemon starts another daemon on the same Store (and pandasim)
+	// and splits the batch between the two, whole families each, run at
+	// once: the throughput of two machines behind a load balancer. Needs
+	// Store.
+	SecondDaemon bool
 	// ProfileDir, when set, receives CPU profiles of the daemon and of the
 	// plugin process taken during the batch (host.cpu, plugin.cpu): the
 	// daemon runs with --metrics-listen and --pprof, the plugin with
@@ -115,6 +127,9 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 		hostBin = c.Bins.InProcessHost
 	}
 	hc := HostConfig{LogLevel: lvl, Args: c.HostArgs, Env: c.HostEnv, Settings: c.Settings}
+	if c.Store != "" {
+		hc.Args = append(slices.Clone(hc.Args), "--store", c.Store)
+	}
 	var profiles []profileTarget
 	if c.ProfileDir != "" {
 		hp, pp, err := freePorts()
@@ -134,6 +149,26 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 		return BulkResult{}, err
 	}
 	defer s.Close()
+	var second *Daemon
+	if c.SecondDaemon {
+		if c.Store == "" {
+			return BulkResult{}, errors.New("a second daemon needs a shared store")
+		}
+		hc2 := s.Host.Config
+		hc2.Dir, hc2.DataDir = filepath.Join(c.Dir, "host2"), ""
+		if second, err = StartHost(ctx, c.Bins.Host, hc2); err != nil {
+			return BulkResult{}, err
+		}
+		defer func() { _ = second.Stop(30 * time.Second) }()
+		conn, err := second.Dial("")
+		if err != nil {
+			return BulkResult{}, err
+		}
+		defer conn.Close()
+		if err := WaitRunning(ctx, hostv1.NewHostServiceClient(conn)); err != nil {
+			return BulkResult{}, err
+		}
+	}
 	if err := s.Sim.Reset(ctx); err != nil { // zero the counters of the start (Probe...)
 		return BulkResult{}, err
 	}
@@ -158,7 +193,11 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 	}()
 	profiled := make(chan error, 1)
 	go func() { profiled <- takeProfiles(ctx, c.ProfileDir, c.ProfileFor, profiles) }()
-	res.Batch, err = s.Batch(ctx, file, c.Batch)
+	if second == nil {
+		res.Batch, err = s.Batch(ctx, file, c.Batch)
+	} else {
+		res.Batch, err = splitBatch(ctx, c, s, second)
+	}
 	stopDuring()
 	<-duringDone
 	if err != nil {
@@ -195,6 +234,53 @@ func Bulk(ctx context.Context, c BulkConfig) (BulkResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// splitBatch runs half of the hierarchy's families on each daemon at once
+// and reports them as one batch: the counts added, the wall time of both.
+func splitBatch(ctx context.Context, c BulkConfig, s *Stack, second *Daemon) (BatchResult, error) {
+	var halves [2][]string
+	group := -1
+	c.Hierarchy.Each(func(a Account) {
+		if a.ParentID == "" {
+			group++
+		}
+		halves[group%2] = append(halves[group%2], a.Line())
+	})
+	addrs := [2]string{s.Host.Addr, second.Addr}
+	var results [2]BatchResult
+	var errs [2]error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range halves {
+		file := filepath.Join(c.Dir, fmt.Sprintf("half-%d.jsonl", i))
+		if err := os.WriteFile(file, []byte(strings.Join(halves[i], "\n")+"\n"), 0o600); err != nil {
+			return BatchResult{}, err
+		}
+		o := c.Batch
+		if o.Logs == nil {
+			o.Logs = c.Logs
+		}
+		wg.Go(func() { results[i], errs[i] = SyncBatch(ctx, c.Bins.Provctl, addrs[i], file, o) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return BatchResult{}, err
+	}
+	out := BatchResult{Elapsed: time.Since(start), Codes: map[string]int{}}
+	for _, r := range results {
+		out.Synced += r.Synced
+		out.Created += r.Created
+		out.Skipped += r.Skipped
+		out.Failed += r.Failed
+		out.CPU += r.CPU
+		out.ExitCode = max(out.ExitCode, r.ExitCode)
+		out.NotSynced = append(out.NotSynced, r.NotSynced...)
+		for k, v := range r.Codes {
+			out.Codes[k] += v
+		}
+	}
+	return out, nil
 }
 
 // pluginPprofEnv is the plugin SDK's variable (plugin.PprofEnv): a plugin

@@ -18,6 +18,10 @@
 //	remote-bound  pandasim with -latency (50ms) and -rate-limit (200/s):
 //	              elapsed vs the floor requests/account × accounts ÷ rate,
 //	              and the 429s; concurrency sized to rate × latency
+//	stores        bulk on SQLite, on PostgreSQL with one daemon, and on
+//	              PostgreSQL with two daemons splitting the batch, alternated:
+//	              accounts/s of each store (needs -postgres, default
+//	              $PROVISIONING_TEST_POSTGRES; each run in a fresh schema)
 //
 // A run in which any account failed or was skipped is printed FAILED and
 // the command exits 1 at the end: speed that loses accounts is no result.
@@ -40,6 +44,7 @@ import (
 
 	"github.com/cloudbss/provisioning/internal/loadtest"
 	"github.com/cloudbss/provisioning/internal/pandasim"
+	"github.com/cloudbss/provisioning/internal/pgtest"
 )
 
 type flags struct {
@@ -56,6 +61,7 @@ type flags struct {
 	inprocess              bool
 	profileDir             string
 	pluginLogLevel         string
+	postgres               string
 }
 
 // pluginLogLevelEnv is plugin.LogLevelEnv, named here so the command does
@@ -64,7 +70,7 @@ const pluginLogLevelEnv = "PROVISIONING_PLUGIN_LOG_LEVEL"
 
 func main() {
 	var f flags
-	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, memory or remote-bound")
+	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, boundary, memory, remote-bound or stores")
 	flag.IntVar(&f.resellers, "resellers", 1000, "resellers (bulk)")
 	flag.IntVar(&f.per, "per", 9, "end customers per reseller")
 	flag.IntVar(&f.direct, "direct", 0, "direct customers")
@@ -83,6 +89,7 @@ func main() {
 	flag.BoolVar(&f.inprocess, "inprocess", false, "bulk: run the adapter linked into the host (inprocess-host) instead of a plugin process")
 	flag.StringVar(&f.profileDir, "pprof-dir", "", "bulk: write CPU profiles of the daemon and the plugin taken during each run here (run-N/host.cpu, run-N/plugin.cpu; needs the daemon's --pprof)")
 	flag.StringVar(&f.pluginLogLevel, "plugin-log-level", "", "the plugin's "+pluginLogLevelEnv+" (default: its own, info)")
+	flag.StringVar(&f.postgres, "postgres", os.Getenv("PROVISIONING_TEST_POSTGRES"), "stores: the PostgreSQL server (connection string) the runs make their schemas on")
 	flag.Parse()
 
 	if f.concurrency == 0 {
@@ -149,9 +156,10 @@ func run(ctx context.Context, f flags) error {
 	defer logs.Close()
 
 	missed := 0 // runs in which not every account was synchronized
-	bulkMode := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool) (loadtest.BulkResult, error) {
+	bulkStore := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool, storeDSN string, two bool) (loadtest.BulkResult, error) {
 		c := loadtest.BulkConfig{
-			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d-%t", i, h.Count(), inprocess)), Hierarchy: h, InProcess: inprocess,
+			Store: storeDSN, SecondDaemon: two,
+			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("run-%d-%d-%t-%t-%t", i, h.Count(), inprocess, storeDSN != "", two)), Hierarchy: h, InProcess: inprocess,
 			Batch:  loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
 			Faults: faults, HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
 		}
@@ -177,6 +185,9 @@ func run(ctx context.Context, f flags) error {
 			fmt.Printf("FAILED: %d of %d accounts synced (%d failed, %d skipped)\n%s\n", r.Batch.Synced, h.Count(), r.Batch.Failed, r.Batch.Skipped, logs.Tail("host", 10))
 		}
 		return r, nil
+	}
+	bulkMode := func(i int, h loadtest.Hierarchy, faults pandasim.Faults, inprocess bool) (loadtest.BulkResult, error) {
+		return bulkStore(i, h, faults, inprocess, "", false)
 	}
 	bulk := func(i int, h loadtest.Hierarchy, faults pandasim.Faults) (loadtest.BulkResult, error) {
 		return bulkMode(i, h, faults, f.inprocess)
@@ -267,6 +278,34 @@ func run(ctx context.Context, f flags) error {
 		}
 		fmt.Printf("RESULT remote-bound accounts=%d latency=%s rate=%.0f/s concurrency=%d runs=%d median: elapsed/floor=%.3f requests/account=%.2f (429s included) 429s=%.0f (targets: every account in one pass, elapsed <= 1.10 x floor, 429s < 2%% of requests, <= 5.05 requests/account)\n",
 			h.Count(), f.latency, f.rateLimit, f.concurrency, f.repeat, median(eff), median(rpa), median(n429))
+	case "stores":
+		if f.postgres == "" {
+			return fmt.Errorf("stores needs a PostgreSQL server: -postgres or PROVISIONING_TEST_POSTGRES (make postgres-up starts one)")
+		}
+		h := loadtest.Hierarchy{Prefix: "S", Resellers: f.resellers, PerReseller: f.per, Direct: f.direct}
+		names := []string{"sqlite", "postgres-1-daemon", "postgres-2-daemons"}
+		rates := make([][]float64, len(names))
+		for i := range f.repeat {
+			for j, name := range names {
+				dsn := ""
+				if j > 0 {
+					var drop func() error
+					var err error
+					if dsn, drop, err = pgtest.CreateSchema(ctx, f.postgres); err != nil {
+						return fmt.Errorf("-postgres: %w", err)
+					}
+					defer func() { _ = drop() }()
+				}
+				r, err := bulkStore(i, h, pandasim.Faults{}, false, dsn, j == 2)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("stores run %d, %s: %s\n", i+1, name, r)
+				rates[j] = append(rates[j], r.AccountsPerSec)
+			}
+		}
+		fmt.Printf("RESULT stores accounts=%d concurrency=%d (per daemon) runs=%d median accounts/s: sqlite=%.0f postgres-1-daemon=%.0f postgres-2-daemons=%.0f\n",
+			h.Count(), f.concurrency, f.repeat, median(rates[0]), median(rates[1]), median(rates[2]))
 	default:
 		return fmt.Errorf("unknown scenario %q", f.scenario)
 	}
