@@ -58,8 +58,9 @@ import (
 //     is deleted again (a failed delete stays journaled, and the caller's
 //     retry with another username reuses that account).
 //
-// The price is paid only when the name is taken: a created and deleted
-// account and about four requests more. After a restart the outcome is the
+// The price is paid only when the name is taken: a taken chosen name costs
+// six requests instead of one GetOperator, one of them a created and
+// deleted account; a taken suggestion about three more per variant. After a restart the outcome is the
 // one the check gave: an earlier process's finished work is someone else's
 // to this one, so a chosen username meets USERNAME_TAKEN and a suggested
 // one the next variant, with or without the check; a crash between the
