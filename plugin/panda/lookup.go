@@ -111,7 +111,9 @@ func (e *evaluator) suggest(ctx context.Context) error {
 	ev := e.ev
 	ev.suggestion = suggestUsername(e.s.account)
 	ev.suggested = true
-	if e.p == forSynchronize && diag.HasErrors(ev.diags) {
+	if e.p == forSynchronize && (diag.HasErrors(ev.diags) || !e.precheckUsername()) {
+		// A taken suggestion moves on to the next free variant when the
+		// operator transaction says so (syncRun.createOperator).
 		ev.username, ev.variant = ev.suggestion, 1
 		return nil
 	}

@@ -56,7 +56,8 @@ const (
 	forValidate
 	// forSynchronize: the first step of Synchronize. As forValidate, but the
 	// remote username check is skipped once another error already blocks
-	// the call: it would cost a request to report nothing new.
+	// the call (it would cost a request to report nothing new), and when
+	// the subject has no own Panda account (see precheckUsername).
 	forSynchronize
 )
 
@@ -478,7 +479,7 @@ func (e *evaluator) checkUsername(ctx context.Context) error {
 			return nil
 		}
 		ev.username = v
-		if e.p == forSynchronize && diag.HasErrors(ev.diags) {
+		if e.p == forSynchronize && (diag.HasErrors(ev.diags) || !e.precheckUsername()) {
 			return nil
 		}
 		return e.checkFree(ctx, v)
@@ -488,6 +489,18 @@ func (e *evaluator) checkUsername(ctx context.Context) error {
 		e.add(diag.Error(FieldUsername, diag.CodeRequired, "username is required", "It is the Panda sign-in name of the account's operator."))
 		return nil
 	}
+}
+
+// precheckUsername reports whether Synchronize asks Panda who holds the
+// username before it writes. Only when the subject has an own Panda account
+// (the record's, or one this process created for it): the operator may then
+// be its own, found by the check and adopted. Without one nothing can be
+// adopted (a look-alike never is), so the check could only say "taken"
+// early, which the operator transaction says anyway, and at the vendor's
+// rate limit it was a fifth of a new account's requests. Synchronize's doc
+// says what a taken username costs instead.
+func (e *evaluator) precheckUsername() bool {
+	return e.p != forSynchronize || len(e.ev.own) > 0
 }
 
 // clip makes a caller-supplied string fit for a message: valid UTF-8 (a

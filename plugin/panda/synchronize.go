@@ -24,13 +24,13 @@ import (
 //     with its code (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS).
 //  2. Prior work is looked for before anything is written, only on the
 //     Panda accounts provably this BSS account's own: the record's, and the
-//     one this process created for it (its journal; see [journal]). The
-//     username check of step 1 already read the operator: on such an
-//     account it is a replay, answered created=false; when that account's
-//     company name, contact or email differ from the BSS account's they
-//     are pushed (PATCH) and the answer says updated=true. An account that
-//     merely has this account's parent, type, name and email is never
-//     adopted: two BSS accounts may share them.
+//     one this process created for it (its journal; see [journal]). With
+//     such an account, step 1 checked the username in Panda: an operator
+//     on an own account is a replay, answered created=false; when that
+//     account's company name, contact or email differ from the BSS
+//     account's they are pushed (PATCH) and the answer says updated=true.
+//     An account that merely has this account's parent, type, name and
+//     email is never adopted: two BSS accounts may share them.
 //  3. Create the account if needed (or reuse the own account that has no
 //     operator yet), then the operator, then poll the transaction until it
 //     settles or tx_deadline (or the caller's deadline) is near: still
@@ -43,13 +43,38 @@ import (
 // step 1: a changed parent (PARENT_CHANGED), a changed type
 // (TYPE_CHANGE_UNSUPPORTED, whose detail says how WatchGuard converts).
 //
+// Without an own account (no record with remote objects, nothing in the
+// journal: a new account, or a retry after a plugin restart) the username
+// is not checked in Panda before the account is created. That check could
+// find nothing to adopt (an operator on any other account is someone
+// else's, however alike), only say "taken" early; CreateOperator checks
+// the username anyway, and a check before would not stop a race. At the
+// vendor's rate limit it was a fifth of a new account's requests. The two
+// ways a username is found taken then:
+//
+//   - a suggested one (auto_fill) moves on to the next free variant on the
+//     account just created, as a race lost to another caller always did;
+//   - a chosen one gets ALREADY_EXISTS and the account this call created
+//     is deleted again (a failed delete stays journaled, and the caller's
+//     retry with another username reuses that account).
+//
+// The price is paid only when the name is taken: a taken chosen name costs
+// six requests instead of one GetOperator, one of them a created and
+// deleted account; a taken suggestion about three more per variant. After a restart the outcome is the
+// one the check gave: an earlier process's finished work is someone else's
+// to this one, so a chosen username meets USERNAME_TAKEN and a suggested
+// one the next variant, with or without the check; a crash between the
+// create and the delete of a taken chosen name leaves an account without
+// an operator, as a crash between account and operator always could.
+// ValidateSyncOptions and the form still check the username first.
+//
 // Calls for one account are serialized in the process, so concurrent calls
 // do these steps one after the other and the later ones find the earlier
-// one's work. The happy path of a new account costs five requests:
-// GetOperator (free?), ListChildren (the look-alikes before the create, in
-// case its answer is lost), CreateAccount, CreateOperator and one
-// GetTransaction; a replay costs GetOperator and GetAccount, plus one PATCH
-// when the account data changed.
+// one's work. The happy path of a new account costs four requests:
+// ListChildren (the look-alikes before the create, in case its answer is
+// lost), CreateAccount, CreateOperator and one GetTransaction; a replay
+// costs GetOperator and GetAccount, plus one PATCH when the account data
+// changed.
 func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
 	st, err := a.configured()
 	if err != nil {
@@ -493,6 +518,9 @@ func (r *syncRun) createOperator(ctx context.Context, pacc *RemoteAccount) (*pro
 			// Leave nothing behind for a username the caller must change.
 			if err := r.st.api.DeleteAccount(ctx, pacc.ID); err != nil && !errors.Is(err, ErrNotFound) {
 				r.log.Warn("could not delete the account created for a taken username; a retry reuses it", "remote_id", pacc.ID, "err", err)
+			} else {
+				// Gone: the retry with another username need not look at it.
+				r.a.journal.forget(acc.GetId())
 			}
 		}
 		return nil, diag.AlreadyExists(FieldUsername, diag.CodeUsernameTaken,

@@ -83,11 +83,10 @@ func TestSynchronize(t *testing.T) {
 		wantUpdated bool
 		wantErr     string
 	}{
-		"direct customer: five requests": {
+		"direct customer: four requests, no username check before the create": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
@@ -101,7 +100,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: resellerAccount(), Values: map[string]string{"role": "Reseller", "username": "olga.p"}},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "olga.p"),
 					expectNoPriorAccount(m, root, "Resell Ltd", panda.AccountTypeServiceProvider),
 					expectCreateAccount(m, root, panda.CreateAccountRequest{Type: panda.AccountTypeServiceProvider, Name: "Resell Ltd", FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example"}, resellerPanda),
 					expectCreateOperator(m, panda.CreateOperatorRequest{Username: "olga.p", AccountID: resellerPanda, FirstName: "Olga", LastName: "Petrova", Email: "ops@resell.example", Role: panda.OperatorOwner}, "TX-2"),
@@ -119,7 +117,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "it.beta-sl"),
 					expectNoPriorAccount(m, resellerPanda, "Beta SL", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, resellerPanda, panda.CreateAccountRequest{Type: 2, Name: "Beta SL", Email: "it@beta.example"}, "ACC-3000003"),
 					expectCreateOperator(m, panda.CreateOperatorRequest{Username: "it.beta-sl", AccountID: "ACC-3000003", Email: "it@beta.example", Role: panda.OperatorAdministrator}, "TX-3"),
@@ -137,7 +134,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
@@ -168,15 +164,20 @@ func TestSynchronize(t *testing.T) {
 		"a look-alike (same parent, type, name, email) holds the suggestion: never adopted, a new account with the next variant": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
+				// No record, nothing journaled: the username is first checked
+				// by the operator transaction; the look-alike's operator is
+				// still not ours.
 				gomock.InOrder(
-					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil),
-					expectFree(m, "jane.doe-2"),
 					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
 						{ID: "ACC-7777777", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 					}}, nil),
 					expectCreateAccount(m, root, janeAccount, newPanda),
-					expectCreateOperator(m, withUsername(janeOp, "jane.doe-2"), "TX-1"),
-					expectTx(m, "TX-1", panda.TransactionSuccess, ""),
+					expectCreateOperator(m, janeOp, "TX-1"),
+					expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
+					m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-7777777"}, nil),
+					expectFree(m, "jane.doe-2"),
+					expectCreateOperator(m, withUsername(janeOp, "jane.doe-2"), "TX-2"),
+					expectTx(m, "TX-2", panda.TransactionSuccess, ""),
 				)
 			},
 			want: record(stSynced, newPanda, root, map[string]string{"role": "User", "username": "jane.doe-2"},
@@ -202,7 +203,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
@@ -220,7 +220,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
@@ -236,7 +235,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					m.EXPECT().CreateOperator(gomock.Any(), janeOp).Return(nil, lostAnswer("CreateOperator")),
@@ -252,7 +250,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
@@ -282,7 +279,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
@@ -301,7 +297,6 @@ func TestSynchronize(t *testing.T) {
 		"transaction still pending at the deadline: PENDING with the transaction": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				expectFree(m, "jane.doe")
 				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber)
 				expectCreateAccount(m, root, janeAccount, newPanda)
 				expectCreateOperator(m, janeOp, "TX-1")
@@ -349,7 +344,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					expectCreateAccount(m, root, janeAccount, newPanda),
 					expectCreateOperator(m, janeOp, "TX-1"),
@@ -451,8 +445,9 @@ func TestSynchronize(t *testing.T) {
 				Ancestors: []*provisioningv1.Ancestor{resellerAncestor(stSynced, panda.RoleUser)}},
 			wantErr: "FailedPrecondition PARENT_NOT_RESELLER parent_account",
 		},
-		"username taken before creation: ALREADY_EXISTS": {
-			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues},
+		"own account, username taken: checked before anything is written, ALREADY_EXISTS": {
+			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues,
+				Record: &provisioningv1.SyncRecord{Plugin: "panda", AccountId: "C-100", Status: stFailed, RemoteId: newPanda, RemoteParentId: root}},
 			remote: func(m *remotemock.MockRemote) {
 				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil)
 			},
@@ -466,7 +461,6 @@ func TestSynchronize(t *testing.T) {
 		"Panda's tier limit: FAILED_PRECONDITION": {
 			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				expectFree(m, "it.beta-sl")
 				expectNoPriorAccount(m, resellerPanda, "Beta SL", panda.AccountTypeSubscriber)
 				m.EXPECT().CreateAccount(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, &panda.RemoteError{Kind: panda.ErrConflict, Code: "TIER_LIMIT"})
 			},
@@ -475,7 +469,6 @@ func TestSynchronize(t *testing.T) {
 		"reseller's Panda account gone: FAILED_PRECONDITION": {
 			req: &provisioningv1.SynchronizeRequest{Account: endCustomer(), Ancestors: []*provisioningv1.Ancestor{syncedReseller()}, AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				expectFree(m, "it.beta-sl")
 				m.EXPECT().ListChildren(gomock.Any(), resellerPanda, gomock.Any()).Return(nil, notFound("ListChildren"))
 			},
 			wantErr: "FailedPrecondition PARENT_NOT_SYNCED parent_account",
@@ -483,7 +476,6 @@ func TestSynchronize(t *testing.T) {
 		"root account gone: FAILED_PRECONDITION": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				expectFree(m, "jane.doe")
 				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber)
 				m.EXPECT().CreateAccount(gomock.Any(), root, gomock.Any()).Return(nil, notFound("CreateAccount"))
 			},
@@ -492,14 +484,13 @@ func TestSynchronize(t *testing.T) {
 		"credentials refused": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(nil, unauthorized("GetOperator"))
+				m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(nil, unauthorized("ListChildren"))
 			},
 			wantErr: "FailedPrecondition REMOTE_UNAUTHORIZED settings",
 		},
 		"Panda down": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				expectFree(m, "jane.doe")
 				m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(nil, unavailable("ListChildren"))
 			},
 			wantErr: "Unavailable REMOTE_UNAVAILABLE",
@@ -508,7 +499,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
@@ -522,7 +512,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
@@ -542,7 +531,6 @@ func TestSynchronize(t *testing.T) {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(&panda.AccountPage{Total: 1, Accounts: []panda.RemoteAccount{
 						{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 					}}, nil),
@@ -565,7 +553,6 @@ func TestSynchronize(t *testing.T) {
 					{ID: "ACC-1111111", ParentID: root, Type: 2, Name: "Acme Corp", Email: "jane.doe@acme.example"},
 				}}
 				gomock.InOrder(
-					expectFree(m, "jane.doe"),
 					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(lookAlike, nil),
 					m.EXPECT().CreateAccount(gomock.Any(), root, janeAccount).Return(nil, lostAnswer("CreateAccount")),
 					m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).Return(lookAlike, nil),
@@ -580,7 +567,6 @@ func TestSynchronize(t *testing.T) {
 		"rate limited": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
-				expectFree(m, "jane.doe")
 				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber)
 				m.EXPECT().CreateAccount(gomock.Any(), root, gomock.Any()).Return(nil, rateLimited("CreateAccount"))
 			},
@@ -636,7 +622,7 @@ func TestSynchronizeCallerDeadline(t *testing.T) {
 	t.Parallel()
 	a, m := newMocked(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*panda.Operator, error) {
+	m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).DoAndReturn(func(ctx context.Context, _ string, _ panda.ListChildrenOptions) (*panda.AccountPage, error) {
 		cancel()
 		return nil, &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "gave up", Err: context.Canceled}
 	})
@@ -645,7 +631,7 @@ func TestSynchronizeCallerDeadline(t *testing.T) {
 
 	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
-	m.EXPECT().GetOperator(gomock.Any(), "jane.doe").DoAndReturn(func(ctx context.Context, _ string) (*panda.Operator, error) {
+	m.EXPECT().ListChildren(gomock.Any(), root, gomock.Any()).DoAndReturn(func(ctx context.Context, _ string, _ panda.ListChildrenOptions) (*panda.AccountPage, error) {
 		<-ctx.Done()
 		return nil, &panda.RemoteError{Kind: panda.ErrUnavailable, Message: "gave up", Err: ctx.Err()}
 	})
@@ -661,8 +647,7 @@ func TestSynchronizeSerialized(t *testing.T) {
 	a, m := newMocked(t)
 	release := make(chan struct{})
 	gomock.InOrder(
-		expectFree(m, "jane.doe").Do(func(context.Context, string) { <-release }),
-		expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+		expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber).Do(func(context.Context, string, panda.ListChildrenOptions) { <-release }),
 		expectCreateAccount(m, root, janeAccount, newPanda),
 		expectCreateOperator(m, janeOp, "TX-1"),
 		expectTx(m, "TX-1", panda.TransactionSuccess, ""),
@@ -700,6 +685,72 @@ func TestSynchronizeSerialized(t *testing.T) {
 	}
 	if created != 1 {
 		t.Errorf("%d calls report created, want 1", created)
+	}
+}
+
+// TestSynchronizeTakenUsernameRetry: without a username check before the
+// create, a chosen username found taken costs the account just created; it
+// is deleted, and the caller's retry with another username creates afresh.
+// When the delete fails, the journal keeps the account and the retry
+// reuses it (then, with an own account, the username is checked first).
+func TestSynchronizeTakenUsernameRetry(t *testing.T) {
+	t.Parallel()
+	other := map[string]string{"role": "User", "username": "jane.d2"}
+	tests := map[string]struct {
+		deleteErr error
+		retry     func(m *remotemock.MockRemote) []any
+		wantID    string
+	}{
+		"deleted: the retry creates a new account and does not look at the deleted one": {
+			retry: func(m *remotemock.MockRemote) []any {
+				return []any{
+					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+					expectCreateAccount(m, root, janeAccount, "ACC-2000002"),
+					expectCreateOperator(m, panda.CreateOperatorRequest{Username: "jane.d2", AccountID: "ACC-2000002", FirstName: "Jane", LastName: "Doe", Email: "jane.doe@acme.example", Role: panda.OperatorAdministrator}, "TX-2"),
+					expectTx(m, "TX-2", panda.TransactionSuccess, ""),
+				}
+			},
+			wantID: "ACC-2000002",
+		},
+		"delete failed: the retry reuses the journaled account": {
+			deleteErr: unavailable("DeleteAccount"),
+			retry: func(m *remotemock.MockRemote) []any {
+				return []any{
+					expectFree(m, "jane.d2"),
+					m.EXPECT().GetAccount(gomock.Any(), newPanda).Return(janeRemote(), nil),
+					m.EXPECT().ListOperators(gomock.Any(), newPanda).Return(nil, nil),
+					expectCreateOperator(m, withUsername(janeOp, "jane.d2"), "TX-2"),
+					expectTx(m, "TX-2", panda.TransactionSuccess, ""),
+				}
+			},
+			wantID: newPanda,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			a, m := newMocked(t)
+			calls := []any{
+				expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
+				expectCreateAccount(m, root, janeAccount, newPanda),
+				expectCreateOperator(m, janeOp, "TX-1"),
+				expectTx(m, "TX-1", panda.TransactionFailed, panda.TxErrUsernameTaken),
+				m.EXPECT().GetOperator(gomock.Any(), "jane.doe").Return(&panda.Operator{Username: "jane.doe", AccountID: "ACC-5555555"}, nil),
+				m.EXPECT().DeleteAccount(gomock.Any(), newPanda).Return(tc.deleteErr),
+			}
+			gomock.InOrder(append(calls, tc.retry(m)...)...)
+			_, err := a.Synchronize(context.Background(), &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: janeValues})
+			if got := errKey(err); got != "AlreadyExists USERNAME_TAKEN username" {
+				t.Fatalf("first call: %q (%v)", got, err)
+			}
+			resp, err := a.Synchronize(context.Background(), &provisioningv1.SynchronizeRequest{Account: directCustomer(), Values: other})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !resp.GetCreated() || resp.GetRecord().GetRemoteId() != tc.wantID || resp.GetRecord().GetValues()["username"] != "jane.d2" {
+				t.Errorf("retry answered %v, want account %s with jane.d2 created", resp, tc.wantID)
+			}
+		})
 	}
 }
 
