@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,7 +26,7 @@ import (
 //     with its code (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS).
 //  2. Prior work is looked for before anything is written, only on the
 //     Panda accounts provably this BSS account's own: the record's, and the
-//     one this process created for it (its journal; see [journal]). The
+//     one its journal says it created for it (see [journal]). The
 //     username check of step 1 already read the operator: on such an
 //     account it is a replay, answered created=false; when that account's
 //     company name, contact or email differ from the BSS account's they
@@ -64,6 +66,9 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 		return nil, contextError(ctx, "waiting for another Synchronize of the same account")
 	}
 	defer a.locks.unlock(acc.GetId(), lk)
+	if err := a.settleIntent(ctx, st, acc.GetId()); err != nil {
+		return nil, err
+	}
 
 	rec := req.GetRecord()
 	if boundRecord(rec) == nil && rec.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
@@ -291,7 +296,7 @@ func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 	acc := r.plan.account
 	want := wantedAccount(acc)
 	req := CreateAccountRequest{Type: accountTypeFor(r.plan.role), Name: want.Name, FirstName: want.FirstName, LastName: want.LastName, Email: want.Email}
-	key := r.plan.remoteParent + "\x00" + req.Type.String() + "\x00" + req.Name + "\x00" + strings.ToLower(req.Email)
+	key := lookAlikeKey(r.plan.remoteParent, req.Type, req.Name, req.Email)
 	lk, err := r.a.createLocks.lock(ctx, key)
 	if err != nil {
 		return nil, contextError(ctx, "waiting for another create of a look-alike account")
@@ -300,6 +305,12 @@ func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 	before, err := r.lookAlikes(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := r.a.journal.intend(acc.GetId(), journalIntent{
+		Parent: r.plan.remoteParent, Type: req.Type, Name: req.Name, Email: req.Email, Username: r.plan.username,
+		Before: slices.Sorted(maps.Keys(before)), At: r.a.now(),
+	}); err != nil {
+		return nil, diag.Errorf(codes.Internal, "writing the journal before creating the Panda account: %v", err)
 	}
 	for attempt := 1; ; attempt++ {
 		pa, err := r.st.api.CreateAccount(ctx, r.plan.remoteParent, req)
