@@ -15,7 +15,15 @@ import (
 // in-process simulator and reports the HTTP requests each one costs (token
 // requests included), the figure that matters against a rate-limited
 // Panda.
-func BenchmarkSynchronize(b *testing.B) {
+func BenchmarkSynchronize(b *testing.B) { benchmarkSynchronize(b) }
+
+// BenchmarkSynchronizeJournalFile is BenchmarkSynchronize with the journal
+// kept in a data folder: the cost of the synced writes around each create.
+func BenchmarkSynchronizeJournalFile(b *testing.B) {
+	benchmarkSynchronize(b, panda.WithDataDir(b.TempDir()))
+}
+
+func benchmarkSynchronize(b *testing.B, opts ...panda.Option) {
 	sim, err := pandasim.New()
 	if err != nil {
 		b.Fatal(err)
@@ -23,7 +31,7 @@ func BenchmarkSynchronize(b *testing.B) {
 	srv := httptest.NewServer(sim)
 	defer srv.Close()
 	ctx := context.Background()
-	a := panda.New()
+	a := panda.New(opts...)
 	_, err = a.Configure(ctx, &provisioningv1.ConfigureRequest{Settings: map[string]string{
 		"api_url": srv.URL, "access_id": pandasim.DefaultAccessID, "password": pandasim.DefaultPassword,
 		"api_key": pandasim.DefaultAPIKey, "root_account_id": pandasim.DefaultRootAccountID, "tx_poll_interval": "1ms",

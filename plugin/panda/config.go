@@ -222,6 +222,9 @@ func (a *Adapter) Configure(ctx context.Context, req *provisioningv1.ConfigureRe
 	if err := diag.ToError(ds); err != nil {
 		return nil, err
 	}
+	if a.journalErr != nil {
+		return nil, diag.Errorf(codes.Internal, "the adapter's journal in its data folder cannot be used: %v", a.journalErr)
+	}
 	api, err := a.newRemote(cfg)
 	if err != nil {
 		// parseConfig checked what the client checks; this is a bug, and

@@ -21,16 +21,47 @@
 // Synchronize is idempotent, keyed by the BSS account id: calls for one
 // account are serialized inside the process, and before writing anything it
 // looks in Panda for the work an earlier attempt (a lost response, a
-// concurrent caller) may have done, so one BSS account never becomes two
-// Panda accounts. It adopts remote work only when it is provably this
-// account's: on the Panda account its record names, or one this process
-// created for the same account id (an in-memory journal). Panda keeps no
-// BSS id, so an account that merely has the same parent, type, company
-// name and email is another BSS account's, never adopted: two BSS accounts
-// with identical data are two Panda accounts. The price is one case the
-// adapter cannot prove: work finished just before a plugin crash, whose
-// record never reached the caller, is not adopted after the restart (a
-// retry meets USERNAME_TAKEN, or with auto_fill takes the next username).
+// concurrent caller, a plugin process that died) may have done, so one BSS
+// account never becomes two Panda accounts. It adopts remote work only when
+// it is provably this account's: on the Panda account its record names, or
+// one the adapter's journal says it created for the same account id. Panda
+// keeps no BSS id, so an account that merely has the same parent, type,
+// company name and email is another BSS account's, never adopted: two BSS
+// accounts with identical data are two Panda accounts.
+//
+// The journal. Before each CreateAccount the adapter notes an intent (BSS
+// account id, Panda parent, type, company name, email, username, the
+// look-alikes that exist already, the time) and after it the outcome (the
+// Panda account id). With a data folder ([WithDataDir]; the plugin binary
+// passes the host's PROVISIONING_PLUGIN_DATA_DIR, and every host of this
+// module sets it) both go to an append-only file of JSON lines there,
+// panda-journal.jsonl (mode 0600), each synced before the adapter goes on:
+// the intent before the create is sent, since a crash between Panda's
+// commit and a later write would lose exactly the evidence needed. After a
+// restart the file is loaded (a torn last line is dropped) and rewritten
+// compactly; it is compacted again whenever it grows to four times its
+// live entries, through a synced temporary file renamed over it. A retry of
+// an account whose intent has no outcome adopts the one look-alike that is
+// new since the intent, not another account's, and has no operator or only
+// the one asked for; none means the create did not happen, several are not
+// provable (UNAVAILABLE, nothing adopted). The journal keeps at most 10,000
+// accounts, oldest forgotten first: an entry matters only until the caller
+// stored the record it was answered with, which a host does right after.
+// Its cost is two synced writes per new account, measured by
+// BenchmarkSynchronizeJournalFile against BenchmarkSynchronize: well under
+// one Panda request, so concurrent appends are not grouped (the journal's
+// lock is held through each sync).
+//
+// Without a data folder (in-process use, tests) the journal lives in memory
+// and work finished just before a plugin crash, whose record never reached
+// the caller, is not adopted after the restart (a retry meets
+// USERNAME_TAKEN, or with auto_fill takes the next username). The journal
+// is per plugin process: several daemons on one database each run their
+// own plugin and journal, so a create lost with a crash of daemon A's plugin
+// and retried through daemon B is not adopted by B (B's retry meets
+// USERNAME_TAKEN until A's plugin, restarted, settles it on a retry routed
+// to A); the hosts' per-account lock keeps two daemons from writing for one
+// account at once.
 //
 // The account lifecycle: Synchronize converges (a changed company name,
 // contact or email of a synchronized account is pushed with PATCH, and the
@@ -41,9 +72,9 @@
 // DeleteAccount deletes the Panda account and its operator, with its
 // descendants on cascade.
 //
-// What this package must not do: keep state that outlives the process (the
-// caller owns every SyncRecord; private holds what a resume needs, and the
-// type the account was synchronized as); log or
+// What this package must not do: keep state that outlives the process
+// beyond its journal (the caller owns every SyncRecord; private holds what
+// a resume needs, and the type the account was synchronized as); log or
 // return a password, API key or access token; write to stdout (go-plugin's
 // handshake channel); call the BSS back; or talk HTTP itself: every remote
 // call goes through a [Remote], by default this module's Panda HTTP client,

@@ -91,14 +91,22 @@ func newSimEnv(t *testing.T, configure bool, simOpts ...pandasim.Option) *simEnv
 	// Registered before Launch, so it runs after the plugin is killed and
 	// its whole stderr has been read.
 	t.Cleanup(e.checkNoSecretLogged)
-	bin := plugintest.Build(t, pluginPkg)
-	p := plugintest.Launch(t, bin, []string{"PROVISIONING_PLUGIN_LOG_LEVEL=debug"},
-		plugin.WithStderr(e), plugin.WithClientLogger(slog.New(slog.DiscardHandler)))
-	e.client = p.Client
+	e.launch()
 	if configure {
 		e.configure()
 	}
 	return e
+}
+
+// launch starts a plugin process, which from then on serves e.client, and
+// returns it.
+func (e *simEnv) launch(opts ...plugin.LaunchOption) *plugintest.Plugin {
+	e.t.Helper()
+	bin := plugintest.Build(e.t, pluginPkg)
+	p := plugintest.Launch(e.t, bin, []string{"PROVISIONING_PLUGIN_LOG_LEVEL=debug"},
+		append([]plugin.LaunchOption{plugin.WithStderr(e), plugin.WithClientLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	e.client = p.Client
+	return p
 }
 
 func (e *simEnv) settings(overrides ...string) map[string]string {

@@ -1,8 +1,10 @@
 package panda
 
 import (
+	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
 )
@@ -14,30 +16,62 @@ import (
 const journalCap = 10000
 
 // journal is the adapter's memory of its own writes, keyed by BSS account
-// id: the Panda account it created for that account (even before the
-// operator exists) and the last record it answered with remote objects.
+// id: the create it was about to send (the intent), the Panda account it
+// created for that account (even before the operator exists) and the last
+// record it answered with remote objects.
 //
 // It is the adoption rule's evidence. Panda keeps no BSS id on an account,
 // so an account that merely looks like this BSS account's (same parent,
 // type, company name and email) may as well be another BSS account's with
 // the same data; the adapter adopts remote work only when the caller's
-// record names it or this journal says this process created it for this
-// account id. After a plugin restart the journal is empty, and work whose
-// record never reached the caller is not adopted: a retry then meets
-// USERNAME_TAKEN (a username the caller chose) or takes the next free
-// variant (auto_fill), rather than risk binding two BSS accounts to one
-// Panda account.
+// record names it or this journal says the adapter created it for this
+// account id.
+//
+// With a data folder (the host's PROVISIONING_PLUGIN_DATA_DIR, see
+// [WithDataDir]) the journal is also a file there (see journalFile) and
+// survives a restart of the plugin: a create whose answer, or whose
+// record, was lost with the process is adopted by the retry (see
+// settleIntent). Without one (in-process use, tests) it lives in memory
+// only, and after a restart work whose record never reached the caller is
+// not adopted: a retry then meets USERNAME_TAKEN (a username the caller
+// chose) or takes the next free variant (auto_fill), rather than risk
+// binding two BSS accounts to one Panda account.
 type journal struct {
 	mu    sync.Mutex
 	m     map[string]journalEntry
 	order []string // m's keys in insertion order, for eviction
+	// file is the durable copy; nil for a journal in memory only.
+	file *journalFile
+	// logger reports writes of the file that failed but need not fail the
+	// call (see created).
+	logger *slog.Logger
 }
 
 type journalEntry struct {
+	// intent is the create sent for the BSS account whose outcome is not
+	// known yet; nil once remoteID is.
+	intent *journalIntent
 	// remoteID is the Panda account created for the BSS account.
 	remoteID string
-	// record is the last record answered with remote objects; nil until one.
+	// record is the last record answered with remote objects; nil until
+	// one. It is never written to the file: after a restart the caller's
+	// record, or remoteID, says the same.
 	record *provisioningv1.SyncRecord
+}
+
+// journalIntent is a CreateAccount about to be sent: what it asks for and
+// the look-alikes that existed before it, so that the account it made can
+// be told from them when its answer is lost, even by another process.
+type journalIntent struct {
+	Parent   string      `json:"parent"`
+	Type     AccountType `json:"type"`
+	Name     string      `json:"name"`
+	Email    string      `json:"email"`
+	Username string      `json:"username,omitempty"`
+	// Before are the look-alikes (same parent, type, name, email) that
+	// existed before the create was sent.
+	Before []string  `json:"before,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // get returns the entry of accountID.
@@ -48,25 +82,60 @@ func (j *journal) get(accountID string) (journalEntry, bool) {
 	return e, ok
 }
 
+// intend notes, durably, that this process is about to create a Panda
+// account for accountID. It must return before the create is sent: a
+// crash between Panda's commit and a later write would lose exactly the
+// evidence that the account is accountID's. An error means the create must
+// not be sent.
+func (j *journal) intend(accountID string, in journalIntent) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.file != nil {
+		if err := j.file.append(journalLine{Op: opIntent, Account: accountID, Intent: &in}, true); err != nil {
+			return err
+		}
+	}
+	j.putLocked(accountID, journalEntry{intent: &in})
+	return nil
+}
+
 // created notes that this process created Panda account remoteID for
-// accountID.
+// accountID. The file write is synced, so that the entry outlives the
+// process; a failed write is logged only: the intent written before the
+// create still proves the account accountID's own after a restart.
 func (j *journal) created(accountID, remoteID string) {
-	j.put(accountID, journalEntry{remoteID: remoteID})
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.writeLocked(journalLine{Op: opCreated, Account: accountID, Remote: remoteID}, true)
+	j.putLocked(accountID, journalEntry{remoteID: remoteID})
 }
 
 // answered notes the record answered for its account; a record without
-// remote objects is not evidence of anything and is ignored.
+// remote objects is not evidence of anything and is ignored. It ends the
+// entry's intent; the file learns only a remote id it did not know (not
+// synced: the caller stores the record).
 func (j *journal) answered(rec *provisioningv1.SyncRecord) {
 	if boundRecord(rec) == nil {
 		return
 	}
-	j.put(rec.GetAccountId(), journalEntry{remoteID: rec.GetRemoteId(), record: rec})
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	id := rec.GetAccountId()
+	if old, ok := j.m[id]; !ok || old.remoteID != rec.GetRemoteId() {
+		j.writeLocked(journalLine{Op: opCreated, Account: id, Remote: rec.GetRemoteId()}, false)
+	}
+	j.putLocked(id, journalEntry{remoteID: rec.GetRemoteId(), record: rec})
 }
 
-// forget drops accountID's entry (its remote objects were deleted).
+// forget drops accountID's entry (its remote objects were deleted, or its
+// intent turned out not to have created anything).
 func (j *journal) forget(accountID string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if _, ok := j.m[accountID]; !ok {
+		return
+	}
+	j.writeLocked(journalLine{Op: opForget, Account: accountID}, false)
 	j.dropLocked(accountID)
 }
 
@@ -92,6 +161,7 @@ func (j *journal) forgetRemote(remoteIDs []string) {
 	defer j.mu.Unlock()
 	for id, e := range j.m {
 		if slices.Contains(remoteIDs, e.remoteID) {
+			j.writeLocked(journalLine{Op: opForget, Account: id}, false)
 			j.dropLocked(id)
 		}
 	}
@@ -110,9 +180,18 @@ func (j *journal) claimedByOther(accountID, remoteID string) bool {
 	return false
 }
 
-func (j *journal) put(accountID string, e journalEntry) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+// writeLocked appends l to the file, if any; a failure is logged (see
+// created).
+func (j *journal) writeLocked(l journalLine, sync bool) {
+	if j.file == nil {
+		return
+	}
+	if err := j.file.append(l, sync); err != nil && j.logger != nil {
+		j.logger.Warn("could not write the journal", "op", l.Op, "account_id", l.Account, "err", err)
+	}
+}
+
+func (j *journal) putLocked(accountID string, e journalEntry) {
 	if j.m == nil {
 		j.m = make(map[string]journalEntry)
 	}
@@ -125,4 +204,55 @@ func (j *journal) put(accountID string, e journalEntry) {
 		j.order = j.order[1:]
 		delete(j.m, old)
 	}
+	if j.file != nil && j.file.needsCompaction(len(j.m)) {
+		if err := j.file.rewrite(j.linesLocked()); err != nil && j.logger != nil {
+			j.logger.Warn("could not compact the journal", "err", err)
+		}
+	}
+}
+
+// linesLocked is the journal as the fewest lines that say the same: one
+// per entry, oldest first.
+func (j *journal) linesLocked() []journalLine {
+	out := make([]journalLine, 0, len(j.order))
+	for _, id := range j.order {
+		e := j.m[id]
+		switch {
+		case e.remoteID != "":
+			out = append(out, journalLine{Op: opCreated, Account: id, Remote: e.remoteID})
+		case e.intent != nil:
+			out = append(out, journalLine{Op: opIntent, Account: id, Intent: e.intent})
+		}
+	}
+	return out
+}
+
+// apply replays one line of the file into memory (loading).
+func (j *journal) applyLocked(l journalLine) {
+	switch l.Op {
+	case opIntent:
+		if l.Intent != nil {
+			j.putLocked(l.Account, journalEntry{intent: l.Intent})
+		}
+	case opCreated:
+		j.putLocked(l.Account, journalEntry{remoteID: l.Remote})
+	case opForget:
+		j.dropLocked(l.Account)
+	}
+}
+
+// laterIntents are the before-sets of the pending intents of other
+// accounts with look-alike key that were written after at.
+func (j *journal) laterIntents(accountID, key string, at time.Time) [][]string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var out [][]string
+	for id, e := range j.m {
+		in := e.intent
+		if id == accountID || in == nil || e.remoteID != "" || !in.At.After(at) || lookAlikeKey(in.Parent, in.Type, in.Name, in.Email) != key {
+			continue
+		}
+		out = append(out, in.Before)
+	}
+	return out
 }

@@ -41,6 +41,13 @@ type Adapter struct {
 	createLocks keyedLocks
 	// journal remembers the adapter's own writes: the adoption evidence.
 	journal journal
+	// dataDir is where the journal is kept (WithDataDir); "" keeps it in
+	// memory.
+	dataDir string
+	// journalErr is why the journal file could not be opened: every
+	// Configure fails with it, since without its journal the adapter could
+	// not adopt its own work after a restart.
+	journalErr error
 }
 
 // configured is one configuration and the client built from it.
@@ -88,6 +95,15 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithDataDir keeps the adapter's journal (what it created in Panda for
+// which BSS account, see the package documentation) in a file in dir, so
+// that it survives a restart of the plugin. In a plugin binary pass
+// os.Getenv(plugin.DataDirEnv), the folder the host gives each plugin.
+// Default, and when dir is "": in memory only, lost with the process.
+func WithDataDir(dir string) Option {
+	return func(a *Adapter) { a.dataDir = dir }
+}
+
 // New returns an unconfigured adapter: every business RPC fails
 // FAILED_PRECONDITION until Configure succeeds.
 func New(opts ...Option) *Adapter {
@@ -97,6 +113,12 @@ func New(opts ...Option) *Adapter {
 	}
 	for _, opt := range opts {
 		opt(a)
+	}
+	if a.dataDir != "" {
+		if err := a.journal.open(a.dataDir, a.logger); err != nil {
+			a.journalErr = err
+			a.logger.Error("cannot use the journal in the data folder", "dir", a.dataDir, "err", err)
+		}
 	}
 	if a.newRemote == nil {
 		logger := a.logger

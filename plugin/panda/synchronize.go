@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,13 +26,14 @@ import (
 //     with its code (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS).
 //  2. Prior work is looked for before anything is written, only on the
 //     Panda accounts provably this BSS account's own: the record's, and the
-//     one this process created for it (its journal; see [journal]). With
-//     such an account, step 1 checked the username in Panda: an operator
-//     on an own account is a replay, answered created=false; when that
-//     account's company name, contact or email differ from the BSS
-//     account's they are pushed (PATCH) and the answer says updated=true.
-//     An account that merely has this account's parent, type, name and
-//     email is never adopted: two BSS accounts may share them.
+//     one its journal says it created for it (see [journal]; a file in the
+//     plugin's data folder, so it survives a restart). With such an
+//     account, step 1 checked the username in Panda: an operator on an own
+//     account is a replay, answered created=false; when that account's
+//     company name, contact or email differ from the BSS account's they are
+//     pushed (PATCH) and the answer says updated=true. An account that
+//     merely has this account's parent, type, name and email is never
+//     adopted: two BSS accounts may share them.
 //  3. Create the account if needed (or reuse the own account that has no
 //     operator yet), then the operator, then poll the transaction until it
 //     settles or tx_deadline (or the caller's deadline) is near: still
@@ -89,6 +92,9 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 		return nil, contextError(ctx, "waiting for another Synchronize of the same account")
 	}
 	defer a.locks.unlock(acc.GetId(), lk)
+	if err := a.settleIntent(ctx, st, acc.GetId()); err != nil {
+		return nil, err
+	}
 
 	rec := req.GetRecord()
 	if boundRecord(rec) == nil && rec.GetStatus() != provisioningv1.SyncStatus_SYNC_STATUS_DELETED {
@@ -316,7 +322,7 @@ func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 	acc := r.plan.account
 	want := wantedAccount(acc)
 	req := CreateAccountRequest{Type: accountTypeFor(r.plan.role), Name: want.Name, FirstName: want.FirstName, LastName: want.LastName, Email: want.Email}
-	key := r.plan.remoteParent + "\x00" + req.Type.String() + "\x00" + req.Name + "\x00" + strings.ToLower(req.Email)
+	key := lookAlikeKey(r.plan.remoteParent, req.Type, req.Name, req.Email)
 	lk, err := r.a.createLocks.lock(ctx, key)
 	if err != nil {
 		return nil, contextError(ctx, "waiting for another create of a look-alike account")
@@ -325,6 +331,12 @@ func (r *syncRun) createAccount(ctx context.Context) (*RemoteAccount, error) {
 	before, err := r.lookAlikes(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := r.a.journal.intend(acc.GetId(), journalIntent{
+		Parent: r.plan.remoteParent, Type: req.Type, Name: req.Name, Email: req.Email, Username: r.plan.username,
+		Before: slices.Sorted(maps.Keys(before)), At: r.a.now(),
+	}); err != nil {
+		return nil, diag.Errorf(codes.Internal, "writing the journal before creating the Panda account: %v", err)
 	}
 	for attempt := 1; ; attempt++ {
 		pa, err := r.st.api.CreateAccount(ctx, r.plan.remoteParent, req)
