@@ -86,7 +86,7 @@ func newSupervisor(h *Host, e catalog.Entry) *supervisor {
 		h:       h,
 		entry:   e,
 		log:     h.opts.logger.With("plugin", e.Name),
-		digest:  e.SHA256,
+		digest:  launchedPin(e),
 		changed: make(chan struct{}),
 		idle:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -235,7 +235,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	s.mu.Lock()
 	s.info = info
 	s.mu.Unlock()
-	if e.SHA256 == "" && !s.attached() {
+	if launchedPin(e) == "" && !s.attached() {
 		// Only for ListPlugins: hashing a 20 MB binary would add ~16 ms to
 		// every start, so do it beside the first calls, not before them.
 		go func() {
@@ -288,7 +288,7 @@ func (s *supervisor) spawn(start time.Time) (*instance, error) {
 				actual = "unreadable (" + herr.Error() + ")"
 			}
 			return nil, permanentError{fmt.Errorf("plugin %q: %w: %s has sha256 %s, the catalog requires %s",
-				e.Name, ErrChecksumMismatch, e.Path, actual, e.SHA256)}
+				e.Name, ErrChecksumMismatch, e.Path, actual, launchedPin(e))}
 		}
 		return nil, fmt.Errorf("plugin %q: %w", e.Name, err)
 	}
@@ -312,8 +312,8 @@ func (s *supervisor) launcher(opts []plugin.LaunchOption) (*plugin.Launcher, err
 	if dir := s.h.opts.dataDir; dir != "" {
 		opts = append(opts, plugin.WithDataDir(filepath.Join(dir, "plugins", e.Name)))
 	}
-	if e.SHA256 != "" {
-		sum, err := hex.DecodeString(e.SHA256)
+	if pin := launchedPin(e); pin != "" {
+		sum, err := hex.DecodeString(pin)
 		if err != nil {
 			return nil, permanentError{fmt.Errorf("plugin %q: sha256 in the catalog is not hex", e.Name)}
 		}
@@ -326,6 +326,23 @@ func (s *supervisor) launcher(opts []plugin.LaunchOption) (*plugin.Launcher, err
 		return nil, permanentError{err}
 	}
 	return plugin.NewLauncher(e.Path, opts...), nil
+}
+
+// launchedPin is the digest pinning the file the host launches: the entry's
+// SHA256, or else the Checksums row for its Path. The launcher executes the
+// very bytes it verified against it (see [plugin.WithChecksum]), so the
+// launched file cannot be swapped between the check and the exec; the other
+// Checksums files are read by the interpreter by path, after the check.
+func launchedPin(e catalog.Entry) string {
+	if e.SHA256 != "" {
+		return e.SHA256
+	}
+	for _, fc := range e.Checksums {
+		if filepath.Clean(fc.Path) == filepath.Clean(e.Path) {
+			return fc.SHA256
+		}
+	}
+	return ""
 }
 
 // watchExit notices the process exiting. go-plugin offers no channel for it,

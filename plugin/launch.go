@@ -1,12 +1,12 @@
 package plugin
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -27,7 +27,7 @@ type launchOptions struct {
 	args         []string
 	env          map[string]string
 	dataDir      string
-	secure       *goplugin.SecureConfig
+	checksum     []byte
 	startTimeout time.Duration
 	stderr       io.Writer
 }
@@ -61,12 +61,14 @@ func WithEnv(env map[string]string) LaunchOption {
 func WithDataDir(dir string) LaunchOption { return func(o *launchOptions) { o.dataDir = dir } }
 
 // WithChecksum makes the launcher refuse to start a binary whose SHA-256 is
-// not sum (go-plugin's SecureConfig). [Launcher.Start] then fails with an
-// error wrapping goplugin.ErrChecksumsDoNotMatch, and the binary never runs.
+// not sum. [Launcher.Start] then fails with an error wrapping
+// goplugin.ErrChecksumsDoNotMatch, and the binary never runs. On Linux the
+// process runs exactly the bytes that were hashed (a sealed in-memory copy),
+// so swapping the file or a symlink on the path between the check and the
+// exec cannot get other bytes run; elsewhere go-plugin checks the path just
+// before exec.
 func WithChecksum(sum []byte) LaunchOption {
-	return func(o *launchOptions) {
-		o.secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
-	}
+	return func(o *launchOptions) { o.checksum = slices.Clone(sum) }
 }
 
 // WithStartTimeout bounds the handshake: how long the plugin has to print its
@@ -116,22 +118,51 @@ func (l *Launcher) Start() (*Process, error) {
 	// Its own process group, so that killing the plugin also kills whatever
 	// it spawned.
 	setProcessGroup(cmd)
+	var secure *goplugin.SecureConfig
+	if l.o.checksum != nil {
+		var release func()
+		secure, release, err = pinExec(cmd, l.path, l.o.checksum)
+		if err != nil {
+			return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
+		}
+		// The child holds its own descriptor once started.
+		defer release()
+	}
+	logger := hclogslog.New(l.o.logger, hclog.Trace)
+	if cmd.Path != l.path {
+		// go-plugin names the plugin's stderr logger after the base name of
+		// what it execs; keep the binary's name, which hosts key on.
+		logger = renamedLogger{Logger: logger, from: filepath.Base(cmd.Path), to: filepath.Base(l.path)}
+	}
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		Plugins:          pluginSet(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
-		SecureConfig:     l.o.secure,
+		SecureConfig:     secure,
 		StartTimeout:     l.o.startTimeout,
 		Stderr:           l.o.stderr,
-		Logger:           hclogslog.New(l.o.logger, hclog.Trace),
+		Logger:           logger,
 	})
 	p := &Process{client: c, owned: true}
 	if err := p.connect(); err != nil {
 		return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
 	}
 	return p, nil
+}
+
+// renamedLogger renames the sub-logger named from to to.
+type renamedLogger struct {
+	hclog.Logger
+	from, to string
+}
+
+func (r renamedLogger) Named(name string) hclog.Logger {
+	if name == r.from {
+		name = r.to
+	}
+	return r.Logger.Named(name)
 }
 
 // environ is the plugin's environment: the host's, less the variables that
