@@ -67,10 +67,13 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 	return h, nil
 }
 
-// Start launches and configures every plugin, in parallel, and waits until
-// each is running or has failed. A plugin that fails to start is marked
-// FAILED (see [Host.Plugins]) without stopping the others; the returned error
-// joins every such failure. Start returns early when ctx ends.
+// Start launches and configures every plugin, in parallel, and waits for
+// each one's first attempt. A plugin whose first start fails is retried in
+// the background with backoff (RESTARTING in [Host.Plugins]) and is FAILED
+// only after [WithMaxRestarts] failures in a row, or at once when a retry
+// cannot help (a checksum or name mismatch, refused settings); the others
+// run regardless. The returned error joins every first-attempt failure.
+// Start returns early when ctx ends; the plugins keep starting.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {

@@ -28,6 +28,7 @@ type options struct {
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	maxRestarts    int
+	stableAfter    time.Duration
 	reattach       map[string]plugin.ReattachInfo
 	inProcess      map[string]provisioningv1.ProvisioningAdapterServer
 }
@@ -44,6 +45,7 @@ func defaultOptions() options {
 		backoffMin:     100 * time.Millisecond,
 		backoffMax:     30 * time.Second,
 		maxRestarts:    10,
+		stableAfter:    time.Minute,
 	}
 }
 
@@ -91,15 +93,20 @@ func WithKillTimeout(d time.Duration) Option { return func(o *options) { o.killT
 // GetSyncStatus (needs [WithStore]). Default 10s.
 func WithSettleInterval(d time.Duration) Option { return func(o *options) { o.settleInterval = d } }
 
-// WithRestartBackoff sets the first and the longest wait before restarting
-// a crashed plugin; the wait doubles after each failed restart. Defaults
-// 100ms and 30s.
+// WithRestartBackoff sets the first and the longest wait before starting a
+// plugin again after a failed start or a crash; the wait doubles with each
+// failure in a row (a start that failed, or a process that died within a
+// minute of its start). Defaults 100ms and 30s: a plugin that crashes right
+// after every start is restarted after 0.1, 0.2, 0.4 ... 25.6s, and FAILED
+// after the tenth crash (see [WithMaxRestarts]).
 func WithRestartBackoff(first, longest time.Duration) Option {
 	return func(o *options) { o.backoffMin, o.backoffMax = first, longest }
 }
 
-// WithMaxRestarts sets how many restarts in a row may fail before a plugin
-// is marked FAILED for good. Default 10.
+// WithMaxRestarts sets how many failures in a row (failed starts, the first
+// included, and crashes within a minute of a start) mark a plugin FAILED for
+// good; until then it is restarted with backoff (see [WithRestartBackoff]).
+// A process that ran a minute clears the count. Default 10.
 func WithMaxRestarts(n int) Option { return func(o *options) { o.maxRestarts = n } }
 
 // WithReattach makes the host attach to the plugin named name that is already

@@ -113,21 +113,45 @@ func (s *supervisor) setState(st hostv1.PluginState, cur *instance, lastErr stri
 
 // run starts the plugin and keeps it running until ctx ends. The first
 // start's outcome is sent on started.
+//
+// Every failure, a start that fails or a process that dies before it ran
+// stableAfter, counts in a row; the next start waits backoff (doubling from
+// the first wait up to the longest, see [WithRestartBackoff]); after
+// maxRestarts failures in a row the plugin is FAILED for good (see
+// [WithMaxRestarts]), as kubelet's CrashLoopBackOff and systemd's start limit
+// do. A process that ran stableAfter clears the count. A failure no retry can
+// fix (a checksum mismatch, a wrong name, settings Configure refuses) is
+// FAILED at once.
 func (s *supervisor) run(ctx context.Context, started chan<- error) {
 	defer close(s.done)
 	s.setState(hostv1.PluginState_PLUGIN_STATE_STARTING, nil, "")
-
-	inst, err := s.launch(ctx)
-	if err != nil {
-		s.fail(err)
-		started <- err
-		return
+	first := true
+	report := func(err error) {
+		if first {
+			first = false
+			started <- err
+		}
 	}
-	s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
-	started <- nil
-
-	failures := 0 // consecutive failed restarts
+	failures := 0
 	for {
+		inst, err := s.launch(ctx)
+		if err != nil {
+			report(err)
+			failures++
+			var pe permanentError
+			if errors.As(err, &pe) || failures >= s.h.opts.maxRestarts || ctx.Err() != nil {
+				s.fail(err)
+				return
+			}
+			s.log.Warn("plugin start failed; retrying", "error", err, "failures", failures)
+			if !s.restartAfter(ctx, err.Error(), failures) {
+				return
+			}
+			continue
+		}
+		s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
+		report(nil)
+
 		reason := s.watch(ctx, inst)
 		if ctx.Err() != nil {
 			s.stopInstance(inst)
@@ -135,36 +159,37 @@ func (s *supervisor) run(ctx context.Context, started chan<- error) {
 			return
 		}
 		s.killInstance(inst)
-		// A plugin that ran a while is not crash-looping: start again fast.
-		if time.Since(inst.started) > time.Minute {
-			failures = 0
+		ran := time.Since(inst.started)
+		if ran >= s.h.opts.stableAfter {
+			failures = 0 // it ran a while: not a crash loop
 		}
-		s.log.Warn("plugin crashed; restarting", "reason", reason, "pid", inst.pid)
-		for {
-			s.mu.Lock()
-			s.restarts++
-			s.setStateLocked(hostv1.PluginState_PLUGIN_STATE_RESTARTING, nil, reason)
-			s.mu.Unlock()
-			s.h.metrics.restarted(s.entry.Name)
-			if !sleep(ctx, backoff(s.h.opts.backoffMin, s.h.opts.backoffMax, failures)) {
-				s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
-				return
-			}
-			inst, err = s.launch(ctx)
-			if err == nil {
-				break
-			}
-			failures++
-			var pe permanentError
-			if errors.As(err, &pe) || failures >= s.h.opts.maxRestarts || ctx.Err() != nil {
-				s.fail(err)
-				return
-			}
-			reason = err.Error()
-			s.log.Warn("plugin restart failed", "error", err, "attempt", failures)
+		failures++
+		if failures >= s.h.opts.maxRestarts {
+			s.fail(fmt.Errorf("plugin %q crashed %d times in a row, each within %v of its start; last: %s",
+				s.entry.Name, failures, s.h.opts.stableAfter, reason))
+			return
 		}
-		s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
+		s.log.Warn("plugin crashed; restarting", "reason", reason, "pid", inst.pid, "ran", ran.Round(time.Millisecond), "failures", failures)
+		if !s.restartAfter(ctx, reason, failures) {
+			return
+		}
 	}
+}
+
+// restartAfter counts a restart, shows RESTARTING with why, and waits the
+// backoff for the failures in a row. It reports false (and the plugin is
+// STOPPED) when ctx ends first.
+func (s *supervisor) restartAfter(ctx context.Context, reason string, failures int) bool {
+	s.mu.Lock()
+	s.restarts++
+	s.setStateLocked(hostv1.PluginState_PLUGIN_STATE_RESTARTING, nil, reason)
+	s.mu.Unlock()
+	s.h.metrics.restarted(s.entry.Name)
+	if !sleep(ctx, backoff(s.h.opts.backoffMin, s.h.opts.backoffMax, failures-1)) {
+		s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
+		return false
+	}
+	return true
 }
 
 func (s *supervisor) fail(err error) {
