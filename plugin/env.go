@@ -27,8 +27,10 @@ package plugin
 //	PROVISIONING_PLUGIN_DEBUG         [DebugEnv], serve in debug mode
 //	PROVISIONING_PLUGIN_REATTACH      [ReattachEnv], attach instead of launch
 //
-// Set by a person on the plugin or on the host, which passes its own
-// environment on to its plugins:
+// Set by a person on the plugin or on the host, which passes these on to
+// its plugins (a [Launcher] passes only an allowlist of the host's
+// environment: these, PATH, HOME, TMPDIR, USER, LOGNAME, TZ, LANG and LC_*;
+// anything else a plugin needs comes from its catalog entry's env):
 //
 //	PROVISIONING_PLUGIN_PPROF         [PprofEnv], serve Go profiles
 //	PROVISIONING_PLUGIN_LOG_LEVEL     [LogLevelEnv], the plugin's log level

@@ -26,6 +26,7 @@ type launchOptions struct {
 	logger       *slog.Logger
 	args         []string
 	env          map[string]string
+	hostEnv      bool
 	dataDir      string
 	checksum     []byte
 	startTimeout time.Duration
@@ -43,8 +44,10 @@ func WithArgs(args ...string) LaunchOption {
 	return func(o *launchOptions) { o.args = slices.Clone(args) }
 }
 
-// WithEnv adds variables to the environment the plugin inherits from the
-// host (a catalog entry's env). They win over the host's own.
+// WithEnv adds variables to the plugin's environment (a catalog entry's
+// env). The plugin inherits only a short allowlist from the host (PATH,
+// HOME, TMPDIR, USER, LOGNAME, TZ, LANG, LC_*, [LogLevelEnv], [PprofEnv],
+// PLUGIN_UNIX_SOCKET_GROUP); these win over it.
 func WithEnv(env map[string]string) LaunchOption {
 	return func(o *launchOptions) {
 		if o.env == nil {
@@ -55,6 +58,13 @@ func WithEnv(env map[string]string) LaunchOption {
 		}
 	}
 }
+
+// WithHostEnv passes the host's whole environment to the plugin instead of
+// the allowlist (the debug and reattach variables still stay out). For a
+// developer's tool that runs one plugin by hand (provctl conformance, where
+// PYTHONPATH or a virtualenv must reach the plugin), never for a host that
+// runs several plugins: each would see the others' secrets.
+func WithHostEnv() LaunchOption { return func(o *launchOptions) { o.hostEnv = true } }
 
 // WithDataDir gives the plugin a folder of its own: the launcher creates dir
 // (mode 0700) before every start and passes it in [DataDirEnv].
@@ -139,11 +149,14 @@ func (l *Launcher) Start() (*Process, error) {
 		Plugins:          pluginSet(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		SecureConfig:     secure,
-		StartTimeout:     l.o.startTimeout,
-		Stderr:           l.o.stderr,
-		Logger:           logger,
+		// go-plugin would append the host's whole environment after ours
+		// (so it would even win over the entry's env).
+		SkipHostEnv:  true,
+		AutoMTLS:     true,
+		SecureConfig: secure,
+		StartTimeout: l.o.startTimeout,
+		Stderr:       l.o.stderr,
+		Logger:       logger,
 	})
 	p := &Process{client: c, owned: true}
 	if err := p.connect(); err != nil {
@@ -165,14 +178,31 @@ func (r renamedLogger) Named(name string) hclog.Logger {
 	return r.Logger.Named(name)
 }
 
-// environ is the plugin's environment: the host's, less the variables that
-// would turn the plugin away from the handshake (a developer's debug or
-// reattach settings are for the host's side), plus the entry's and the data
-// folder.
+// inheritedEnv lists the host variables a plugin inherits; inheritedPrefix
+// the families. Everything else in the host's environment (its own secrets,
+// and every other plugin's, set there by an operator for convenience) stays
+// out: a plugin gets what its catalog entry's env gives it. The debug and
+// reattach variables are the host's side of debug mode and would turn the
+// plugin away from the handshake.
+var inheritedEnv = map[string]bool{
+	"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true,
+	"USER": true, "LOGNAME": true,
+	LogLevelEnv: true, PprofEnv: true, "PLUGIN_UNIX_SOCKET_GROUP": true,
+}
+
+const inheritedPrefix = "LC_"
+
+// environ is the plugin's environment: the allowlisted part of the host's
+// (see inheritedEnv), then the entry's, which wins, and the data folder.
+// go-plugin adds its own (the handshake cookie, AutoMTLS certificate,
+// protocol versions, socket folder); it is told not to add the host's.
 func (l *Launcher) environ() ([]string, error) {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		return k == DebugEnv || k == ReattachEnv
+		if k == DebugEnv || k == ReattachEnv {
+			return true
+		}
+		return !l.o.hostEnv && !inheritedEnv[k] && !strings.HasPrefix(k, inheritedPrefix)
 	})
 	for k, v := range l.o.env {
 		env = append(env, k+"="+v)
