@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -32,6 +34,9 @@ type Host struct {
 	closed  bool
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup
+	// sockDir is the private folder of the plugins' sockets (see
+	// socketDir), set by Start.
+	sockDir string
 
 	// orders serializes the calls that change one account's subscriptions,
 	// across every Records of the host (the server's and the settling
@@ -84,6 +89,12 @@ func (h *Host) Start(ctx context.Context) error {
 		h.mu.Unlock()
 		return errors.New("host already started")
 	}
+	dir, err := h.socketDir()
+	if err != nil {
+		h.mu.Unlock()
+		return fmt.Errorf("start plugins: %w", err)
+	}
+	h.sockDir = dir
 	h.started = true
 	// The plugins outlive Start's ctx: they run until Close.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -163,7 +174,6 @@ func (h *Host) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		// Out of time: kill what is left without waiting for it.
 		for _, s := range h.plugins {
@@ -171,11 +181,49 @@ func (h *Host) Close(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return nil
 		case <-time.After(time.Second):
 			return fmt.Errorf("stop plugins: %w", ctx.Err())
 		}
 	}
+	h.mu.Lock()
+	dir := h.sockDir
+	h.mu.Unlock()
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// maxSocketDirLen keeps a plugin's socket path (the folder, a per-process
+// folder, go-plugin's file name: about 30 bytes more) within the 104 bytes
+// some systems allow.
+const maxSocketDirLen = 70
+
+// socketDir makes the private folder (mode 0700) where the plugins put their
+// go-plugin sockets, one subfolder per process (see
+// [plugin.WithSocketDir]). With a data folder it is DATA/run, emptied first:
+// a host killed with SIGKILL leaves its sockets there, and the data folder
+// belongs to one host at a time. Without one, or when that path is too long
+// for a socket, it is a fresh folder in the temporary folder. Close removes
+// it.
+func (h *Host) socketDir() (string, error) {
+	if d := h.opts.dataDir; d != "" {
+		run := filepath.Join(d, "run")
+		if len(run) <= maxSocketDirLen {
+			if err := os.RemoveAll(run); err != nil {
+				return "", fmt.Errorf("clean the plugin socket folder: %w", err)
+			}
+			if err := os.MkdirAll(run, 0o700); err != nil {
+				return "", fmt.Errorf("plugin socket folder: %w", err)
+			}
+			return run, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "provisioning-host-")
+	if err != nil {
+		return "", fmt.Errorf("plugin socket folder: %w", err)
+	}
+	return dir, nil
 }
 
 // Plugin returns the typed client of the plugin named name. Its calls get

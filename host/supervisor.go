@@ -333,7 +333,7 @@ func (s *supervisor) attached() bool {
 // checks here are the permanent failures: a retry cannot fix them.
 func (s *supervisor) launcher(opts []plugin.LaunchOption) (*plugin.Launcher, error) {
 	e := s.entry
-	opts = append(opts, plugin.WithArgs(e.Args...), plugin.WithEnv(e.Env))
+	opts = append(opts, plugin.WithArgs(e.Args...), plugin.WithEnv(e.Env), plugin.WithSocketDir(s.h.sockDir))
 	if dir := s.h.opts.dataDir; dir != "" {
 		opts = append(opts, plugin.WithDataDir(filepath.Join(dir, "plugins", e.Name)))
 	}

@@ -19,6 +19,9 @@ package plugin
 //	                                  on Unix, where plugins serve on a socket)
 //	PLUGIN_MULTIPLEX_GRPC             go-plugin: broker multiplexing; never
 //	                                  set, the protocol uses no broker
+//	PLUGIN_UNIX_SOCKET_DIR            go-plugin: where the plugin puts its
+//	                                  socket; a host gives each process a
+//	                                  private folder ([WithSocketDir])
 //
 // Set by a person to debug, on a plugin run by hand or on provctl or a host
 // (a [Launcher] keeps both out of the plugins it starts, which would
@@ -34,7 +37,6 @@ package plugin
 //
 //	PROVISIONING_PLUGIN_PPROF         [PprofEnv], serve Go profiles
 //	PROVISIONING_PLUGIN_LOG_LEVEL     [LogLevelEnv], the plugin's log level
-//	PLUGIN_UNIX_SOCKET_DIR            go-plugin: where plugins put their socket
 //	PLUGIN_UNIX_SOCKET_GROUP          go-plugin: the group owning the socket
 //
 // Anything else a plugin reads comes from its catalog entry's env (a

@@ -28,6 +28,7 @@ type launchOptions struct {
 	env          map[string]string
 	hostEnv      bool
 	dataDir      string
+	socketDir    string
 	checksum     []byte
 	startTimeout time.Duration
 	stderr       io.Writer
@@ -65,6 +66,15 @@ func WithEnv(env map[string]string) LaunchOption {
 // PYTHONPATH or a virtualenv must reach the plugin), never for a host that
 // runs several plugins: each would see the others' secrets.
 func WithHostEnv() LaunchOption { return func(o *launchOptions) { o.hostEnv = true } }
+
+// WithSocketDir makes each started process put its go-plugin socket in a
+// fresh folder (mode 0700) inside dir, through PLUGIN_UNIX_SOCKET_DIR, and
+// [Process.Kill] removes that folder: a plugin that crashed or was killed
+// cannot remove its own socket. dir must exist and be private to the host
+// (mode 0700): the shared temporary folder go-plugin uses otherwise lets
+// every local user list the sockets, and collects one per crash. Keep dir
+// short: a socket path has at most 104 bytes on some systems.
+func WithSocketDir(dir string) LaunchOption { return func(o *launchOptions) { o.socketDir = dir } }
 
 // WithDataDir gives the plugin a folder of its own: the launcher creates dir
 // (mode 0700) before every start and passes it in [DataDirEnv].
@@ -124,6 +134,13 @@ func (l *Launcher) Start() (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	var sockDir string
+	if l.o.socketDir != "" {
+		if sockDir, err = os.MkdirTemp(l.o.socketDir, "p"); err != nil {
+			return nil, fmt.Errorf("start plugin %s: socket folder: %w", l.path, err)
+		}
+		env = append(env, goplugin.EnvUnixSocketDir+"="+sockDir)
+	}
 	cmd.Env = env
 	// Its own process group, so that killing the plugin also kills whatever
 	// it spawned.
@@ -133,6 +150,7 @@ func (l *Launcher) Start() (*Process, error) {
 		var release func()
 		secure, release, err = pinExec(cmd, l.path, l.o.checksum)
 		if err != nil {
+			removeSocketDir(sockDir)
 			return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
 		}
 		// The child holds its own descriptor once started.
@@ -158,11 +176,18 @@ func (l *Launcher) Start() (*Process, error) {
 		Stderr:       l.o.stderr,
 		Logger:       logger,
 	})
-	p := &Process{client: c, owned: true}
+	p := &Process{client: c, owned: true, sockDir: sockDir}
 	if err := p.connect(); err != nil {
+		removeSocketDir(sockDir)
 		return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
 	}
 	return p, nil
+}
+
+func removeSocketDir(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // renamedLogger renames the sub-logger named from to to.
@@ -246,7 +271,8 @@ type Process struct {
 	conn    *grpc.ClientConn
 	adapter provisioningv1.ProvisioningAdapterClient
 	pid     int
-	owned   bool // launched by us: ours to signal
+	owned   bool   // launched by us: ours to signal
+	sockDir string // the process's own socket folder, or ""
 }
 
 func (p *Process) connect() error {
@@ -310,6 +336,8 @@ func (p *Process) Kill() {
 		_ = killGroup(p.pid)
 	}
 	p.client.Kill()
+	// The plugin could not remove its socket if it crashed or was killed.
+	removeSocketDir(p.sockDir)
 }
 
 // KillGroup kills a launched plugin's process group without waiting for
