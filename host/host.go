@@ -78,7 +78,8 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 // only after [WithMaxRestarts] failures in a row, or at once when a retry
 // cannot help (a checksum or name mismatch, refused settings); the others
 // run regardless. The returned error joins every first-attempt failure.
-// Start returns early when ctx ends; the plugins keep starting.
+// Start returns early when ctx ends; the plugins keep starting. With
+// [WithStartInBackground] it returns at once, with every plugin STARTING.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {
@@ -107,6 +108,11 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 
+	// STARTING before Start returns, so that a caller that serves right
+	// after a background start never lists a plugin as STOPPED.
+	for _, name := range h.order {
+		h.plugins[name].setState(hostv1.PluginState_PLUGIN_STATE_STARTING, nil, "")
+	}
 	results := make(chan error, len(h.order))
 	for _, name := range h.order {
 		s := h.plugins[name]
@@ -120,6 +126,9 @@ func (h *Host) Start(ctx context.Context) error {
 			defer h.bg.Done()
 			h.settleLoop(runCtx)
 		}()
+	}
+	if h.opts.startInBackground {
+		return nil
 	}
 	var errs []error
 	for range h.order {

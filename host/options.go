@@ -15,22 +15,23 @@ import (
 type Option func(*options)
 
 type options struct {
-	logger         *slog.Logger
-	store          store.Store
-	dataDir        string
-	callTimeout    time.Duration
-	registerer     prometheus.Registerer
-	startTimeout   time.Duration
-	healthInterval time.Duration
-	drainTimeout   time.Duration
-	killTimeout    time.Duration
-	settleInterval time.Duration
-	backoffMin     time.Duration
-	backoffMax     time.Duration
-	maxRestarts    int
-	stableAfter    time.Duration
-	reattach       map[string]plugin.ReattachInfo
-	inProcess      map[string]provisioningv1.ProvisioningAdapterServer
+	logger            *slog.Logger
+	store             store.Store
+	dataDir           string
+	callTimeout       time.Duration
+	registerer        prometheus.Registerer
+	startTimeout      time.Duration
+	healthInterval    time.Duration
+	drainTimeout      time.Duration
+	killTimeout       time.Duration
+	settleInterval    time.Duration
+	backoffMin        time.Duration
+	backoffMax        time.Duration
+	maxRestarts       int
+	stableAfter       time.Duration
+	startInBackground bool
+	reattach          map[string]plugin.ReattachInfo
+	inProcess         map[string]provisioningv1.ProvisioningAdapterServer
 }
 
 func defaultOptions() options {
@@ -108,6 +109,17 @@ func WithRestartBackoff(first, longest time.Duration) Option {
 // good; until then it is restarted with backoff (see [WithRestartBackoff]).
 // A process that ran a minute clears the count. Default 10.
 func WithMaxRestarts(n int) Option { return func(o *options) { o.maxRestarts = n } }
+
+// WithStartInBackground makes [Host.Start] return as soon as every plugin
+// is launching, without waiting for any handshake: a daemon then serves its
+// health and its other plugins while a slow plugin starts, instead of
+// waiting out the slowest (up to the start timeout, 30s, for one that never
+// completes its handshake). Calls to a plugin still starting wait for it
+// until shortly before their deadline, then answer UNAVAILABLE with reason
+// PLUGIN_STARTING (or PLUGIN_RESTARTING) and RetryInfo. Start's error then
+// reports only what prevents launching at all; a plugin's own failures show
+// in [Host.Plugins] and the log.
+func WithStartInBackground() Option { return func(o *options) { o.startInBackground = true } }
 
 // WithReattach makes the host attach to the plugin named name that is already
 // running in debug mode (see plugin.ReattachInfo, printed by a plugin started

@@ -136,15 +136,15 @@ func (s *supervisor) run(ctx context.Context, started chan<- error) {
 	for {
 		inst, err := s.launch(ctx)
 		if err != nil {
-			report(err)
 			failures++
 			var pe permanentError
 			if errors.As(err, &pe) || failures >= s.h.opts.maxRestarts || ctx.Err() != nil {
 				s.fail(err)
+				report(err)
 				return
 			}
 			s.log.Warn("plugin start failed; retrying", "error", err, "failures", failures)
-			if !s.restartAfter(ctx, err.Error(), failures) {
+			if !s.restartAfter(ctx, err.Error(), failures, func() { report(err) }) {
 				return
 			}
 			continue
@@ -170,20 +170,21 @@ func (s *supervisor) run(ctx context.Context, started chan<- error) {
 			return
 		}
 		s.log.Warn("plugin crashed; restarting", "reason", reason, "pid", inst.pid, "ran", ran.Round(time.Millisecond), "failures", failures)
-		if !s.restartAfter(ctx, reason, failures) {
+		if !s.restartAfter(ctx, reason, failures, func() {}) {
 			return
 		}
 	}
 }
 
-// restartAfter counts a restart, shows RESTARTING with why, and waits the
-// backoff for the failures in a row. It reports false (and the plugin is
-// STOPPED) when ctx ends first.
-func (s *supervisor) restartAfter(ctx context.Context, reason string, failures int) bool {
+// restartAfter counts a restart, shows RESTARTING with why, calls shown,
+// and waits the backoff for the failures in a row. It reports false (and
+// the plugin is STOPPED) when ctx ends first.
+func (s *supervisor) restartAfter(ctx context.Context, reason string, failures int, shown func()) bool {
 	s.mu.Lock()
 	s.restarts++
 	s.setStateLocked(hostv1.PluginState_PLUGIN_STATE_RESTARTING, nil, reason)
 	s.mu.Unlock()
+	shown()
 	s.h.metrics.restarted(s.entry.Name)
 	if !sleep(ctx, backoff(s.h.opts.backoffMin, s.h.opts.backoffMax, failures-1)) {
 		s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
@@ -235,7 +236,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 		inst = &instance{conn: localConn{impl}, started: start, exited: make(chan struct{})}
 	} else {
 		var err error
-		if inst, err = s.spawn(start); err != nil {
+		if inst, err = s.spawn(ctx, start); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +277,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 }
 
 // spawn starts the plugin's process (or attaches to it) and connects.
-func (s *supervisor) spawn(start time.Time) (*instance, error) {
+func (s *supervisor) spawn(ctx context.Context, start time.Time) (*instance, error) {
 	e := s.entry
 	tail := &stderrTail{}
 	opts := []plugin.LaunchOption{
@@ -299,7 +300,7 @@ func (s *supervisor) spawn(start time.Time) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := l.Start()
+	p, err := l.StartContext(ctx)
 	if err != nil {
 		// Start has killed the process and read the last of its stderr.
 		if t := tail.String(); t != "" {

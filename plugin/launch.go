@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -128,8 +130,19 @@ func NewLauncher(path string, opts ...LaunchOption) *Launcher {
 
 // Start starts a new process of the plugin, waits for its handshake and
 // returns it. The caller kills it (see [Process.Kill]) when done.
-func (l *Launcher) Start() (*Process, error) {
-	cmd := exec.Command(l.path, l.o.args...)
+func (l *Launcher) Start() (*Process, error) { return l.StartContext(context.Background()) }
+
+// StartContext is [Launcher.Start], cut short when ctx ends: a plugin still
+// in its handshake is killed (go-plugin itself would wait out the start
+// timeout), so a host that is stopping need not wait for it.
+func (l *Launcher) StartContext(ctx context.Context) (*Process, error) {
+	// go-plugin's Start holds the client's lock through the whole
+	// handshake, so its Kill cannot cut a start short: the command kills
+	// its own process group when abort is called, which happens only if ctx
+	// ends before the plugin is connected.
+	ab := newAbort()
+	cmd := exec.CommandContext(ab, l.path, l.o.args...)
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	env, err := l.environ()
 	if err != nil {
 		return nil, err
@@ -177,7 +190,21 @@ func (l *Launcher) Start() (*Process, error) {
 		Logger:       logger,
 	})
 	p := &Process{client: c, owned: true, sockDir: sockDir}
-	if err := p.connect(); err != nil {
+	connected := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			ab.abort() // the handshake wait then sees the process exit
+		case <-connected:
+		}
+	}()
+	err = p.connect()
+	close(connected)
+	if err == nil && ctx.Err() != nil {
+		p.Kill()
+		err = ctx.Err()
+	}
+	if err != nil {
 		removeSocketDir(sockDir)
 		return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
 	}
@@ -187,6 +214,31 @@ func (l *Launcher) Start() (*Process, error) {
 func removeSocketDir(dir string) {
 	if dir != "" {
 		_ = os.RemoveAll(dir)
+	}
+}
+
+// abortCtx is a context that ends only when abort is called: the start's
+// kill switch, which must never fire once the plugin runs (a cancel func
+// would have to be called on every path, and calling it kills the plugin).
+type abortCtx struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newAbort() *abortCtx {
+	return &abortCtx{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (a *abortCtx) abort()                { a.once.Do(func() { close(a.done) }) }
+func (a *abortCtx) Done() <-chan struct{} { return a.done }
+
+func (a *abortCtx) Err() error {
+	select {
+	case <-a.done:
+		return context.Canceled
+	default:
+		return nil
 	}
 }
 
