@@ -188,6 +188,11 @@ func (l *Launcher) StartContext(ctx context.Context) (*Process, error) {
 		StartTimeout: l.o.startTimeout,
 		Stderr:       l.o.stderr,
 		Logger:       logger,
+		// go-plugin logs a stderr line longer than its buffer in pieces,
+		// one record each (64 KB by default: a long traceback or a dumped
+		// payload becomes several unreadable records). A larger buffer
+		// keeps such lines whole, for the host's logger to cut.
+		PluginLogBufferSize: stderrLineMax,
 	})
 	p := &Process{client: c, owned: true, sockDir: sockDir}
 	connected := make(chan struct{})
@@ -241,6 +246,10 @@ func (a *abortCtx) Err() error {
 		return nil
 	}
 }
+
+// stderrLineMax is the longest stderr line go-plugin reads whole; a longer
+// one comes in pieces of this size.
+const stderrLineMax = 1 << 20
 
 // renamedLogger renames the sub-logger named from to to.
 type renamedLogger struct {
