@@ -26,7 +26,10 @@ import (
 // gRPC caller's do, without the network or the gRPC caller authentication
 // (the endpoint authenticates its callers itself).
 type serviceManager struct {
-	addr  string
+	addr string
+	// tls is decided before serving: http.Server.Serve itself sets a
+	// TLSConfig (for HTTP/2), so the field says nothing once it serves.
+	tls   bool
 	http  *http.Server
 	inner *grpc.Server
 	conn  *grpc.ClientConn
@@ -101,9 +104,10 @@ func startServiceManager(cfg *config, cat *catalog.Config, hostSrv hostv1.HostSe
 		lis.Close()
 		return nil, err
 	}
+	sm.tls = sm.http.TLSConfig != nil
 	go func() {
 		var err error
-		if sm.http.TLSConfig != nil {
+		if sm.tls {
 			err = sm.http.ServeTLS(lis, "", "")
 		} else {
 			err = sm.http.Serve(lis)
@@ -116,7 +120,7 @@ func startServiceManager(cfg *config, cat *catalog.Config, hostSrv hostv1.HostSe
 	for name := range creds {
 		plugins = append(plugins, name)
 	}
-	log.Info("service manager listening", "addr", sm.addr, "tls", sm.http.TLSConfig != nil, "plugins", plugins)
+	log.Info("service manager listening", "addr", sm.addr, "tls", sm.tls, "plugins", plugins)
 	return sm, nil
 }
 
@@ -159,7 +163,7 @@ func serviceManagerTLS(cfg *config) (*tls.Config, error) {
 
 // url is the endpoint's base URL; plugins are below it (/{plugin}/api/).
 func (sm *serviceManager) url() string {
-	if sm.http.TLSConfig != nil {
+	if sm.tls {
 		return "https://" + sm.addr
 	}
 	return "http://" + sm.addr
