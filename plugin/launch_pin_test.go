@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,4 +102,31 @@ func TestPinnedLaunchRunsVerifiedBytes(t *testing.T) {
 		}
 	}
 	t.Logf("%d launches: %d ran, %d refused", launches, ran, refused)
+}
+
+// A pinned script still runs from its own path: an interpreter finds the
+// script's modules from it (Python's sys.path[0]), which /proc/self/fd/N
+// would lose.
+func TestPinnedScriptRunsFromItsPath(t *testing.T) {
+	t.Parallel()
+	bin := plugintest.Build(t, testPluginPkg)
+	dir := t.TempDir()
+	script, seen := filepath.Join(dir, "plugin.sh"), filepath.Join(dir, "argv0")
+	body := "#!/bin/sh\necho \"$0\" > " + seen + "\nexec " + bin + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	p, err := plugin.NewLauncher(script, plugin.WithChecksum(sum[:]), plugin.WithClientLogger(slog.New(slog.DiscardHandler))).Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Kill()
+	b, err := os.ReadFile(seen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); got != script {
+		t.Errorf("the script ran as %q, want its path %q", got, script)
+	}
 }

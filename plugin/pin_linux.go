@@ -25,8 +25,9 @@ import (
 // way, into a sealed memory file (memfd, as runc does for itself); only when
 // the digest matches does the child exec that memory file through its
 // descriptor (/proc/self/fd/N). Nothing on disk is read again: a later swap
-// or an in-place write cannot reach what runs. A script's interpreter opens
-// the same descriptor, which the child keeps open.
+// or an in-place write cannot reach what runs. A script (its first bytes
+// "#!") is the exception: it runs from its path, verified just before the
+// exec, since its interpreter needs that path to find its modules.
 //
 // It returns no SecureConfig (go-plugin's own check would hash the path
 // again) and a release func to call once the process has started.
@@ -49,6 +50,13 @@ func pinExec(cmd *exec.Cmd, path string, sum []byte) (*goplugin.SecureConfig, fu
 		mem.Close()
 		return nil, nil, goplugin.ErrChecksumsDoNotMatch
 	}
+	if script(mem) {
+		// An interpreter finds a script's own folder (its modules) from the
+		// path it was given: /proc/self/fd/N would lose it. The script runs
+		// from its path, checked just now, like the other files it reads.
+		mem.Close()
+		return nil, func() {}, nil
+	}
 	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		mem.Close()
@@ -60,6 +68,14 @@ func pinExec(cmd *exec.Cmd, path string, sum []byte) (*goplugin.SecureConfig, fu
 	cmd.ExtraFiles = append(cmd.ExtraFiles, mem)
 	cmd.Path = "/proc/self/fd/" + strconv.Itoa(fd)
 	return nil, func() { mem.Close() }, nil
+}
+
+// script reports whether f holds a script ("#!" first), rather than a
+// binary.
+func script(f *os.File) bool {
+	b := make([]byte, 2)
+	n, _ := f.ReadAt(b, 0)
+	return n == 2 && string(b) == "#!"
 }
 
 // memfd creates an executable, sealable memory file.
