@@ -12,8 +12,10 @@ import (
 // only the launched file; an interpreted plugin runs others too.
 //
 // It runs before every start, so a file replaced while the plugin ran is
-// caught at the next restart; a file changed between this check and the
-// interpreter reading it is not (keep plugin folders writable by root only).
+// caught at the next restart. The launched file's own row is also enforced
+// on the bytes that run (see launchedPin); the others are read again by the
+// interpreter, by path, so a file changed between this check and that read
+// is not caught (keep plugin folders writable by root only).
 func verifyChecksums(e catalog.Entry) error {
 	for _, fc := range e.Checksums {
 		got, err := fileSHA256(fc.Path)

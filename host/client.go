@@ -68,8 +68,27 @@ func (s *supervisor) invoke(ctx context.Context, method string, args, reply any,
 	}
 }
 
+// startingRetry is the RetryInfo delay of a call that gave up waiting for
+// a starting or restarting plugin.
+const startingRetry = time.Second
+
+// waitCtx bounds the wait for a starting or restarting plugin: it ends a
+// little before ctx's deadline (a tenth of the time left, at most a second),
+// so the caller gets UNAVAILABLE with RetryInfo and a reason rather than its
+// own DEADLINE_EXCEEDED.
+func waitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	margin := min(time.Until(d)/10, time.Second)
+	return context.WithDeadline(ctx, d.Add(-margin))
+}
+
 // acquire waits for a running process and counts the call in flight.
 func (s *supervisor) acquire(ctx context.Context) (*instance, error) {
+	wctx, cancel := waitCtx(ctx)
+	defer cancel()
 	for {
 		s.mu.Lock()
 		if s.closing {
@@ -93,12 +112,18 @@ func (s *supervisor) acquire(ctx context.Context) (*instance, error) {
 			s.mu.Unlock()
 			return nil, diag.Host.Unavailable(diag.ReasonPluginStopped, "plugin "+s.entry.Name+" is not running", 5*time.Second)
 		}
-		ch := s.changed
+		ch, st := s.changed, s.state
 		s.mu.Unlock()
 		select {
 		case <-ch:
-		case <-ctx.Done():
-			return nil, status.FromContextError(ctx.Err()).Err()
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			if st == hostv1.PluginState_PLUGIN_STATE_STARTING {
+				return nil, diag.Host.Unavailable(diag.ReasonPluginStarting, "plugin "+s.entry.Name+" is still starting", startingRetry)
+			}
+			return nil, diag.Host.Unavailable(diag.ReasonPluginRestarting, "plugin "+s.entry.Name+" is restarting", startingRetry)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -35,6 +37,9 @@ type Host struct {
 	closed  bool
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup
+	// sockDir is the private folder of the plugins' sockets (see
+	// socketDir), set by Start.
+	sockDir string
 }
 
 // New returns a host for the plugins of cfg. It starts nothing: see
@@ -67,10 +72,14 @@ func New(cfg *catalog.Config, opts ...Option) (*Host, error) {
 	return h, nil
 }
 
-// Start launches and configures every plugin, in parallel, and waits until
-// each is running or has failed. A plugin that fails to start is marked
-// FAILED (see [Host.Plugins]) without stopping the others; the returned error
-// joins every such failure. Start returns early when ctx ends.
+// Start launches and configures every plugin, in parallel, and waits for
+// each one's first attempt. A plugin whose first start fails is retried in
+// the background with backoff (RESTARTING in [Host.Plugins]) and is FAILED
+// only after [WithMaxRestarts] failures in a row, or at once when a retry
+// cannot help (a checksum or name mismatch, refused settings); the others
+// run regardless. The returned error joins every first-attempt failure.
+// Start returns early when ctx ends; the plugins keep starting. With
+// [WithStartInBackground] it returns at once, with every plugin STARTING.
 func (h *Host) Start(ctx context.Context) error {
 	h.mu.Lock()
 	if h.closed {
@@ -81,6 +90,12 @@ func (h *Host) Start(ctx context.Context) error {
 		h.mu.Unlock()
 		return errors.New("host already started")
 	}
+	dir, err := h.socketDir()
+	if err != nil {
+		h.mu.Unlock()
+		return fmt.Errorf("start plugins: %w", err)
+	}
+	h.sockDir = dir
 	h.started = true
 	// The plugins outlive Start's ctx: they run until Close.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -93,6 +108,11 @@ func (h *Host) Start(ctx context.Context) error {
 	}
 	h.mu.Unlock()
 
+	// STARTING before Start returns, so that a caller that serves right
+	// after a background start never lists a plugin as STOPPED.
+	for _, name := range h.order {
+		h.plugins[name].setState(hostv1.PluginState_PLUGIN_STATE_STARTING, nil, "")
+	}
 	results := make(chan error, len(h.order))
 	for _, name := range h.order {
 		s := h.plugins[name]
@@ -106,6 +126,9 @@ func (h *Host) Start(ctx context.Context) error {
 			defer h.bg.Done()
 			h.settleLoop(runCtx)
 		}()
+	}
+	if h.opts.startInBackground {
+		return nil
 	}
 	var errs []error
 	for range h.order {
@@ -160,7 +183,6 @@ func (h *Host) Close(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		// Out of time: kill what is left without waiting for it.
 		for _, s := range h.plugins {
@@ -168,11 +190,49 @@ func (h *Host) Close(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return nil
 		case <-time.After(time.Second):
 			return fmt.Errorf("stop plugins: %w", ctx.Err())
 		}
 	}
+	h.mu.Lock()
+	dir := h.sockDir
+	h.mu.Unlock()
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// maxSocketDirLen keeps a plugin's socket path (the folder, a per-process
+// folder, go-plugin's file name: about 30 bytes more) within the 104 bytes
+// some systems allow.
+const maxSocketDirLen = 70
+
+// socketDir makes the private folder (mode 0700) where the plugins put their
+// go-plugin sockets, one subfolder per process (see
+// [plugin.WithSocketDir]). With a data folder it is DATA/run, emptied first:
+// a host killed with SIGKILL leaves its sockets there, and the data folder
+// belongs to one host at a time. Without one, or when that path is too long
+// for a socket, it is a fresh folder in the temporary folder. Close removes
+// it.
+func (h *Host) socketDir() (string, error) {
+	if d := h.opts.dataDir; d != "" {
+		run := filepath.Join(d, "run")
+		if len(run) <= maxSocketDirLen {
+			if err := os.RemoveAll(run); err != nil {
+				return "", fmt.Errorf("clean the plugin socket folder: %w", err)
+			}
+			if err := os.MkdirAll(run, 0o700); err != nil {
+				return "", fmt.Errorf("plugin socket folder: %w", err)
+			}
+			return run, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "provisioning-host-")
+	if err != nil {
+		return "", fmt.Errorf("plugin socket folder: %w", err)
+	}
+	return dir, nil
 }
 
 // Plugin returns the typed client of the plugin named name. Its calls get

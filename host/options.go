@@ -15,21 +15,23 @@ import (
 type Option func(*options)
 
 type options struct {
-	logger         *slog.Logger
-	store          store.Store
-	dataDir        string
-	callTimeout    time.Duration
-	registerer     prometheus.Registerer
-	startTimeout   time.Duration
-	healthInterval time.Duration
-	drainTimeout   time.Duration
-	killTimeout    time.Duration
-	settleInterval time.Duration
-	backoffMin     time.Duration
-	backoffMax     time.Duration
-	maxRestarts    int
-	reattach       map[string]plugin.ReattachInfo
-	inProcess      map[string]provisioningv1.ProvisioningAdapterServer
+	logger            *slog.Logger
+	store             store.Store
+	dataDir           string
+	callTimeout       time.Duration
+	registerer        prometheus.Registerer
+	startTimeout      time.Duration
+	healthInterval    time.Duration
+	drainTimeout      time.Duration
+	killTimeout       time.Duration
+	settleInterval    time.Duration
+	backoffMin        time.Duration
+	backoffMax        time.Duration
+	maxRestarts       int
+	stableAfter       time.Duration
+	startInBackground bool
+	reattach          map[string]plugin.ReattachInfo
+	inProcess         map[string]provisioningv1.ProvisioningAdapterServer
 }
 
 func defaultOptions() options {
@@ -44,6 +46,7 @@ func defaultOptions() options {
 		backoffMin:     100 * time.Millisecond,
 		backoffMax:     30 * time.Second,
 		maxRestarts:    10,
+		stableAfter:    time.Minute,
 	}
 }
 
@@ -91,16 +94,32 @@ func WithKillTimeout(d time.Duration) Option { return func(o *options) { o.killT
 // GetSyncStatus (needs [WithStore]). Default 10s.
 func WithSettleInterval(d time.Duration) Option { return func(o *options) { o.settleInterval = d } }
 
-// WithRestartBackoff sets the first and the longest wait before restarting
-// a crashed plugin; the wait doubles after each failed restart. Defaults
-// 100ms and 30s.
+// WithRestartBackoff sets the first and the longest wait before starting a
+// plugin again after a failed start or a crash; the wait doubles with each
+// failure in a row (a start that failed, or a process that died within a
+// minute of its start). Defaults 100ms and 30s: a plugin that crashes right
+// after every start is restarted after 0.1, 0.2, 0.4 ... 25.6s, and FAILED
+// after the tenth crash (see [WithMaxRestarts]).
 func WithRestartBackoff(first, longest time.Duration) Option {
 	return func(o *options) { o.backoffMin, o.backoffMax = first, longest }
 }
 
-// WithMaxRestarts sets how many restarts in a row may fail before a plugin
-// is marked FAILED for good. Default 10.
+// WithMaxRestarts sets how many failures in a row (failed starts, the first
+// included, and crashes within a minute of a start) mark a plugin FAILED for
+// good; until then it is restarted with backoff (see [WithRestartBackoff]).
+// A process that ran a minute clears the count. Default 10.
 func WithMaxRestarts(n int) Option { return func(o *options) { o.maxRestarts = n } }
+
+// WithStartInBackground makes [Host.Start] return as soon as every plugin
+// is launching, without waiting for any handshake: a daemon then serves its
+// health and its other plugins while a slow plugin starts, instead of
+// waiting out the slowest (up to the start timeout, 30s, for one that never
+// completes its handshake). Calls to a plugin still starting wait for it
+// until shortly before their deadline, then answer UNAVAILABLE with reason
+// PLUGIN_STARTING (or PLUGIN_RESTARTING) and RetryInfo. Start's error then
+// reports only what prevents launching at all; a plugin's own failures show
+// in [Host.Plugins] and the log.
+func WithStartInBackground() Option { return func(o *options) { o.startInBackground = true } }
 
 // WithReattach makes the host attach to the plugin named name that is already
 // running in debug mode (see plugin.ReattachInfo, printed by a plugin started

@@ -5,8 +5,10 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // pluginLogHandler carries plugin log lines and go-plugin's messages into the
@@ -46,7 +48,30 @@ func (h pluginLogHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.Handler.Enabled(ctx, l)
 }
 
+// maxPluginMessage is the longest plugin log message kept whole: a longer
+// one (a dumped payload, a one-line stack) is cut to its start with a marker
+// naming its length, so that one line cannot flood the host's log.
+const maxPluginMessage = 8 << 10
+
+// cutMessage cuts m to maxPluginMessage bytes, on a UTF-8 boundary, with a
+// marker.
+func cutMessage(m string) string {
+	if len(m) <= maxPluginMessage {
+		return m
+	}
+	n := maxPluginMessage
+	for n > 0 && !utf8.RuneStart(m[n]) {
+		n--
+	}
+	return m[:n] + " … [cut: " + strconv.Itoa(len(m)) + " bytes]"
+}
+
 func (h pluginLogHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.stderr && len(r.Message) > maxPluginMessage {
+		nr := slog.NewRecord(r.Time, r.Level, cutMessage(r.Message), r.PC)
+		r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
+		r = nr
+	}
 	clash, parsed := false, false
 	r.Attrs(func(a slog.Attr) bool {
 		switch a.Key {

@@ -86,7 +86,7 @@ func newSupervisor(h *Host, e catalog.Entry) *supervisor {
 		h:       h,
 		entry:   e,
 		log:     h.opts.logger.With("plugin", e.Name),
-		digest:  e.SHA256,
+		digest:  launchedPin(e),
 		changed: make(chan struct{}),
 		idle:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -113,21 +113,45 @@ func (s *supervisor) setState(st hostv1.PluginState, cur *instance, lastErr stri
 
 // run starts the plugin and keeps it running until ctx ends. The first
 // start's outcome is sent on started.
+//
+// Every failure, a start that fails or a process that dies before it ran
+// stableAfter, counts in a row; the next start waits backoff (doubling from
+// the first wait up to the longest, see [WithRestartBackoff]); after
+// maxRestarts failures in a row the plugin is FAILED for good (see
+// [WithMaxRestarts]), as kubelet's CrashLoopBackOff and systemd's start limit
+// do. A process that ran stableAfter clears the count. A failure no retry can
+// fix (a checksum mismatch, a wrong name, settings Configure refuses) is
+// FAILED at once.
 func (s *supervisor) run(ctx context.Context, started chan<- error) {
 	defer close(s.done)
 	s.setState(hostv1.PluginState_PLUGIN_STATE_STARTING, nil, "")
-
-	inst, err := s.launch(ctx)
-	if err != nil {
-		s.fail(err)
-		started <- err
-		return
+	first := true
+	report := func(err error) {
+		if first {
+			first = false
+			started <- err
+		}
 	}
-	s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
-	started <- nil
-
-	failures := 0 // consecutive failed restarts
+	failures := 0
 	for {
+		inst, err := s.launch(ctx)
+		if err != nil {
+			failures++
+			var pe permanentError
+			if errors.As(err, &pe) || failures >= s.h.opts.maxRestarts || ctx.Err() != nil {
+				s.fail(err)
+				report(err)
+				return
+			}
+			s.log.Warn("plugin start failed; retrying", "error", err, "failures", failures)
+			if !s.restartAfter(ctx, err.Error(), failures, func() { report(err) }) {
+				return
+			}
+			continue
+		}
+		s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
+		report(nil)
+
 		reason := s.watch(ctx, inst)
 		if ctx.Err() != nil {
 			s.stopInstance(inst)
@@ -135,36 +159,38 @@ func (s *supervisor) run(ctx context.Context, started chan<- error) {
 			return
 		}
 		s.killInstance(inst)
-		// A plugin that ran a while is not crash-looping: start again fast.
-		if time.Since(inst.started) > time.Minute {
-			failures = 0
+		ran := time.Since(inst.started)
+		if ran >= s.h.opts.stableAfter {
+			failures = 0 // it ran a while: not a crash loop
 		}
-		s.log.Warn("plugin crashed; restarting", "reason", reason, "pid", inst.pid)
-		for {
-			s.mu.Lock()
-			s.restarts++
-			s.setStateLocked(hostv1.PluginState_PLUGIN_STATE_RESTARTING, nil, reason)
-			s.mu.Unlock()
-			s.h.metrics.restarted(s.entry.Name)
-			if !sleep(ctx, backoff(s.h.opts.backoffMin, s.h.opts.backoffMax, failures)) {
-				s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
-				return
-			}
-			inst, err = s.launch(ctx)
-			if err == nil {
-				break
-			}
-			failures++
-			var pe permanentError
-			if errors.As(err, &pe) || failures >= s.h.opts.maxRestarts || ctx.Err() != nil {
-				s.fail(err)
-				return
-			}
-			reason = err.Error()
-			s.log.Warn("plugin restart failed", "error", err, "attempt", failures)
+		failures++
+		if failures >= s.h.opts.maxRestarts {
+			s.fail(fmt.Errorf("plugin %q crashed %d times in a row, each within %v of its start; last: %s",
+				s.entry.Name, failures, s.h.opts.stableAfter, reason))
+			return
 		}
-		s.setState(hostv1.PluginState_PLUGIN_STATE_RUNNING, inst, "")
+		s.log.Warn("plugin crashed; restarting", "reason", reason, "pid", inst.pid, "ran", ran.Round(time.Millisecond), "failures", failures)
+		if !s.restartAfter(ctx, reason, failures, func() {}) {
+			return
+		}
 	}
+}
+
+// restartAfter counts a restart, shows RESTARTING with why, calls shown,
+// and waits the backoff for the failures in a row. It reports false (and
+// the plugin is STOPPED) when ctx ends first.
+func (s *supervisor) restartAfter(ctx context.Context, reason string, failures int, shown func()) bool {
+	s.mu.Lock()
+	s.restarts++
+	s.setStateLocked(hostv1.PluginState_PLUGIN_STATE_RESTARTING, nil, reason)
+	s.mu.Unlock()
+	shown()
+	s.h.metrics.restarted(s.entry.Name)
+	if !sleep(ctx, backoff(s.h.opts.backoffMin, s.h.opts.backoffMax, failures-1)) {
+		s.setState(hostv1.PluginState_PLUGIN_STATE_STOPPED, nil, "")
+		return false
+	}
+	return true
 }
 
 func (s *supervisor) fail(err error) {
@@ -210,7 +236,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 		inst = &instance{conn: localConn{impl}, started: start, exited: make(chan struct{})}
 	} else {
 		var err error
-		if inst, err = s.spawn(start); err != nil {
+		if inst, err = s.spawn(ctx, start); err != nil {
 			return nil, err
 		}
 	}
@@ -235,7 +261,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	s.mu.Lock()
 	s.info = info
 	s.mu.Unlock()
-	if e.SHA256 == "" && !s.attached() {
+	if launchedPin(e) == "" && !s.attached() {
 		// Only for ListPlugins: hashing a 20 MB binary would add ~16 ms to
 		// every start, so do it beside the first calls, not before them.
 		go func() {
@@ -251,7 +277,7 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 }
 
 // spawn starts the plugin's process (or attaches to it) and connects.
-func (s *supervisor) spawn(start time.Time) (*instance, error) {
+func (s *supervisor) spawn(ctx context.Context, start time.Time) (*instance, error) {
 	e := s.entry
 	tail := &stderrTail{}
 	opts := []plugin.LaunchOption{
@@ -274,7 +300,7 @@ func (s *supervisor) spawn(start time.Time) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := l.Start()
+	p, err := l.StartContext(ctx)
 	if err != nil {
 		// Start has killed the process and read the last of its stderr.
 		if t := tail.String(); t != "" {
@@ -288,7 +314,7 @@ func (s *supervisor) spawn(start time.Time) (*instance, error) {
 				actual = "unreadable (" + herr.Error() + ")"
 			}
 			return nil, permanentError{fmt.Errorf("plugin %q: %w: %s has sha256 %s, the catalog requires %s",
-				e.Name, ErrChecksumMismatch, e.Path, actual, e.SHA256)}
+				e.Name, ErrChecksumMismatch, e.Path, actual, launchedPin(e))}
 		}
 		return nil, fmt.Errorf("plugin %q: %w", e.Name, err)
 	}
@@ -308,12 +334,12 @@ func (s *supervisor) attached() bool {
 // checks here are the permanent failures: a retry cannot fix them.
 func (s *supervisor) launcher(opts []plugin.LaunchOption) (*plugin.Launcher, error) {
 	e := s.entry
-	opts = append(opts, plugin.WithArgs(e.Args...), plugin.WithEnv(e.Env))
+	opts = append(opts, plugin.WithArgs(e.Args...), plugin.WithEnv(e.Env), plugin.WithSocketDir(s.h.sockDir))
 	if dir := s.h.opts.dataDir; dir != "" {
 		opts = append(opts, plugin.WithDataDir(filepath.Join(dir, "plugins", e.Name)))
 	}
-	if e.SHA256 != "" {
-		sum, err := hex.DecodeString(e.SHA256)
+	if pin := launchedPin(e); pin != "" {
+		sum, err := hex.DecodeString(pin)
 		if err != nil {
 			return nil, permanentError{fmt.Errorf("plugin %q: sha256 in the catalog is not hex", e.Name)}
 		}
@@ -326,6 +352,23 @@ func (s *supervisor) launcher(opts []plugin.LaunchOption) (*plugin.Launcher, err
 		return nil, permanentError{err}
 	}
 	return plugin.NewLauncher(e.Path, opts...), nil
+}
+
+// launchedPin is the digest pinning the file the host launches: the entry's
+// SHA256, or else the Checksums row for its Path. The launcher executes the
+// very bytes it verified against it (see [plugin.WithChecksum]), so the
+// launched file cannot be swapped between the check and the exec; the other
+// Checksums files are read by the interpreter by path, after the check.
+func launchedPin(e catalog.Entry) string {
+	if e.SHA256 != "" {
+		return e.SHA256
+	}
+	for _, fc := range e.Checksums {
+		if filepath.Clean(fc.Path) == filepath.Clean(e.Path) {
+			return fc.SHA256
+		}
+	}
+	return ""
 }
 
 // watchExit notices the process exiting. go-plugin offers no channel for it,

@@ -19,6 +19,9 @@ package plugin
 //	                                  on Unix, where plugins serve on a socket)
 //	PLUGIN_MULTIPLEX_GRPC             go-plugin: broker multiplexing; never
 //	                                  set, the protocol uses no broker
+//	PLUGIN_UNIX_SOCKET_DIR            go-plugin: where the plugin puts its
+//	                                  socket; a host gives each process a
+//	                                  private folder ([WithSocketDir])
 //
 // Set by a person to debug, on a plugin run by hand or on provctl or a host
 // (a [Launcher] keeps both out of the plugins it starts, which would
@@ -27,12 +30,13 @@ package plugin
 //	PROVISIONING_PLUGIN_DEBUG         [DebugEnv], serve in debug mode
 //	PROVISIONING_PLUGIN_REATTACH      [ReattachEnv], attach instead of launch
 //
-// Set by a person on the plugin or on the host, which passes its own
-// environment on to its plugins:
+// Set by a person on the plugin or on the host, which passes these on to
+// its plugins (a [Launcher] passes only an allowlist of the host's
+// environment: these, PATH, HOME, TMPDIR, USER, LOGNAME, TZ, LANG and LC_*;
+// anything else a plugin needs comes from its catalog entry's env):
 //
 //	PROVISIONING_PLUGIN_PPROF         [PprofEnv], serve Go profiles
 //	PROVISIONING_PLUGIN_LOG_LEVEL     [LogLevelEnv], the plugin's log level
-//	PLUGIN_UNIX_SOCKET_DIR            go-plugin: where plugins put their socket
 //	PLUGIN_UNIX_SOCKET_GROUP          go-plugin: the group owning the socket
 //
 // Anything else a plugin reads comes from its catalog entry's env (a

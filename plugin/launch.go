@@ -1,14 +1,16 @@
 package plugin
 
 import (
-	"crypto/sha256"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -26,8 +28,10 @@ type launchOptions struct {
 	logger       *slog.Logger
 	args         []string
 	env          map[string]string
+	hostEnv      bool
 	dataDir      string
-	secure       *goplugin.SecureConfig
+	socketDir    string
+	checksum     []byte
 	startTimeout time.Duration
 	stderr       io.Writer
 }
@@ -43,8 +47,10 @@ func WithArgs(args ...string) LaunchOption {
 	return func(o *launchOptions) { o.args = slices.Clone(args) }
 }
 
-// WithEnv adds variables to the environment the plugin inherits from the
-// host (a catalog entry's env). They win over the host's own.
+// WithEnv adds variables to the plugin's environment (a catalog entry's
+// env). The plugin inherits only a short allowlist from the host (PATH,
+// HOME, TMPDIR, USER, LOGNAME, TZ, LANG, LC_*, [LogLevelEnv], [PprofEnv],
+// PLUGIN_UNIX_SOCKET_GROUP); these win over it.
 func WithEnv(env map[string]string) LaunchOption {
 	return func(o *launchOptions) {
 		if o.env == nil {
@@ -56,17 +62,35 @@ func WithEnv(env map[string]string) LaunchOption {
 	}
 }
 
+// WithHostEnv passes the host's whole environment to the plugin instead of
+// the allowlist (the debug and reattach variables still stay out). For a
+// developer's tool that runs one plugin by hand (provctl conformance, where
+// PYTHONPATH or a virtualenv must reach the plugin), never for a host that
+// runs several plugins: each would see the others' secrets.
+func WithHostEnv() LaunchOption { return func(o *launchOptions) { o.hostEnv = true } }
+
+// WithSocketDir makes each started process put its go-plugin socket in a
+// fresh folder (mode 0700) inside dir, through PLUGIN_UNIX_SOCKET_DIR, and
+// [Process.Kill] removes that folder: a plugin that crashed or was killed
+// cannot remove its own socket. dir must exist and be private to the host
+// (mode 0700): the shared temporary folder go-plugin uses otherwise lets
+// every local user list the sockets, and collects one per crash. Keep dir
+// short: a socket path has at most 104 bytes on some systems.
+func WithSocketDir(dir string) LaunchOption { return func(o *launchOptions) { o.socketDir = dir } }
+
 // WithDataDir gives the plugin a folder of its own: the launcher creates dir
 // (mode 0700) before every start and passes it in [DataDirEnv].
 func WithDataDir(dir string) LaunchOption { return func(o *launchOptions) { o.dataDir = dir } }
 
 // WithChecksum makes the launcher refuse to start a binary whose SHA-256 is
-// not sum (go-plugin's SecureConfig). [Launcher.Start] then fails with an
-// error wrapping goplugin.ErrChecksumsDoNotMatch, and the binary never runs.
+// not sum. [Launcher.Start] then fails with an error wrapping
+// goplugin.ErrChecksumsDoNotMatch, and the binary never runs. On Linux the
+// process runs exactly the bytes that were hashed (a sealed in-memory copy),
+// so swapping the file or a symlink on the path between the check and the
+// exec cannot get other bytes run; elsewhere go-plugin checks the path just
+// before exec.
 func WithChecksum(sum []byte) LaunchOption {
-	return func(o *launchOptions) {
-		o.secure = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
-	}
+	return func(o *launchOptions) { o.checksum = slices.Clone(sum) }
 }
 
 // WithStartTimeout bounds the handshake: how long the plugin has to print its
@@ -106,8 +130,19 @@ func NewLauncher(path string, opts ...LaunchOption) *Launcher {
 
 // Start starts a new process of the plugin, waits for its handshake and
 // returns it. The caller kills it (see [Process.Kill]) when done.
-func (l *Launcher) Start() (*Process, error) {
-	cmd := exec.Command(l.path, l.o.args...)
+func (l *Launcher) Start() (*Process, error) { return l.StartContext(context.Background()) }
+
+// StartContext is [Launcher.Start], cut short when ctx ends: a plugin still
+// in its handshake is killed (go-plugin itself would wait out the start
+// timeout), so a host that is stopping need not wait for it.
+func (l *Launcher) StartContext(ctx context.Context) (*Process, error) {
+	// go-plugin's Start holds the client's lock through the whole
+	// handshake, so its Kill cannot cut a start short: the command kills
+	// its own process group when abort is called, which happens only if ctx
+	// ends before the plugin is connected.
+	ab := newAbort()
+	cmd := exec.CommandContext(ab, l.path, l.o.args...)
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	env, err := l.environ()
 	if err != nil {
 		return nil, err
@@ -118,36 +153,149 @@ func (l *Launcher) Start() (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Env = append(env, clientCertEnv+"="+certPEM)
+	env = append(env, clientCertEnv+"="+certPEM)
+	var sockDir string
+	if l.o.socketDir != "" {
+		if sockDir, err = os.MkdirTemp(l.o.socketDir, "p"); err != nil {
+			return nil, fmt.Errorf("start plugin %s: socket folder: %w", l.path, err)
+		}
+		env = append(env, goplugin.EnvUnixSocketDir+"="+sockDir)
+	}
+	cmd.Env = env
 	// Its own process group, so that killing the plugin also kills whatever
 	// it spawned.
 	setProcessGroup(cmd)
+	var secure *goplugin.SecureConfig
+	if l.o.checksum != nil {
+		var release func()
+		secure, release, err = pinExec(cmd, l.path, l.o.checksum)
+		if err != nil {
+			removeSocketDir(sockDir)
+			return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
+		}
+		// The child holds its own descriptor once started.
+		defer release()
+	}
+	logger := hclogslog.New(l.o.logger, hclog.Trace)
+	if cmd.Path != l.path {
+		// go-plugin names the plugin's stderr logger after the base name of
+		// what it execs; keep the binary's name, which hosts key on.
+		logger = renamedLogger{Logger: logger, from: filepath.Base(cmd.Path), to: filepath.Base(l.path)}
+	}
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  handshake,
 		Plugins:          pluginSet(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		TLSConfig:        tlsCfg,
-		SecureConfig:     l.o.secure,
-		StartTimeout:     l.o.startTimeout,
-		Stderr:           l.o.stderr,
-		Logger:           hclogslog.New(l.o.logger, hclog.Trace),
+		// go-plugin would append the host's whole environment after ours
+		// (so it would even win over the entry's env).
+		SkipHostEnv:  true,
+		TLSConfig:    tlsCfg,
+		SecureConfig: secure,
+		StartTimeout: l.o.startTimeout,
+		Stderr:       l.o.stderr,
+		Logger:       logger,
+		// go-plugin logs a stderr line longer than its buffer in pieces,
+		// one record each (64 KB by default: a long traceback or a dumped
+		// payload becomes several unreadable records). A larger buffer
+		// keeps such lines whole, for the host's logger to cut.
+		PluginLogBufferSize: stderrLineMax,
 	})
-	p := &Process{client: c, owned: true}
-	if err := p.connect(); err != nil {
+	p := &Process{client: c, owned: true, sockDir: sockDir}
+	connected := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			ab.abort() // the handshake wait then sees the process exit
+		case <-connected:
+		}
+	}()
+	err = p.connect()
+	close(connected)
+	if err == nil && ctx.Err() != nil {
+		p.Kill()
+		err = ctx.Err()
+	}
+	if err != nil {
+		removeSocketDir(sockDir)
 		return nil, fmt.Errorf("start plugin %s: %w", l.path, err)
 	}
 	return p, nil
 }
 
-// environ is the plugin's environment: the host's, less the variables that
-// would turn the plugin away from the handshake (a developer's debug or
-// reattach settings are for the host's side), plus the entry's and the data
-// folder.
+func removeSocketDir(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// abortCtx is a context that ends only when abort is called: the start's
+// kill switch, which must never fire once the plugin runs (a cancel func
+// would have to be called on every path, and calling it kills the plugin).
+type abortCtx struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newAbort() *abortCtx {
+	return &abortCtx{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (a *abortCtx) abort()                { a.once.Do(func() { close(a.done) }) }
+func (a *abortCtx) Done() <-chan struct{} { return a.done }
+
+func (a *abortCtx) Err() error {
+	select {
+	case <-a.done:
+		return context.Canceled
+	default:
+		return nil
+	}
+}
+
+// stderrLineMax is the longest stderr line go-plugin reads whole; a longer
+// one comes in pieces of this size.
+const stderrLineMax = 1 << 20
+
+// renamedLogger renames the sub-logger named from to to.
+type renamedLogger struct {
+	hclog.Logger
+	from, to string
+}
+
+func (r renamedLogger) Named(name string) hclog.Logger {
+	if name == r.from {
+		name = r.to
+	}
+	return r.Logger.Named(name)
+}
+
+// inheritedEnv lists the host variables a plugin inherits; inheritedPrefix
+// the families. Everything else in the host's environment (its own secrets,
+// and every other plugin's, set there by an operator for convenience) stays
+// out: a plugin gets what its catalog entry's env gives it. The debug and
+// reattach variables are the host's side of debug mode and would turn the
+// plugin away from the handshake.
+var inheritedEnv = map[string]bool{
+	"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true,
+	"USER": true, "LOGNAME": true,
+	LogLevelEnv: true, PprofEnv: true, "PLUGIN_UNIX_SOCKET_GROUP": true,
+}
+
+const inheritedPrefix = "LC_"
+
+// environ is the plugin's environment: the allowlisted part of the host's
+// (see inheritedEnv), then the entry's, which wins, and the data folder.
+// go-plugin adds its own (the handshake cookie, AutoMTLS certificate,
+// protocol versions, socket folder); it is told not to add the host's.
 func (l *Launcher) environ() ([]string, error) {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
-		return k == DebugEnv || k == ReattachEnv
+		if k == DebugEnv || k == ReattachEnv {
+			return true
+		}
+		return !l.o.hostEnv && !inheritedEnv[k] && !strings.HasPrefix(k, inheritedPrefix)
 	})
 	for k, v := range l.o.env {
 		env = append(env, k+"="+v)
@@ -191,7 +339,8 @@ type Process struct {
 	conn    *grpc.ClientConn
 	adapter provisioningv1.ProvisioningAdapterClient
 	pid     int
-	owned   bool // launched by us: ours to signal
+	owned   bool   // launched by us: ours to signal
+	sockDir string // the process's own socket folder, or ""
 }
 
 func (p *Process) connect() error {
@@ -255,6 +404,8 @@ func (p *Process) Kill() {
 		_ = killGroup(p.pid)
 	}
 	p.client.Kill()
+	// The plugin could not remove its socket if it crashed or was killed.
+	removeSocketDir(p.sockDir)
 }
 
 // KillGroup kills a launched plugin's process group without waiting for

@@ -18,19 +18,34 @@ func TestLauncherEnviron(t *testing.T) {
 	t.Setenv(DebugEnv, "1")
 	t.Setenv(ReattachEnv, `{"network":"unix"}`)
 	t.Setenv("LAUNCH_TEST_INHERITED", "host")
+	t.Setenv("OTHER_PLUGIN_API_KEY", "s3cret")
+	t.Setenv("PATH", "/usr/bin:/bin")
+	t.Setenv("HOME", "/home/host")
+	t.Setenv("LANG", "C.UTF-8")
+	t.Setenv("LC_TIME", "en_GB.UTF-8")
+	t.Setenv("TZ", "Europe/Madrid")
+	t.Setenv(LogLevelEnv, "debug")
+	t.Setenv("PLUGIN_UNIX_SOCKET_GROUP", "plugins")
 	dir := filepath.Join(t.TempDir(), "plugins", "p")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 
 	for name, tc := range map[string]struct {
 		opts    []LaunchOption
 		want    []string // entries that must be present
 		wantDir bool
 	}{
-		"inherits the host's environment": {
-			want: []string{"LAUNCH_TEST_INHERITED=host"},
+		"passes the allowlisted part of the host's environment": {
+			want: []string{"PATH=/usr/bin:/bin", "HOME=/home/host", "TMPDIR=" + tmp, "LANG=C.UTF-8",
+				"LC_TIME=en_GB.UTF-8", "TZ=Europe/Madrid", LogLevelEnv + "=debug", "PLUGIN_UNIX_SOCKET_GROUP=plugins"},
 		},
 		"entry env wins over the host's": {
-			opts: []LaunchOption{WithEnv(map[string]string{"LAUNCH_TEST_INHERITED": "entry", "TOKEN_FILE": "/x"})},
-			want: []string{"LAUNCH_TEST_INHERITED=entry", "TOKEN_FILE=/x"},
+			opts: []LaunchOption{WithEnv(map[string]string{"TZ": "UTC", "LAUNCH_TEST_INHERITED": "entry", "TOKEN_FILE": "/x"})},
+			want: []string{"TZ=UTC", "LAUNCH_TEST_INHERITED=entry", "TOKEN_FILE=/x"},
+		},
+		"the whole host environment for a tool that asks": {
+			opts: []LaunchOption{WithHostEnv()},
+			want: []string{"LAUNCH_TEST_INHERITED=host", "OTHER_PLUGIN_API_KEY=s3cret"},
 		},
 		"data folder created and passed": {
 			opts:    []LaunchOption{WithDataDir(dir)},
@@ -53,6 +68,14 @@ func TestLauncherEnviron(t *testing.T) {
 				if diff := cmp.Diff(v, got[k]); diff != "" {
 					t.Errorf("%s (-want +got):\n%s", k, diff)
 				}
+			}
+			// The host's other variables are other plugins' and the
+			// host's own secrets: a plugin sees only its entry's.
+			if _, ok := got["OTHER_PLUGIN_API_KEY"]; ok && name != "the whole host environment for a tool that asks" {
+				t.Error("OTHER_PLUGIN_API_KEY leaked from the host into the plugin's environment")
+			}
+			if v, ok := got["LAUNCH_TEST_INHERITED"]; ok && v != "entry" && name != "the whole host environment for a tool that asks" {
+				t.Errorf("LAUNCH_TEST_INHERITED=%s leaked from the host into the plugin's environment", v)
 			}
 			for _, k := range []string{DebugEnv, ReattachEnv} {
 				if slices.ContainsFunc(env, func(kv string) bool { kk, _, _ := cutEnv(kv); return kk == k }) {

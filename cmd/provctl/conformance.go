@@ -148,6 +148,8 @@ func (a *app) conformancePlugin(path string, args []string, env map[string]strin
 		p, err := plugin.Attach(info, plugin.WithClientLogger(logger))
 		return p, true, err
 	}
-	p, err = plugin.NewLauncher(path, plugin.WithArgs(args...), plugin.WithEnv(env), plugin.WithClientLogger(logger)).Start()
+	// A developer's run of one plugin: the shell's environment (PYTHONPATH,
+	// a virtualenv) reaches it, unlike under the host's allowlist.
+	p, err = plugin.NewLauncher(path, plugin.WithArgs(args...), plugin.WithEnv(env), plugin.WithHostEnv(), plugin.WithClientLogger(logger)).Start()
 	return p, false, err
 }

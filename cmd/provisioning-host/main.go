@@ -209,6 +209,8 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 		host.WithCallTimeout(cfg.callTimeout),
 		host.WithSettleInterval(cfg.settleInterval),
 		host.WithMetrics(reg),
+		// Serve health and the other plugins while a plugin starts.
+		host.WithStartInBackground(),
 	)
 	if err != nil {
 		return err
@@ -226,16 +228,11 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
-	// Plugins that fail to start are FAILED in ListPlugins; the others serve.
-	startCtx, cancelStart := context.WithCancel(ctx)
-	startErr := h.Start(startCtx)
-	cancelStart()
-	if ctx.Err() != nil {
+	// The plugins start in the background: ListPlugins shows each one's
+	// state (STARTING, RESTARTING, FAILED with last_error); the others serve.
+	if err := h.Start(ctx); err != nil {
 		lis.Close()
-		return nil
-	}
-	if startErr != nil {
-		log.Warn("some plugins did not start", "error", startErr)
+		return err
 	}
 
 	opts := append(auth.serverOptions(), server.GRPCOptions()...)

@@ -408,14 +408,16 @@ func TestDaemonChecksumMismatch(t *testing.T) {
 	}
 	c := hostv1.NewHostServiceClient(d.dial(t))
 	ctx := context.Background()
-	pl, err := c.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := pl.GetPlugins()[0]
-	if p.GetState() != hostv1.PluginState_PLUGIN_STATE_FAILED {
-		t.Errorf("state %v", p.GetState())
-	}
+	// Plugins start in the background: the check fails within moments.
+	var p *hostv1.Plugin
+	waitFor(t, "the plugin to be FAILED", func() bool {
+		pl, err := c.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = pl.GetPlugins()[0]
+		return p.GetState() == hostv1.PluginState_PLUGIN_STATE_FAILED
+	})
 	actual := "" // the real digest is named next to the wanted one
 	for _, w := range []string{bad, p.GetPath(), "sha256"} {
 		if !strings.Contains(p.GetLastError(), w) {

@@ -52,8 +52,10 @@ type Entry struct {
 	KillTimeout time.Duration
 	// Args are extra command-line arguments for the plugin process.
 	Args []string
-	// Env holds extra environment variables for the plugin process, on top
-	// of the host's own environment. Values are taken literally.
+	// Env holds environment variables for the plugin process. The plugin
+	// inherits only an allowlist of the host's environment (PATH, HOME,
+	// TMPDIR, locale, TZ, the protocol's variables: see plugin.WithEnv);
+	// these win over it. Values are taken literally.
 	Env map[string]string
 	// Settings is what the host passes to the plugin's Configure RPC, with
 	// every "env:NAME" and "file:PATH" value already read. Values may be

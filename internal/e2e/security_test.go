@@ -72,14 +72,22 @@ func TestTamperedPluginRefused(t *testing.T) {
 	defer conn.Close()
 	c := hostv1.NewHostServiceClient(conn)
 
-	resp, err := c.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
-	if err != nil {
-		t.Fatal(err)
+	// The daemon serves while its plugins start: the check fails within
+	// moments of the start.
+	var p *hostv1.Plugin
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := c.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.GetPlugins()) != 1 {
+			t.Fatalf("ListPlugins: %v", resp)
+		}
+		p = resp.GetPlugins()[0]
+		if p.GetState() != hostv1.PluginState_PLUGIN_STATE_STARTING || time.Now().After(deadline) {
+			break
+		}
 	}
-	if len(resp.GetPlugins()) != 1 {
-		t.Fatalf("ListPlugins: %v", resp)
-	}
-	p := resp.GetPlugins()[0]
 	if p.GetState() != hostv1.PluginState_PLUGIN_STATE_FAILED || !strings.Contains(p.GetLastError(), "checksum") || !strings.Contains(p.GetLastError(), pinned) {
 		t.Errorf("plugin state %s, last error %q: want FAILED with a checksum mismatch naming the pinned digest", p.GetState(), p.GetLastError())
 	}

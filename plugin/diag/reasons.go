@@ -159,9 +159,12 @@ const (
 	ReasonPluginFailed = "PLUGIN_FAILED"
 	// ReasonPluginStopped: the plugin is not running (UNAVAILABLE; RetryInfo).
 	ReasonPluginStopped = "PLUGIN_STOPPED"
+	// ReasonPluginStarting: the plugin is still starting (its first start)
+	// and was not ready before the call's deadline (UNAVAILABLE; RetryInfo).
+	ReasonPluginStarting = "PLUGIN_STARTING"
 	// ReasonPluginRestarting: the plugin crashed during a call that is not
-	// idempotent, or crashed again on the retry; it is restarting
-	// (UNAVAILABLE; RetryInfo).
+	// idempotent, or crashed again on the retry; or it is restarting and was
+	// not ready before the call's deadline (UNAVAILABLE; RetryInfo).
 	ReasonPluginRestarting = "PLUGIN_RESTARTING"
 	// ReasonHostShuttingDown: the host is closing and takes no new calls
 	// (UNAVAILABLE; RetryInfo).

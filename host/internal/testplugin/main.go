@@ -10,6 +10,16 @@
 //     answer INVALID_ARGUMENT; "pending" answers a PENDING record that
 //     GetSyncStatus then settles as SYNCED.
 //   - A setting "reject" set to "true" makes Configure fail.
+//   - TESTPLUGIN_FAIL_STARTS=N (with TESTPLUGIN_PID_DIR): the first N starts
+//     exit with status 1 before the handshake, counted by the start-*.mark
+//     files in the folder.
+//   - TESTPLUGIN_CRASH_AFTER=DURATION: the process exits with status 2 that
+//     long after it starts serving.
+//   - TESTPLUGIN_NO_HANDSHAKE=1: it never prints its handshake line.
+//   - TESTPLUGIN_STDERR_LINE=N: it writes one N-byte line to stderr, then a
+//     short one, before serving.
+//   - TESTPLUGIN_ENV_FILE=PATH: it writes its environment there, one
+//     variable a line.
 //   - Orders: see subscriptions.go; DeleteAccount: see lifecycle.go.
 //
 // An end customer (parent_id set) needs its parent among the ancestors,
@@ -23,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +55,33 @@ func main() {
 				_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("child-%d.pid", cmd.Process.Pid)), []byte(fmt.Sprint(cmd.Process.Pid)), 0o600)
 			}
 		}
+	}
+	if n, err := strconv.Atoi(os.Getenv("TESTPLUGIN_FAIL_STARTS")); err == nil {
+		dir := os.Getenv("TESTPLUGIN_PID_DIR")
+		marks, _ := filepath.Glob(filepath.Join(dir, "start-*.mark"))
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("start-%d.mark", os.Getpid())), nil, 0o600)
+		if len(marks) < n {
+			fmt.Fprintf(os.Stderr, "testplugin: failing start %d of %d on purpose\n", len(marks)+1, n)
+			os.Exit(1)
+		}
+	}
+	if p := os.Getenv("TESTPLUGIN_ENV_FILE"); p != "" {
+		_ = os.WriteFile(p, []byte(strings.Join(os.Environ(), "\n")), 0o600)
+	}
+	if n, err := strconv.Atoi(os.Getenv("TESTPLUGIN_STDERR_LINE")); err == nil {
+		fmt.Fprintf(os.Stderr, "BEGIN%sEND\n", strings.Repeat("x", n-len("BEGINEND")))
+		fmt.Fprintln(os.Stderr, "after the long line")
+	}
+	if os.Getenv("TESTPLUGIN_NO_HANDSHAKE") == "1" {
+		for {
+			time.Sleep(time.Hour) // until the host kills it
+		}
+	}
+	if d, err := time.ParseDuration(os.Getenv("TESTPLUGIN_CRASH_AFTER")); err == nil {
+		go func() {
+			time.Sleep(d)
+			os.Exit(2)
+		}()
 	}
 	name := os.Getenv("TESTPLUGIN_NAME")
 	if name == "" {

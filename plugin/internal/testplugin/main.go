@@ -4,10 +4,17 @@
 // Probe sleeps for TESTPLUGIN_PROBE_DELAY (a Go duration) so tests can catch
 // an RPC in flight, and logs one warning so tests can see plugin logs reach
 // the host.
+//
+// With TESTPLUGIN_REPORT_EXE=1, Probe's message is the SHA-256 of the bytes
+// the kernel is running (/proc/self/exe), so tests can tell which binary a
+// launcher really executed.
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"log/slog"
 	"os"
 	"time"
@@ -34,7 +41,27 @@ func (a *adapter) Probe(ctx context.Context, _ *provisioningv1.ProbeRequest) (*p
 			return nil, ctx.Err()
 		}
 	}
+	if os.Getenv("TESTPLUGIN_REPORT_EXE") == "1" {
+		sum, err := exeSHA256()
+		if err != nil {
+			return nil, err
+		}
+		return &provisioningv1.ProbeResponse{Ready: true, Message: sum}, nil
+	}
 	return &provisioningv1.ProbeResponse{Ready: true, Message: "probed"}, nil
+}
+
+func exeSHA256() (string, error) {
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func main() {

@@ -36,10 +36,14 @@ const (
 	PluginState_PLUGIN_STATE_STARTING PluginState = 1
 	// Serving calls.
 	PluginState_PLUGIN_STATE_RUNNING PluginState = 2
-	// Crashed; waiting for a restart with backoff.
+	// Crashed or failed to start; being started again after a backoff that
+	// doubles with each failure in a row. `restarts` counts the restarts,
+	// `last_error` says why the last one was needed.
 	PluginState_PLUGIN_STATE_RESTARTING PluginState = 3
-	// Gave up: the binary is missing, its checksum is wrong, it failed its
-	// handshake or configuration. `last_error` says why.
+	// Gave up: the binary is missing, its checksum is wrong, its name or
+	// settings were refused, or it failed too many times in a row (failed
+	// starts, or crashes within a minute of a start; the host's default is
+	// 10). `last_error` says why.
 	PluginState_PLUGIN_STATE_FAILED PluginState = 4
 	// Shut down.
 	PluginState_PLUGIN_STATE_STOPPED PluginState = 5

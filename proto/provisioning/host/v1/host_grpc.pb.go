@@ -97,8 +97,11 @@ const (
 // | PLUGIN_FAILED      | UNAVAILABLE         | the plugin could not be started or restarted        | fix the plugin;    |
 // |                    |                     |                                                     | retry later        |
 // | PLUGIN_STOPPED     | UNAVAILABLE         | the plugin is not running                           | retry with backoff |
+// | PLUGIN_STARTING    | UNAVAILABLE         | the plugin is still starting (its first start) and  | retry after        |
+// |                    |                     | was not ready before the call's deadline            | RetryInfo          |
 // | PLUGIN_RESTARTING  | UNAVAILABLE         | the plugin crashed during a call that is not        | retry with backoff |
-// |                    |                     | idempotent, or again on the retry                   |                    |
+// |                    |                     | idempotent, or again on the retry; or it is         |                    |
+// |                    |                     | restarting and was not ready before the deadline    |                    |
 // | HOST_SHUTTING_DOWN | UNAVAILABLE         | the host is closing and takes no new calls          | retry elsewhere or |
 // |                    |                     |                                                     | later              |
 // | STORE_UNAVAILABLE  | UNAVAILABLE         | the sync-record store cannot be read or written     | retry: the calls   |
@@ -646,8 +649,11 @@ type HostService_SynchronizeBatchClient = grpc.ServerStreamingClient[Synchronize
 // | PLUGIN_FAILED      | UNAVAILABLE         | the plugin could not be started or restarted        | fix the plugin;    |
 // |                    |                     |                                                     | retry later        |
 // | PLUGIN_STOPPED     | UNAVAILABLE         | the plugin is not running                           | retry with backoff |
+// | PLUGIN_STARTING    | UNAVAILABLE         | the plugin is still starting (its first start) and  | retry after        |
+// |                    |                     | was not ready before the call's deadline            | RetryInfo          |
 // | PLUGIN_RESTARTING  | UNAVAILABLE         | the plugin crashed during a call that is not        | retry with backoff |
-// |                    |                     | idempotent, or again on the retry                   |                    |
+// |                    |                     | idempotent, or again on the retry; or it is         |                    |
+// |                    |                     | restarting and was not ready before the deadline    |                    |
 // | HOST_SHUTTING_DOWN | UNAVAILABLE         | the host is closing and takes no new calls          | retry elsewhere or |
 // |                    |                     |                                                     | later              |
 // | STORE_UNAVAILABLE  | UNAVAILABLE         | the sync-record store cannot be read or written     | retry: the calls   |
