@@ -94,9 +94,11 @@ bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10
 
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5
+CHAOS_ORDERS ?= 500
+CHAOS_ORDER_KILLS ?= 3
 .PHONY: chaos
-chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5); CI runs them small.
-	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
+chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5, CHAOS_ORDERS=500, CHAOS_ORDER_KILLS=3); CI runs them small.
+	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) CHAOS_ORDERS=$(CHAOS_ORDERS) CHAOS_ORDER_KILLS=$(CHAOS_ORDER_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
 
 .PHONY: clean
 clean: ## Remove build output.
