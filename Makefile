@@ -90,6 +90,7 @@ bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10
 	{ ./bin/loadtest -bin bin -scenario bulk -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario memory && \
+	  ./bin/loadtest -bin bin -scenario orders -resellers 100 -per 9 -direct 100 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9; } | tee bench-load.txt
 
 CHAOS_ACCOUNTS ?= 2000

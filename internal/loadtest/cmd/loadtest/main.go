@@ -15,6 +15,8 @@
 //	boundary      bulk through provisioning-host (plugin subprocess) and
 //	              through inprocess-host (adapter linked in), alternated:
 //	              what the plugin boundary costs in throughput
+//	orders        bulk's accounts, then one order per customer with one
+//	              subscribe-batch: orders/s beside accounts/s, requests/order
 //	remote-bound  pandasim with -latency (50ms) and -rate-limit (200/s):
 //	              elapsed vs the floor requests/account × accounts ÷ rate,
 //	              and the 429s; concurrency sized to rate × latency
@@ -256,6 +258,12 @@ func run(ctx context.Context, f flags) error {
 		}
 		fmt.Printf("RESULT remote-bound accounts=%d latency=%s rate=%.0f/s concurrency=%d runs=%d median: elapsed/floor=%.3f requests/account=%.2f (429s included) 429s=%.0f (targets: every account in one pass, elapsed <= 1.10 x floor, 429s < 2%% of requests, <= 5.05 requests/account)\n",
 			h.Count(), f.latency, f.rateLimit, f.concurrency, f.repeat, median(eff), median(rpa), median(n429))
+	case "orders":
+		n, err := ordersScenario(ctx, f, bins, dir, logs)
+		if err != nil {
+			return err
+		}
+		missed += n
 	default:
 		return fmt.Errorf("unknown scenario %q", f.scenario)
 	}
