@@ -1,10 +1,13 @@
 package e2e_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -34,8 +37,8 @@ func orderPopulation(prefix string, n int) loadtest.Hierarchy {
 // the last line of each subscription whose last line failed. An earlier
 // line that failed needs nothing when a later one of its subscription
 // succeeded, since every line sets the whole desired state. It returns the
-// passes it took.
-func orderPhase(t *testing.T, ctx context.Context, s *loadtest.Stack, name string, lines []loadtest.Order, failures map[string]int) int {
+// passes it took. running is told when each batch starts and ends.
+func orderPhase(t *testing.T, ctx context.Context, s *loadtest.Stack, name string, lines []loadtest.Order, failures map[string]int, running func(bool)) int {
 	t.Helper()
 	dir := t.TempDir()
 	for pass := 1; ; pass++ {
@@ -43,7 +46,9 @@ func orderPhase(t *testing.T, ctx context.Context, s *loadtest.Stack, name strin
 		if err := loadtest.WriteOrders(file, lines); err != nil {
 			t.Fatal(err)
 		}
+		running(true)
 		res, err := s.SubscribeBatch(ctx, file, loadtest.BatchOptions{Concurrency: 16, LogResults: true})
+		running(false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,9 +111,10 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 
+	logs := newLogs(t)
 	s := startStack(t, ctx, loadtest.StackConfig{
 		Sim:  loadtest.SimConfig{Credentials: testCredentials(t), Seed: rng.Uint64()},
-		Logs: newLogs(t),
+		Logs: logs,
 	})
 	h := orderPopulation("Q", n)
 	res, err := s.Batch(ctx, writeBatch(t, h), loadtest.BatchOptions{Auto: true, Concurrency: 16})
@@ -158,11 +164,28 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The killer spreads its kills over about the orders' run: 1s for the
-	// CI size, 6ms per order beyond that, waiting for each restart.
+	// CI size, 6ms per order beyond that, waiting for each restart. It
+	// kills only while a batch has been sending calls for a while (provctl
+	// has started and dialled): a kill between two batches, while no call
+	// is in flight, proves nothing.
 	spread := max(1000, 6*n)
 	var mu sync.Mutex
 	killed := 0
 	phase := "orders"
+	var batchSince time.Time // zero while no batch runs
+	running := func(on bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		batchSince = time.Time{}
+		if on {
+			batchSince = time.Now()
+		}
+	}
+	busy := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return !batchSince.IsZero() && time.Since(batchSince) > 300*time.Millisecond
+	}
 	kctx, stopKiller := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -180,6 +203,13 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 				return
 			case <-time.After(time.Duration(200+rng.IntN(spread)) * time.Millisecond):
 			}
+			for !busy() {
+				select {
+				case <-kctx.Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
 			pid, err := s.Host.WaitPluginPID(kctx, 0)
 			if err != nil {
 				return
@@ -196,11 +226,11 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 	}()
 	failures := map[string]int{}
 	ordersStart := time.Now()
-	passes := orderPhase(t, ctx, s, "orders", orders, failures)
+	passes := orderPhase(t, ctx, s, "orders", orders, failures, running)
 	mu.Lock()
 	phase = "changes"
 	mu.Unlock()
-	passes += orderPhase(t, ctx, s, "changes", changes, failures)
+	passes += orderPhase(t, ctx, s, "changes", changes, failures, running)
 	// Kills the run did not reach yet land in replays of the final state,
 	// which must change nothing but still converge.
 	var replay []loadtest.Order
@@ -218,7 +248,7 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 		if r > maxPasses {
 			t.Fatalf("only %d of %d kills after %d replays", killed, kills, r-1)
 		}
-		passes += orderPhase(t, ctx, s, fmt.Sprintf("replay-%d", r), replay, failures)
+		passes += orderPhase(t, ctx, s, fmt.Sprintf("replay-%d", r), replay, failures, running)
 	}
 	stopKiller()
 	wg.Wait()
@@ -253,10 +283,35 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s", ov)
-	t.Logf("%d orders + %d quantity changes in %d passes, %s (%.0f lines/s); %d API requests: %d injected 503s (%.1f%%), %d commit-then-fail; %d plugin kills; failures seen %v; elapsed %s in all",
+	retried, err := countLines(logs, "retrying it on the restarted plugin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d orders + %d quantity changes in %d passes, %s (%.0f lines/s); %d API requests: %d injected 503s (%.1f%%), %d commit-then-fail; %d plugin kills, %d calls the daemon retried on the restarted plugin; failures seen %v; elapsed %s in all",
 		len(orders), len(changes), passes, ordersElapsed.Round(time.Millisecond), float64(len(orders)+len(changes))/ordersElapsed.Seconds(),
-		st.APIRequests, st.InjectedErrors, 100*float64(st.InjectedErrors)/float64(max(1, st.APIRequests)), st.CommitThenFail, killed, failures, time.Since(start).Round(time.Millisecond))
+		st.APIRequests, st.InjectedErrors, 100*float64(st.InjectedErrors)/float64(max(1, st.APIRequests)), st.CommitThenFail, killed, retried, failures, time.Since(start).Round(time.Millisecond))
 	if st.InjectedErrors == 0 || st.CommitThenFail == 0 {
 		t.Errorf("a fault was never injected: the run proves less than it claims")
 	}
+}
+
+// countLines counts the lines of the run's log that contain needle.
+func countLines(l *loadtest.Logs, needle string) (int, error) {
+	if err := l.Flush(); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(l.Path())
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 8<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), needle) {
+			n++
+		}
+	}
+	return n, sc.Err()
 }
