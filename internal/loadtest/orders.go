@@ -82,8 +82,10 @@ func WriteOrders(path string, orders []Order) error {
 	}
 	bw := bufio.NewWriterSize(f, 64<<10)
 	for _, o := range orders {
-		bw.WriteString(o.Line())
-		bw.WriteByte('\n')
+		if _, err := bw.WriteString(o.Line() + "\n"); err != nil {
+			f.Close()
+			return err
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		f.Close()
