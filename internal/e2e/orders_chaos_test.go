@@ -188,6 +188,8 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 	}
 	kctx, stopKiller := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	// A fatal pass must not leave the killer logging after the test ends.
+	defer func() { stopKiller(); wg.Wait() }()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
