@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -37,8 +38,8 @@ func orderPopulation(prefix string, n int) loadtest.Hierarchy {
 // the last line of each subscription whose last line failed. An earlier
 // line that failed needs nothing when a later one of its subscription
 // succeeded, since every line sets the whole desired state. It returns the
-// passes it took. running is told when each batch starts and ends.
-func orderPhase(t *testing.T, ctx context.Context, s *loadtest.Stack, name string, lines []loadtest.Order, failures map[string]int, running func(bool)) int {
+// passes it took. onResult is called after each result, while provctl runs.
+func orderPhase(t *testing.T, ctx context.Context, s *loadtest.Stack, name string, lines []loadtest.Order, failures map[string]int, onResult func()) int {
 	t.Helper()
 	dir := t.TempDir()
 	for pass := 1; ; pass++ {
@@ -46,9 +47,8 @@ func orderPhase(t *testing.T, ctx context.Context, s *loadtest.Stack, name strin
 		if err := loadtest.WriteOrders(file, lines); err != nil {
 			t.Fatal(err)
 		}
-		running(true)
-		res, err := s.SubscribeBatch(ctx, file, loadtest.BatchOptions{Concurrency: 16, LogResults: true})
-		running(false)
+		res, err := s.SubscribeBatch(ctx, file, loadtest.OrderBatchOptions{
+			BatchOptions: loadtest.BatchOptions{Concurrency: 16, LogResults: true}, OnResult: onResult})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,28 +163,20 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 	if err := s.Sim.SetFaults(ctx, orderFaults); err != nil {
 		t.Fatal(err)
 	}
-	// The killer spreads its kills over about the orders' run: 1s for the
-	// CI size, 6ms per order beyond that, waiting for each restart. It
-	// kills only while a batch has been sending calls for a while (provctl
-	// has started and dialled): a kill between two batches, while no call
-	// is in flight, proves nothing.
-	spread := max(1000, 6*n)
+	// The killer times its kills by the run's progress, not by the clock
+	// (the machine's speed varies too much): kill k of K comes when about
+	// k/(K+1) of the orders' and changes' lines have answered, ±1/4 of a
+	// step, so the kills land while a batch has calls in flight and spread
+	// over both phases. It waits for each restart before the next.
+	total := len(orders) + len(changes)
+	var progress atomic.Int64
+	onResult := func() { progress.Add(1) }
 	var mu sync.Mutex
 	killed := 0
 	phase := "orders"
-	var batchSince time.Time // zero while no batch runs
-	running := func(on bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		batchSince = time.Time{}
-		if on {
-			batchSince = time.Now()
-		}
-	}
-	busy := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return !batchSince.IsZero() && time.Since(batchSince) > 300*time.Millisecond
+	at := make([]int64, kills)
+	for k := range at {
+		at[k] = int64(float64(total) * (float64(k+1) + rng.Float64()/2 - 0.25) / float64(kills+1))
 	}
 	kctx, stopKiller := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -200,16 +192,14 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 			if done {
 				return
 			}
-			select {
-			case <-kctx.Done():
-				return
-			case <-time.After(time.Duration(200+rng.IntN(spread)) * time.Millisecond):
-			}
-			for !busy() {
+			mu.Lock()
+			next := at[killed]
+			mu.Unlock()
+			for progress.Load() < next {
 				select {
 				case <-kctx.Done():
 					return
-				case <-time.After(20 * time.Millisecond):
+				case <-time.After(5 * time.Millisecond):
 				}
 			}
 			pid, err := s.Host.WaitPluginPID(kctx, 0)
@@ -228,13 +218,14 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 	}()
 	failures := map[string]int{}
 	ordersStart := time.Now()
-	passes := orderPhase(t, ctx, s, "orders", orders, failures, running)
+	passes := orderPhase(t, ctx, s, "orders", orders, failures, onResult)
 	mu.Lock()
 	phase = "changes"
 	mu.Unlock()
-	passes += orderPhase(t, ctx, s, "changes", changes, failures, running)
-	// Kills the run did not reach yet land in replays of the final state,
-	// which must change nothing but still converge.
+	passes += orderPhase(t, ctx, s, "changes", changes, failures, onResult)
+	// A kill the run did not reach yet (its restart outlasted the
+	// last batch) lands in replays of the final state, which must change
+	// nothing and still converge.
 	var replay []loadtest.Order
 	for _, o := range shuffled {
 		replay = append(replay, final[o.ID])
@@ -250,7 +241,7 @@ func TestChaosOrdersUnderFaults(t *testing.T) {
 		if r > maxPasses {
 			t.Fatalf("only %d of %d kills after %d replays", killed, kills, r-1)
 		}
-		passes += orderPhase(t, ctx, s, fmt.Sprintf("replay-%d", r), replay, failures, running)
+		passes += orderPhase(t, ctx, s, fmt.Sprintf("replay-%d", r), replay, failures, onResult)
 	}
 	stopKiller()
 	wg.Wait()

@@ -142,11 +142,19 @@ type orderResultLine struct {
 	} `json:"error"`
 }
 
+// OrderBatchOptions configures [SubscribeBatch]: of BatchOptions only
+// Concurrency, TokenFile, Timeout, Logs and LogResults apply.
+type OrderBatchOptions struct {
+	BatchOptions
+	// OnResult, if set, is called after each result is counted, while
+	// provctl runs: a chaos test times its faults by the batch's progress.
+	OnResult func()
+}
+
 // SubscribeBatch runs `provctl subscribe-batch FILE -o json` against the
-// daemon at addr and counts the results. Only o's Concurrency, TokenFile,
-// Timeout, Logs and LogResults apply. A run whose orders failed is not an
-// error (provctl exits 7): the counts say it.
-func SubscribeBatch(ctx context.Context, provctl, addr, file string, o BatchOptions) (OrderBatchResult, error) {
+// daemon at addr and counts the results. A run whose orders failed is not
+// an error (provctl exits 7): the counts say it.
+func SubscribeBatch(ctx context.Context, provctl, addr, file string, o OrderBatchOptions) (OrderBatchResult, error) {
 	args := []string{"--host", addr, "-o", "json", "subscribe-batch", file}
 	if o.Concurrency > 0 {
 		args = append(args, "--concurrency", strconv.Itoa(o.Concurrency))
@@ -193,6 +201,9 @@ func SubscribeBatch(ctx context.Context, provctl, addr, file string, o BatchOpti
 			badLines++
 			continue
 		}
+		if o.OnResult != nil {
+			o.OnResult()
+		}
 		if r.Outcome == "provisioned" {
 			res.Provisioned++
 			if r.Created {
@@ -237,7 +248,7 @@ func SubscribeBatch(ctx context.Context, provctl, addr, file string, o BatchOpti
 }
 
 // SubscribeBatch runs provctl subscribe-batch of file against the daemon.
-func (s *Stack) SubscribeBatch(ctx context.Context, file string, o BatchOptions) (OrderBatchResult, error) {
+func (s *Stack) SubscribeBatch(ctx context.Context, file string, o OrderBatchOptions) (OrderBatchResult, error) {
 	if o.TokenFile == "" {
 		o.TokenFile = s.cfg.Host.TokenFile
 	}

@@ -107,7 +107,7 @@ func OrdersRun(ctx context.Context, c OrdersConfig) (OrdersResult, error) {
 	cpu.Sim, _ = CPUTime(s.Sim.Pid())
 	cpu.Host, _ = CPUTime(s.Host.Pid())
 	cpu.Plugin, _ = CPUTime(plugin)
-	if res.Subscribe, err = s.SubscribeBatch(ctx, ordersFile, BatchOptions{Concurrency: c.OrderConcurrency, Logs: c.Logs}); err != nil {
+	if res.Subscribe, err = s.SubscribeBatch(ctx, ordersFile, OrderBatchOptions{BatchOptions: BatchOptions{Concurrency: c.OrderConcurrency, Logs: c.Logs}}); err != nil {
 		return res, err
 	}
 	res.OrdersPerSec = float64(res.Subscribe.Provisioned) / res.Subscribe.Elapsed.Seconds()
