@@ -91,6 +91,7 @@ bench-load: ## Load scenarios on real binaries (LOADREPEAT=n runs each): bulk 10
 	{ ./bin/loadtest -bin bin -scenario bulk -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario boundary -resellers 1000 -per 9 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario memory && \
+	  ./bin/loadtest -bin bin -scenario orders -resellers 100 -per 9 -direct 100 -repeat $(LOADREPEAT) && \
 	  ./bin/loadtest -bin bin -scenario remote-bound -resellers 500 -per 9 && \
 	  if [ -n "$${PROVISIONING_TEST_POSTGRES:-}" ]; then \
 	    ./bin/loadtest -bin bin -scenario stores -resellers 1000 -per 9 -repeat $(LOADREPEAT); \
@@ -109,9 +110,11 @@ bench-summary: ## The four rows (plugin boundary, bulk via the daemon, daemon ho
 
 CHAOS_ACCOUNTS ?= 2000
 CHAOS_KILLS ?= 5
+CHAOS_ORDERS ?= 500
+CHAOS_ORDER_KILLS ?= 3
 .PHONY: chaos
-chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5; the two-daemon ones need PROVISIONING_TEST_POSTGRES, see postgres-up); CI runs them small.
-	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
+chaos: ## Chaos, reliability and security tests at full size (CHAOS_ACCOUNTS=2000, CHAOS_KILLS=5, CHAOS_ORDERS=500, CHAOS_ORDER_KILLS=3; the two-daemon ones need PROVISIONING_TEST_POSTGRES, see postgres-up); CI runs them small.
+	CHAOS_ACCOUNTS=$(CHAOS_ACCOUNTS) CHAOS_KILLS=$(CHAOS_KILLS) CHAOS_ORDERS=$(CHAOS_ORDERS) CHAOS_ORDER_KILLS=$(CHAOS_ORDER_KILLS) $(GO) test -count=1 -timeout 60m -v ./internal/e2e
 
 PGDIR ?= $(CURDIR)/.postgres
 .PHONY: postgres-up

@@ -15,6 +15,8 @@
 //	boundary      bulk through provisioning-host (plugin subprocess) and
 //	              through inprocess-host (adapter linked in), alternated:
 //	              what the plugin boundary costs in throughput
+//	orders        bulk's accounts, then one order per customer with one
+//	              subscribe-batch: orders/s beside accounts/s, requests/order
 //	remote-bound  pandasim with -latency (50ms) and -rate-limit (200/s):
 //	              elapsed vs the floor requests/account × accounts ÷ rate,
 //	              and the 429s; concurrency sized to rate × latency
@@ -70,7 +72,7 @@ const pluginLogLevelEnv = "PROVISIONING_PLUGIN_LOG_LEVEL"
 
 func main() {
 	var f flags
-	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, boundary, memory, remote-bound or stores")
+	flag.StringVar(&f.scenario, "scenario", "bulk", "bulk, boundary, memory, remote-bound, stores or orders")
 	flag.IntVar(&f.resellers, "resellers", 1000, "resellers (bulk)")
 	flag.IntVar(&f.per, "per", 9, "end customers per reseller")
 	flag.IntVar(&f.direct, "direct", 0, "direct customers")
@@ -306,6 +308,12 @@ func run(ctx context.Context, f flags) error {
 		}
 		fmt.Printf("RESULT stores accounts=%d concurrency=%d (per daemon) runs=%d median accounts/s: sqlite=%.0f postgres-1-daemon=%.0f postgres-2-daemons=%.0f\n",
 			h.Count(), f.concurrency, f.repeat, median(rates[0]), median(rates[1]), median(rates[2]))
+	case "orders":
+		n, err := ordersScenario(ctx, f, bins, dir, logs)
+		if err != nil {
+			return err
+		}
+		missed += n
 	default:
 		return fmt.Errorf("unknown scenario %q", f.scenario)
 	}
