@@ -161,23 +161,23 @@ func walk(m protoreflect.Message, prefix string, ds *[]*provisioningv1.Diagnosti
 // checkKey checks s when fd is a key field: an identifier or a page token.
 func checkKey(fd protoreflect.FieldDescriptor, path, s string, ds *[]*provisioningv1.Diagnostic) {
 	name := string(fd.Name())
-	max := MaxIDLen
+	limit := MaxIDLen
 	switch {
 	case name == "page_token":
-		max = MaxPageTokenLen
+		limit = MaxPageTokenLen
 	case name == "id", name == "plugin", strings.HasSuffix(name, "_id"), strings.HasSuffix(name, "_ids"):
 	default:
 		return
 	}
-	if problem := badKey(s, max); problem != "" {
+	if problem := badKey(s, limit); problem != "" {
 		*ds = append(*ds, diag.Error(path, diag.CodeInvalidValue, path+" "+problem, ""))
 	}
 }
 
 // badKey says what is wrong with key s, or "" when nothing is.
-func badKey(s string, max int) string {
-	if len(s) > max {
-		return fmt.Sprintf("is %d bytes long; at most %d are allowed", len(s), max)
+func badKey(s string, limit int) string {
+	if len(s) > limit {
+		return fmt.Sprintf("is %d bytes long; at most %d are allowed", len(s), limit)
 	}
 	if !utf8.ValidString(s) {
 		return "is not valid UTF-8"

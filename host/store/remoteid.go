@@ -72,7 +72,7 @@ func backfillRemoteID(db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	if _, err := tx.Exec(`ALTER TABLE sync_records ADD COLUMN remote_id TEXT`); err != nil {
 		return err
 	}

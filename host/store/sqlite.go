@@ -298,7 +298,7 @@ func (s *sqliteStore) commitTx(group []*write) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
 	stmt, err := tx.Prepare(`
 INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns, remote_id)
 VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -83,8 +83,9 @@ func (a Account) Line() string {
 func (h Hierarchy) Write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 256<<10)
 	h.Each(func(a Account) {
-		bw.WriteString(a.Line())
-		bw.WriteByte('\n')
+		// A bufio.Writer keeps its first error and Flush reports it.
+		_, _ = bw.WriteString(a.Line())
+		_ = bw.WriteByte('\n')
 	})
 	return bw.Flush()
 }

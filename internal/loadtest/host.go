@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -187,16 +186,6 @@ func WaitRunning(ctx context.Context, c hostv1.HostServiceClient) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// redact replaces every secret in s, for messages built from logs.
-func redact(s string, secrets ...string) string {
-	for _, x := range secrets {
-		if x != "" {
-			s = strings.ReplaceAll(s, x, "[SECRET]")
-		}
-	}
-	return s
 }
 
 func writeSecretFile(path, content string) error {
