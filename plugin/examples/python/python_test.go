@@ -344,11 +344,25 @@ func TestDaemon(t *testing.T) {
 	}
 	defer conn.Close()
 	hc := hostv1.NewHostServiceClient(conn)
-	resp, err := hc.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
-	if err != nil {
-		t.Fatal(err)
+	// The daemon serves before its plugins finish starting: wait for this
+	// one (an interpreter takes a moment).
+	var ps []*hostv1.Plugin
+	for {
+		resp, err := hc.ListPlugins(ctx, &hostv1.ListPluginsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = resp.GetPlugins()
+		if len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_STARTING {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("plugin still starting: %v\n%s", ps, logs.Tail("host", 20))
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if ps := resp.GetPlugins(); len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_RUNNING {
+	if len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_RUNNING {
 		t.Fatalf("plugins = %v, want %s running\n%s", ps, pluginName, logs.Tail("host", 20))
 	}
 	sr, err := hc.Synchronize(ctx, &hostv1.SynchronizeRequest{Plugin: pluginName, Request: &provisioningv1.SynchronizeRequest{
