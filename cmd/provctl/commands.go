@@ -402,21 +402,15 @@ the --page-token of the next one; --all follows every page.`,
 			if pageSize < 0 {
 				return usagef("--page-size must not be negative")
 			}
-			req := &hostv1.ListSyncRecordsRequest{Plugin: a.g.pluginName, Status: st, PageSize: pageSize, PageToken: pageToken}
+			req := &hostv1.ListSyncRecordsRequest{Plugin: a.g.pluginName, Status: st, PageSize: pageSize}
 			var out hostv1.ListSyncRecordsResponse
-			for {
-				cctx, cancel := a.callCtx(ctx)
-				resp, err := s.client.ListSyncRecords(cctx, req)
-				cancel()
-				if err != nil {
-					return err
-				}
-				out.Records = append(out.Records, resp.GetRecords()...)
-				out.NextPageToken = resp.GetNextPageToken()
-				if !all || out.NextPageToken == "" {
-					break
-				}
-				req.PageToken = out.NextPageToken
+			out.Records, out.NextPageToken, err = listPages(ctx, a, all, pageToken, func(ctx context.Context, token string) ([]*provisioningv1.SyncRecord, string, error) {
+				req.PageToken = token
+				resp, err := s.client.ListSyncRecords(ctx, req)
+				return resp.GetRecords(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
 			for _, r := range out.Records {
 				redactRecord(r)
@@ -473,4 +467,24 @@ func redactForm(resp *hostv1.GetSyncOptionsResponse) *hostv1.GetSyncOptionsRespo
 		}
 	}
 	return out
+}
+
+// listPages calls list for the page at token, and while all is set for every
+// page after it, each call with its own deadline; it answers what the pages
+// held and the token of the page after the last one read ("" at the end).
+func listPages[T any](ctx context.Context, a *app, all bool, token string, list func(ctx context.Context, token string) ([]T, string, error)) ([]T, string, error) {
+	var out []T
+	for {
+		cctx, cancel := a.callCtx(ctx)
+		items, next, err := list(cctx, token)
+		cancel()
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, items...)
+		if !all || next == "" {
+			return out, next, nil
+		}
+		token = next
+	}
 }

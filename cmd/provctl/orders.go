@@ -461,21 +461,15 @@ A page ends with the --page-token of the next one; --all follows every page.`,
 			if pageSize < 0 {
 				return usagef("--page-size must not be negative")
 			}
-			req := &hostv1.ListSubscriptionRecordsRequest{Plugin: a.g.pluginName, AccountId: strings.TrimSpace(account), Status: st, PageSize: pageSize, PageToken: pageToken}
+			req := &hostv1.ListSubscriptionRecordsRequest{Plugin: a.g.pluginName, AccountId: strings.TrimSpace(account), Status: st, PageSize: pageSize}
 			var out hostv1.ListSubscriptionRecordsResponse
-			for {
-				cctx, cancel := a.callCtx(ctx)
-				resp, err := s.client.ListSubscriptionRecords(cctx, req)
-				cancel()
-				if err != nil {
-					return err
-				}
-				out.Records = append(out.Records, resp.GetRecords()...)
-				out.NextPageToken = resp.GetNextPageToken()
-				if !all || out.NextPageToken == "" {
-					break
-				}
-				req.PageToken = out.NextPageToken
+			out.Records, out.NextPageToken, err = listPages(ctx, a, all, pageToken, func(ctx context.Context, token string) ([]*provisioningv1.SubscriptionRecord, string, error) {
+				req.PageToken = token
+				resp, err := s.client.ListSubscriptionRecords(ctx, req)
+				return resp.GetRecords(), resp.GetNextPageToken(), err
+			})
+			if err != nil {
+				return err
 			}
 			for _, r := range out.Records {
 				redactSubscriptionRecord(r)
