@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -620,7 +621,9 @@ func TestFailureDoesNotOverwriteANewerRecord(t *testing.T) {
 // value is never passed on.
 func TestUnfinishedAttempt(t *testing.T) {
 	t.Parallel()
-	lost := status.Error(codes.Internal, "the answer was lost") // not definite: no record stored
+	// Not definite, so no record is stored; with details, as a plugin sends
+	// it (a bare UNAVAILABLE looks like a crash to the host, which waits).
+	lost := diag.Unavailable(diag.CodeRemoteUnavailable, "the answer was lost", time.Second)
 	refused := status.Error(codes.InvalidArgument, "refused")
 	tests := map[string]struct {
 		entries []store.Entry
