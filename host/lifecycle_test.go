@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -611,5 +612,58 @@ func TestFailureDoesNotOverwriteANewerRecord(t *testing.T) {
 	}
 	if diff := cmp.Diff(newer.Record, stored(t, st)["A"], protocmp.Transform()); diff != "" {
 		t.Errorf("stored record (-want +got):\n%s", diff)
+	}
+}
+
+// TestUnfinishedAttempt: the plugin is told unfinished_attempt exactly when
+// an earlier Synchronize of the account, made without a live remote id in
+// its record, never had a record with a remote id stored; the caller's
+// value is never passed on.
+func TestUnfinishedAttempt(t *testing.T) {
+	t.Parallel()
+	// Not definite, so no record is stored; with details, as a plugin sends
+	// it (a bare UNAVAILABLE looks like a crash to the host, which waits).
+	lost := diag.Unavailable(diag.CodeRemoteUnavailable, "the answer was lost", time.Second)
+	refused := status.Error(codes.InvalidArgument, "refused")
+	tests := map[string]struct {
+		entries []store.Entry
+		// answers are the plugin's answers, one per call: nil is SYNCED
+		// with remote id R-A.
+		answers []error
+		// callerSays is the caller's unfinished_attempt on every call.
+		callerSays bool
+		want       []bool // what the plugin got, per call
+	}{
+		"answer stored":                 {answers: []error{nil, nil}, want: []bool{false, false}},
+		"answer lost":                   {answers: []error{lost, nil, nil}, want: []bool{false, true, false}},
+		"lost twice":                    {answers: []error{lost, lost, nil}, want: []bool{false, true, true}},
+		"definite failure keeps it":     {answers: []error{refused, nil}, want: []bool{false, true}},
+		"caller's value ignored":        {answers: []error{nil, nil}, callerSays: true, want: []bool{false, false}},
+		"live remote id: no marker":     {entries: []store.Entry{entry("A", "", statusSynced, "R-A")}, answers: []error{lost, nil}, want: []bool{false, false}},
+		"DELETED record: marked again":  {entries: []store.Entry{entry("A", "", statusDeleted, "R-A")}, answers: []error{lost, nil}, want: []bool{false, true}},
+		"FAILED without remote: marked": {entries: []store.Entry{entry("A", "", statusFailed, "")}, answers: []error{lost, nil}, want: []bool{false, true}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var got []bool
+			f := &fakeAdapter{sync: func(req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
+				err := tc.answers[len(got)]
+				got = append(got, req.GetUnfinishedAttempt())
+				if err != nil {
+					return nil, err
+				}
+				return &provisioningv1.SynchronizeResponse{Record: &provisioningv1.SyncRecord{Status: statusSynced, RemoteId: "R-A"}}, nil
+			}}
+			recs, _ := inProcess(t, f, tc.entries...)
+			for range tc.answers {
+				_, _ = recs.Synchronize(context.Background(), fakeName, &provisioningv1.SynchronizeRequest{
+					Account: &provisioningv1.Account{Id: "A", Type: provisioningv1.AccountType_ACCOUNT_TYPE_RESELLER, Name: "Co A"}, UnfinishedAttempt: tc.callerSays,
+				})
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("unfinished_attempt per call (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -121,9 +121,46 @@ func (r *Records) Synchronize(ctx context.Context, plugin string, req *provision
 	if err != nil {
 		return nil, err
 	}
-	return callThenPersist(ctx, r, plugin, req.GetAccount().GetId(),
+	id := req.GetAccount().GetId()
+	prev := req.GetRecord()
+	// A DELETED record's remote_id is history: a new Synchronize creates
+	// afresh, so it is marked like a new account.
+	attempt := id != "" && (prev.GetRemoteId() == "" || prev.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_DELETED)
+	req.UnfinishedAttempt = false
+	if attempt {
+		existed, err := r.st.BeginAttempt(ctx, plugin, id)
+		if err != nil {
+			r.log.Error("store attempt marker", "plugin", plugin, "account_id", id, "error", err)
+			if errors.Is(err, store.ErrDamaged) {
+				return nil, errStoreDamaged
+			}
+			return nil, diag.Host.Unavailable(diag.ReasonStoreUnavailable, "the attempt could not be noted in the store; retry (the call is idempotent)", time.Second)
+		}
+		req.UnfinishedAttempt = existed
+	}
+	resp, err := callThenPersist(ctx, r, plugin, id,
 		persist[*provisioningv1.SynchronizeResponse]{rpc: "Synchronize", acct: req.GetAccount(), failures: true, prev: req.GetRecord()},
 		func() (*provisioningv1.SynchronizeResponse, error) { return c.Synchronize(ctx, req) })
+	if err == nil && attempt && namesRemote(resp.GetRecord()) {
+		// The stored record names the remote objects now; a marker left
+		// behind would only make a later call look for them needlessly.
+		if eerr := r.st.EndAttempt(context.WithoutCancel(ctx), plugin, id); eerr != nil {
+			r.log.Warn("clear attempt marker", "plugin", plugin, "account_id", id, "error", eerr)
+		}
+	}
+	return resp, err
+}
+
+// namesRemote reports whether a stored rec settles an attempt: it names the
+// account's remote objects (a remote_id), or says there are none (DELETED).
+// Without a record holding a live remote_id (no record, a FAILED or
+// NOT_SYNCED one that never got remote objects, a DELETED one) a Synchronize
+// may create remote objects that only its answer would name, so the host
+// marks the attempt in the store first (store.Store.BeginAttempt): if that
+// answer is never stored, the next Synchronize of the account is told so
+// (unfinished_attempt).
+func namesRemote(rec *provisioningv1.SyncRecord) bool {
+	return rec.GetRemoteId() != "" || rec.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_DELETED
 }
 
 // GetSyncStatus refreshes an account's stored record through the plugin,

@@ -25,7 +25,8 @@ type memory struct {
 	// id: the memory store's unique index.
 	remote map[key]string
 
-	subs memorySubscriptions
+	subs     memorySubscriptions
+	attempts memoryAttempts
 }
 
 func (s *memory) Put(_ context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {

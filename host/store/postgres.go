@@ -218,6 +218,12 @@ CREATE UNIQUE INDEX sync_records_live_remote_id ON sync_records (plugin, remote_
 );
 CREATE INDEX subscription_records_account ON subscription_records (plugin, account_id, subscription_id);
 CREATE INDEX subscription_records_status ON subscription_records (status, plugin, subscription_id);`,
+	// 3: attempt markers (see BeginAttempt).
+	`CREATE TABLE sync_attempts (
+	plugin     text COLLATE "C" NOT NULL,
+	account_id text COLLATE "C" NOT NULL,
+	PRIMARY KEY (plugin, account_id)
+);`,
 }
 
 // SchemaVersion is the PostgreSQL schema version this release migrates to.

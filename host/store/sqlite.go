@@ -113,6 +113,10 @@ func OpenSQLite(dir string) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
+	if _, err := db.Exec(attemptSchema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+	}
 	// Get runs for every Synchronize (the account's own record, its
 	// ancestors): prepare it once instead of parsing the SQL on every call.
 	get, err := db.Prepare(`SELECT record, account FROM sync_records WHERE plugin = ? AND account_id = ?`)

@@ -85,6 +85,15 @@ type Store interface {
 	// by plugin then subscription id. A token from another query, or not
 	// issued by this store, is an error wrapping [ErrBadPageToken].
 	ListSubscriptions(ctx context.Context, q SubscriptionQuery) (SubscriptionPage, error)
+
+	// BeginAttempt durably writes the attempt marker of (plugin,
+	// accountID) before a Synchronize whose remote objects the stored
+	// record cannot name, and reports whether a marker was there already:
+	// an earlier such call never had its answer stored.
+	BeginAttempt(ctx context.Context, plugin, accountID string) (existed bool, err error)
+	// EndAttempt deletes the marker of (plugin, accountID), if any: a
+	// record that names the remote objects (or DELETED) is stored.
+	EndAttempt(ctx context.Context, plugin, accountID string) error
 }
 
 // maxDepth bounds the ancestor walk, so a corrupt parent chain (a cycle in

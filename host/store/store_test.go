@@ -327,3 +327,81 @@ func TestCopy(t *testing.T) {
 		})
 	}
 }
+
+// TestAttempts: BeginAttempt reports a marker left by an earlier begin
+// (of the same plugin and account only), EndAttempt clears it, ending
+// nothing is no error, and a marker survives a reopen of the SQLite store.
+func TestAttempts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for name, open := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			st := open(t)
+			steps := []struct {
+				op      string // begin or end
+				plugin  string
+				account string
+				existed bool
+			}{
+				{"begin", "p", "A", false},
+				{"begin", "p", "A", true},
+				{"begin", "q", "A", false},
+				{"begin", "p", "B", false},
+				{"end", "p", "A", false},
+				{"end", "p", "A", false},
+				{"begin", "p", "A", false},
+				{"begin", "p", "B", true},
+				{"end", "p", "C", false},
+			}
+			for i, s := range steps {
+				switch s.op {
+				case "begin":
+					existed, err := st.BeginAttempt(ctx, s.plugin, s.account)
+					if err != nil {
+						t.Fatalf("step %d: BeginAttempt(%s, %s): %v", i, s.plugin, s.account, err)
+					}
+					if existed != s.existed {
+						t.Errorf("step %d: BeginAttempt(%s, %s) existed = %v, want %v", i, s.plugin, s.account, existed, s.existed)
+					}
+				case "end":
+					if err := st.EndAttempt(ctx, s.plugin, s.account); err != nil {
+						t.Fatalf("step %d: EndAttempt(%s, %s): %v", i, s.plugin, s.account, err)
+					}
+				}
+			}
+			if _, err := st.BeginAttempt(ctx, "", "A"); err == nil {
+				t.Error("BeginAttempt without a plugin succeeded")
+			}
+			if err := st.EndAttempt(ctx, "p", ""); err == nil {
+				t.Error("EndAttempt without an account id succeeded")
+			}
+		})
+	}
+}
+
+func TestSQLiteAttemptDurableAcrossReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BeginAttempt(ctx, "p", "A"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = store.OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	existed, err := st.BeginAttempt(ctx, "p", "A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !existed {
+		t.Error("the marker did not survive a reopen")
+	}
+}

@@ -168,18 +168,12 @@ func TestPendingSettlesAfterItsDaemonDies(t *testing.T) {
 // survivor until it passes: every account is in pandasim exactly once, with
 // one operator, under the right parent, and the store agrees.
 //
-// It fails today, and is skipped until the fix lands: what the killed
-// daemon's plugin created without its answer being stored is proven its
-// own only by that plugin's journal, in the killed daemon's data folder.
-// The survivor cannot adopt it (the adoption rule never takes a look-alike),
-// so it answers ALREADY_EXISTS for a taken username and, for an account
-// created before its operator, creates a second Panda account beside the
-// orphan (seen: 3 of 150). See docs/deploy.md, "Known gap".
+// What the killed daemon's plugin created without its answer being stored
+// is adopted by the survivor through the host's attempt markers (the
+// shared store) and the adapter's unfinished-attempt rule: see
+// docs/deploy.md, "A daemon killed in the middle of a create".
 func TestTwoDaemonsBatchOneKilled(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("PROVISIONING_KNOWN_GAPS") == "" {
-		t.Skip("known gap, not fixed yet: a survivor cannot adopt the Panda work a killed daemon's plugin left (docs/deploy.md, Known gap); PROVISIONING_KNOWN_GAPS=1 runs it")
-	}
 	n := envInt(t, "CHAOS_ACCOUNTS", 150)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()

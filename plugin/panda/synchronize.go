@@ -33,7 +33,11 @@ import (
 //     company name, contact or email differ from the BSS account's they are
 //     pushed (PATCH) and the answer says updated=true. An account that
 //     merely has this account's parent, type, name and email is never
-//     adopted: two BSS accounts may share them.
+//     adopted: two BSS accounts may share them, except when the host says
+//     an earlier attempt of this account never had its answer stored
+//     (unfinished_attempt) and the journal knows nothing of it: then the
+//     single look-alike provably that attempt's is adopted (see
+//     adoptUnfinished) and the evaluation runs again with it as our own.
 //  3. Create the account if needed (or reuse the own account that has no
 //     operator yet), then the operator, then poll the transaction until it
 //     settles or tx_deadline (or the caller's deadline) is near: still
@@ -105,11 +109,24 @@ func (a *Adapter) Synchronize(ctx context.Context, req *provisioningv1.Synchroni
 			rec = e.record
 		}
 	}
-	ev, err := a.evaluate(ctx, st, forSynchronize, subject{
-		account: acc, ancestors: req.GetAncestors(), record: rec, values: req.GetValues(), autoFill: req.GetAutoFill(),
-	})
+	sub := subject{account: acc, ancestors: req.GetAncestors(), record: rec, values: req.GetValues(), autoFill: req.GetAutoFill()}
+	ev, err := a.evaluate(ctx, st, forSynchronize, sub)
 	if err != nil {
 		return nil, err
+	}
+	if req.GetUnfinishedAttempt() && ev.bound == nil && len(ev.own) == 0 && ev.remoteParent != "" && ev.username != "" && !diag.HasErrors(ev.diags) {
+		// An earlier attempt's answer was lost, perhaps in another
+		// process: adopt its Panda account when it is provably that
+		// attempt's, then evaluate again with it as our own.
+		id, err := a.adoptUnfinished(ctx, st, acc, ev)
+		if err != nil {
+			return nil, err
+		}
+		if id != "" {
+			if ev, err = a.evaluate(ctx, st, forSynchronize, sub); err != nil {
+				return nil, err
+			}
+		}
 	}
 	plan, err := planSync(acc, ev)
 	if err != nil {

@@ -681,9 +681,23 @@ type SynchronizeRequest struct {
 	// Fill every missing value from its default (the storefront path).
 	AutoFill bool `protobuf:"varint,4,opt,name=auto_fill,json=autoFill,proto3" json:"auto_fill,omitempty"`
 	// The account's current record, if any (e.g. PENDING, to resume).
-	Record        *SyncRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Record *SyncRecord `protobuf:"bytes,5,opt,name=record,proto3" json:"record,omitempty"`
+	// Set by the host when an earlier Synchronize of this account started and
+	// its answer was never stored (the host that made it died mid-call, or
+	// could not store the answer), and the stored record holds no remote id:
+	// remote objects may exist that the adapter cannot find by its record or
+	// its own notes (they may be another host's). An adapter may then adopt
+	// remote work that matches this request exactly and that it can tell
+	// apart from every other account's (the Panda adapter: the single
+	// look-alike account holding the operator of the requested username).
+	// Never set for an account whose earlier calls all stored an answer, so
+	// an adapter must not adopt by resemblance without it. The host keeps the
+	// marker behind it per plugin and account in its store, written before
+	// the call and cleared once a record with a remote id (or DELETED) is
+	// stored.
+	UnfinishedAttempt bool `protobuf:"varint,6,opt,name=unfinished_attempt,json=unfinishedAttempt,proto3" json:"unfinished_attempt,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SynchronizeRequest) Reset() {
@@ -749,6 +763,13 @@ func (x *SynchronizeRequest) GetRecord() *SyncRecord {
 		return x.Record
 	}
 	return nil
+}
+
+func (x *SynchronizeRequest) GetUnfinishedAttempt() bool {
+	if x != nil {
+		return x.UnfinishedAttempt
+	}
+	return false
 }
 
 // SynchronizeResponse is the resulting record.
@@ -2123,13 +2144,14 @@ const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\x06values\x18\x02 \x03(\v28.provisioning.v1.ValidateSyncOptionsResponse.ValuesEntryR\x06values\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd7\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x86\x03\n" +
 	"\x12SynchronizeRequest\x122\n" +
 	"\aaccount\x18\x01 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x127\n" +
 	"\tancestors\x18\x02 \x03(\v2\x19.provisioning.v1.AncestorR\tancestors\x12G\n" +
 	"\x06values\x18\x03 \x03(\v2/.provisioning.v1.SynchronizeRequest.ValuesEntryR\x06values\x12\x1b\n" +
 	"\tauto_fill\x18\x04 \x01(\bR\bautoFill\x123\n" +
-	"\x06record\x18\x05 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x1a9\n" +
+	"\x06record\x18\x05 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12-\n" +
+	"\x12unfinished_attempt\x18\x06 \x01(\bR\x11unfinishedAttempt\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xbd\x01\n" +
