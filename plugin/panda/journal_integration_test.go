@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -49,12 +50,12 @@ func TestIntegrationJournalSurvivesKill(t *testing.T) {
 				t.Fatalf("T-0: %v", err)
 			}
 
-			killed := false
+			// Written by the simulator's handler goroutine, read here.
+			var killed atomic.Bool
 			e.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
-				if killed || !tc.killOn(r) {
+				if !tc.killOn(r) || !killed.CompareAndSwap(false, true) {
 					return false
 				}
-				killed = true
 				e.sim.ServeHTTP(httptest.NewRecorder(), r) // Panda commits
 				if err := syscall.Kill(p.Pid, syscall.SIGKILL); err != nil {
 					t.Errorf("kill: %v", err)
@@ -67,7 +68,7 @@ func TestIntegrationJournalSurvivesKill(t *testing.T) {
 			if _, err := e.client.Synchronize(ctx, req); err == nil {
 				t.Fatal("Synchronize answered although its plugin was killed")
 			}
-			if !killed {
+			if !killed.Load() {
 				t.Fatal("the plugin was not killed")
 			}
 			e.setIntercept(nil)
