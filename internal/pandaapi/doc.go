@@ -2,8 +2,8 @@
 // Operator Management and Allocations APIs modelled on WatchGuard Cloud,
 // where Panda's products live today.
 //
-// [API] is the interface the Panda adapter depends on; [*Client] implements
-// it over HTTP and a mockgen mock lives in package pandamock. The client
+// [*Client] implements [API] over HTTP; the Panda adapter consumes its own,
+// smaller interface (plugin/panda's Remote) through an adapter. The client
 // obtains OAuth2 client-credentials tokens, caches and refreshes them, sends
 // the WatchGuard-API-Key header on every call, retries what is safe to retry
 // and paces itself after a 429.

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cloudbss/provisioning/internal/pandaapi"
-	"github.com/cloudbss/provisioning/internal/pandaapi/pandamock"
 	"github.com/cloudbss/provisioning/internal/pandasim"
 )
 
@@ -74,5 +73,5 @@ func kindOf(err error) string {
 	return ""
 }
 
-// The generated mock must keep up with the interface.
-var _ pandaapi.API = (*pandamock.MockAPI)(nil)
+// The client must keep up with the interface.
+var _ pandaapi.API = (*pandaapi.Client)(nil)

@@ -172,8 +172,9 @@ const (
 	TxErrAccountGone = "ACCOUNT_NOT_FOUND"
 )
 
-// API is the Panda remote system as the adapter sees it. [*Client]
-// implements it; pandamock.MockAPI is its mock.
+// API is the Panda remote system: every call [*Client] makes. The
+// adapter consumes its own, smaller interface (plugin/panda's Remote), with a
+// mock of its own.
 //
 // Every method returns an [*Error] for a remote failure; use errors.Is with
 // the sentinel kinds and [IsRetryable] to decide what to do.
