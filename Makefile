@@ -21,7 +21,7 @@ demo: build ## Build everything, start pandasim + provisioning-host + the Panda 
 	./scripts/demo.sh
 
 .PHONY: test
-test: lint golint fmt-check generate-check vet gotest ## Everything CI runs: buf lint and format, golangci-lint, generated code up to date, go vet, go test -race.
+test: lint golint fmt-check generate-check vet gotest bench-smoke ## Everything CI runs: buf lint and format, golangci-lint, generated code up to date, go vet, go test -race, every call-path benchmark once.
 
 .PHONY: build
 build: ## Build every binary into bin/.
@@ -69,6 +69,10 @@ gotest: ## go test -race ./... (fuzz seed corpora included).
 	@/usr/bin/python3 -c 'import grpc, google.protobuf, cryptography, grpc_tools' 2>/dev/null || \
 		echo "note: skipping the Python example plugin's tests (plugin/examples/python): /usr/bin/python3 lacks its modules; install python3-grpcio python3-protobuf python3-cryptography python3-grpc-tools"
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: bench-smoke
+bench-smoke: ## Run each benchmark of internal/bench once (call paths, cold start): a broken benchmark fails make test, not only make bench.
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./internal/bench
 
 BENCH ?= .
 BENCHCOUNT ?= 6
