@@ -36,6 +36,11 @@ const journalCap = 10000
 // not adopted: a retry then meets USERNAME_TAKEN (a username the caller
 // chose) or takes the next free variant (auto_fill), rather than risk
 // binding two BSS accounts to one Panda account.
+//
+// Only an intent is synced before its call goes on (see intend); the other
+// lines are written, which outlives the process, and reach the disk with
+// the next intent's sync (see created). j.mu is never held through a sync
+// of an appended line: concurrent intents share their syncs.
 type journal struct {
 	mu    sync.Mutex
 	m     map[string]journalEntry
@@ -85,28 +90,68 @@ func (j *journal) get(accountID string) (journalEntry, bool) {
 // intend notes, durably, that this process is about to create a Panda
 // account for accountID. It must return before the create is sent: a
 // crash between Panda's commit and a later write would lose exactly the
-// evidence that the account is accountID's. An error means the create must
-// not be sent.
+// evidence that the account is accountID's. So it returns only once its
+// line is durable: written under j.mu, then synced outside it, the sync
+// shared with the intents of concurrent calls (see journalFile). An error
+// means the create must not be sent; the entry is then what it was before.
 func (j *journal) intend(accountID string, in journalIntent) error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.file != nil {
-		if err := j.file.append(journalLine{Op: opIntent, Account: accountID, Intent: &in}, true); err != nil {
-			return err
-		}
+	if j.file == nil {
+		j.putLocked(accountID, journalEntry{intent: &in})
+		j.mu.Unlock()
+		return nil
 	}
+	seq, err := j.file.append(journalLine{Op: opIntent, Account: accountID, Intent: &in})
+	if err != nil {
+		j.mu.Unlock()
+		return err
+	}
+	old, had := j.m[accountID]
+	// In memory with the write, so that a compaction before the sync
+	// writes it too.
 	j.putLocked(accountID, journalEntry{intent: &in})
+	jf := j.file
+	j.mu.Unlock()
+	if err := jf.waitDurable(seq); err != nil {
+		j.undoIntent(accountID, &in, old, had)
+		return err
+	}
 	return nil
 }
 
+// undoIntent puts back the entry accountID had before the intent in, which
+// could not be made durable, unless the entry changed since.
+func (j *journal) undoIntent(accountID string, in *journalIntent, old journalEntry, had bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if e, ok := j.m[accountID]; !ok || e.intent != in {
+		return
+	}
+	if !had {
+		j.writeLocked(journalLine{Op: opForget, Account: accountID})
+		j.dropLocked(accountID)
+		return
+	}
+	if l, ok := entryLine(accountID, old); ok {
+		j.writeLocked(l)
+	}
+	j.putLocked(accountID, old)
+}
+
 // created notes that this process created Panda account remoteID for
-// accountID. The file write is synced, so that the entry outlives the
-// process; a failed write is logged only: the intent written before the
-// create still proves the account accountID's own after a restart.
+// accountID. The line is written, not synced: it outlives the death of the
+// process as it is (the page cache keeps it) and reaches the disk with the
+// next sync of any intent. Only a power loss before then loses it, and then
+// the intent, durable before the create was sent, still proves the account
+// accountID's: the retry adopts it (settleIntent), or, when its operator
+// took another username than the intent's (auto_fill moving on to a free
+// variant), the host's attempt marker, durable in its store, makes the
+// retry adopt it as an unfinished attempt's (see adoptUnfinished). A failed
+// write is logged only, for the same reason.
 func (j *journal) created(accountID, remoteID string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.writeLocked(journalLine{Op: opCreated, Account: accountID, Remote: remoteID}, true)
+	j.writeLocked(journalLine{Op: opCreated, Account: accountID, Remote: remoteID})
 	j.putLocked(accountID, journalEntry{remoteID: remoteID})
 }
 
@@ -122,7 +167,7 @@ func (j *journal) answered(rec *provisioningv1.SyncRecord) {
 	defer j.mu.Unlock()
 	id := rec.GetAccountId()
 	if old, ok := j.m[id]; !ok || old.remoteID != rec.GetRemoteId() {
-		j.writeLocked(journalLine{Op: opCreated, Account: id, Remote: rec.GetRemoteId()}, false)
+		j.writeLocked(journalLine{Op: opCreated, Account: id, Remote: rec.GetRemoteId()})
 	}
 	j.putLocked(id, journalEntry{remoteID: rec.GetRemoteId(), record: rec})
 }
@@ -135,7 +180,7 @@ func (j *journal) forget(accountID string) {
 	if _, ok := j.m[accountID]; !ok {
 		return
 	}
-	j.writeLocked(journalLine{Op: opForget, Account: accountID}, false)
+	j.writeLocked(journalLine{Op: opForget, Account: accountID})
 	j.dropLocked(accountID)
 }
 
@@ -161,7 +206,7 @@ func (j *journal) forgetRemote(remoteIDs []string) {
 	defer j.mu.Unlock()
 	for id, e := range j.m {
 		if slices.Contains(remoteIDs, e.remoteID) {
-			j.writeLocked(journalLine{Op: opForget, Account: id}, false)
+			j.writeLocked(journalLine{Op: opForget, Account: id})
 			j.dropLocked(id)
 		}
 	}
@@ -180,13 +225,13 @@ func (j *journal) claimedByOther(accountID, remoteID string) bool {
 	return false
 }
 
-// writeLocked appends l to the file, if any; a failure is logged (see
-// created).
-func (j *journal) writeLocked(l journalLine, sync bool) {
+// writeLocked appends l to the file, if any, without waiting for a sync; a
+// failure is logged (see created).
+func (j *journal) writeLocked(l journalLine) {
 	if j.file == nil {
 		return
 	}
-	if err := j.file.append(l, sync); err != nil && j.logger != nil {
+	if _, err := j.file.append(l); err != nil && j.logger != nil {
 		j.logger.Warn("could not write the journal", "op", l.Op, "account_id", l.Account, "err", err)
 	}
 }
@@ -216,15 +261,22 @@ func (j *journal) putLocked(accountID string, e journalEntry) {
 func (j *journal) linesLocked() []journalLine {
 	out := make([]journalLine, 0, len(j.order))
 	for _, id := range j.order {
-		e := j.m[id]
-		switch {
-		case e.remoteID != "":
-			out = append(out, journalLine{Op: opCreated, Account: id, Remote: e.remoteID})
-		case e.intent != nil:
-			out = append(out, journalLine{Op: opIntent, Account: id, Intent: e.intent})
+		if l, ok := entryLine(id, j.m[id]); ok {
+			out = append(out, l)
 		}
 	}
 	return out
+}
+
+// entryLine is the line that says e, if any.
+func entryLine(accountID string, e journalEntry) (journalLine, bool) {
+	switch {
+	case e.remoteID != "":
+		return journalLine{Op: opCreated, Account: accountID, Remote: e.remoteID}, true
+	case e.intent != nil:
+		return journalLine{Op: opIntent, Account: accountID, Intent: e.intent}, true
+	}
+	return journalLine{}, false
 }
 
 // apply replays one line of the file into memory (loading).

@@ -31,13 +31,13 @@ func snapshot(j *journal) map[string]journalSnap {
 	return out
 }
 
-func openTestJournal(t *testing.T, dir string) *journal {
+func openTestJournal(t testing.TB, dir string) *journal {
 	t.Helper()
 	j := &journal{}
 	if err := j.open(dir, nil); err != nil {
 		t.Fatalf("open: %v", err)
 	}
-	t.Cleanup(func() { _ = j.file.f.Close() })
+	t.Cleanup(func() { _ = j.file.close() })
 	return j
 }
 
