@@ -233,6 +233,35 @@ func BenchmarkSQLitePutParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkSQLiteNewAccountParallel is the store's part of Synchronize for
+// a new account, from many callers at once as in a bulk sync: the attempt
+// marker before the plugin call, then the record the plugin answered (it
+// names the remote account, so the attempt is settled).
+func BenchmarkSQLiteNewAccountParallel(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	b.SetParallelism(8)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprint(n.Add(1))
+			if _, err := st.BeginAttempt(ctx, "p", id); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.Put(ctx, rec("p", id, synced), &provisioningv1.Account{Id: id, Name: "Acme"}); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.EndAttempt(ctx, "p", id); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
 	st, err := store.OpenPostgres(context.Background(), pgtest.Schema(t))
