@@ -113,10 +113,16 @@ func (s *sqliteStore) BeginAttempt(ctx context.Context, plugin, accountID string
 	return w.existed, nil
 }
 
-// insertAttempt writes w's marker in the writer's transaction and notes in
-// w whether it was there already.
-func insertAttempt(ctx context.Context, tx *sql.Tx, w *write) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO sync_attempts (plugin, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, w.plugin, w.account)
+// The writer's statements on attempt markers (see commitTx).
+const (
+	insertAttemptSQL = `INSERT INTO sync_attempts (plugin, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	deleteAttemptSQL = `DELETE FROM sync_attempts WHERE plugin = ? AND account_id = ?`
+)
+
+// insertAttempt writes w's marker with stmt (insertAttemptSQL in the
+// writer's transaction) and notes in w whether it was there already.
+func insertAttempt(ctx context.Context, stmt *sql.Stmt, w *write) error {
+	res, err := stmt.ExecContext(ctx, w.plugin, w.account)
 	if err != nil {
 		return err
 	}
@@ -128,10 +134,11 @@ func insertAttempt(ctx context.Context, tx *sql.Tx, w *write) error {
 	return nil
 }
 
-// deleteAttempt deletes the marker of w's account in the writer's
-// transaction, with the record that settles it.
-func deleteAttempt(ctx context.Context, tx *sql.Tx, w *write) error {
-	_, err := tx.ExecContext(ctx, `DELETE FROM sync_attempts WHERE plugin = ? AND account_id = ?`, w.plugin, w.account)
+// deleteAttempt deletes the marker of w's account with stmt
+// (deleteAttemptSQL in the writer's transaction), with the record that
+// settles it.
+func deleteAttempt(ctx context.Context, stmt *sql.Stmt, w *write) error {
+	_, err := stmt.ExecContext(ctx, w.plugin, w.account)
 	return err
 }
 

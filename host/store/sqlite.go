@@ -48,6 +48,9 @@ type sqliteStore struct {
 
 	db  *sql.DB
 	get *sql.Stmt // the prepared Get
+	// The writer's statements, prepared once: parsing them in every
+	// transaction cost more CPU than running them.
+	upsert, holder, insertAttempt, deleteAttempt *sql.Stmt
 	// SQLite has one writer at a time, and each durable commit costs an
 	// fsync. One goroutine writes: it commits every write (Put,
 	// BeginAttempt) waiting at that moment in a single transaction (group
@@ -147,6 +150,21 @@ func OpenSQLite(dir string) (Store, error) {
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
 	s := &sqliteStore{path: path, db: db, get: get, writes: make(chan *write), closed: make(chan struct{})}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.upsert, upsertSQL},
+		{&s.holder, remoteIDHolderSQL},
+		{&s.insertAttempt, insertAttemptSQL},
+		{&s.deleteAttempt, deleteAttemptSQL},
+	} {
+		if *p.stmt, err = db.Prepare(p.sql); err != nil {
+			_ = s.closeStmts()
+			_ = db.Close()
+			return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+		}
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		_ = db.Close()
@@ -343,34 +361,29 @@ func (s *sqliteStore) commitTx(group []*write) error {
 		return err
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op after Commit
-	ctx := context.Background()
-	var upsert *sql.Stmt // prepared for the group's first Put
+	g := groupTx{ctx: context.Background(), tx: tx}
 	for _, w := range group {
 		if w.kind == beginAttempt {
-			if err := insertAttempt(ctx, tx, w); err != nil {
+			if err := insertAttempt(g.ctx, g.stmt(&g.insertAttempt, s.insertAttempt), w); err != nil {
 				return err
 			}
 			continue
 		}
-		holder, err := remoteIDHolder(ctx, tx, w)
-		if err != nil {
-			return err
-		}
-		if holder != "" {
-			w.err = &RemoteIDTakenError{Plugin: w.plugin, RemoteID: *w.remoteID, Holder: holder}
-			continue
-		}
-		if upsert == nil {
-			if upsert, err = tx.PrepareContext(ctx, upsertSQL); err != nil {
+		if w.remoteID != nil {
+			holder, err := remoteIDHolder(g.ctx, g.stmt(&g.holder, s.holder), w)
+			if err != nil {
 				return err
 			}
-			defer upsert.Close()
+			if holder != "" {
+				w.err = &RemoteIDTakenError{Plugin: w.plugin, RemoteID: *w.remoteID, Holder: holder}
+				continue
+			}
 		}
-		if _, err := upsert.ExecContext(ctx, w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS, w.remoteID); err != nil {
+		if _, err := g.stmt(&g.upsert, s.upsert).ExecContext(g.ctx, w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS, w.remoteID); err != nil {
 			return err
 		}
 		if w.settles {
-			if err := deleteAttempt(ctx, tx, w); err != nil {
+			if err := deleteAttempt(g.ctx, g.stmt(&g.deleteAttempt, s.deleteAttempt), w); err != nil {
 				return err
 			}
 		}
@@ -380,6 +393,22 @@ func (s *sqliteStore) commitTx(group []*write) error {
 	}
 	s.commits.Add(1)
 	return nil
+}
+
+// groupTx is one group's transaction, with the writer's statements bound to
+// it on first use.
+type groupTx struct {
+	ctx                                          context.Context
+	tx                                           *sql.Tx
+	upsert, holder, insertAttempt, deleteAttempt *sql.Stmt
+}
+
+// stmt returns *bound, binding prepared to the transaction first if needed.
+func (g *groupTx) stmt(bound **sql.Stmt, prepared *sql.Stmt) *sql.Stmt {
+	if *bound == nil {
+		*bound = g.tx.StmtContext(g.ctx, prepared)
+	}
+	return *bound
 }
 
 // enqueue hands w to the writer and waits for its answer: nil once the
@@ -524,5 +553,16 @@ LIMIT ?`,
 func (s *sqliteStore) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.writerWG.Wait()
-	return errors.Join(s.get.Close(), s.db.Close())
+	return errors.Join(s.get.Close(), s.closeStmts(), s.db.Close())
+}
+
+// closeStmts closes the writer's prepared statements.
+func (s *sqliteStore) closeStmts() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.upsert, s.holder, s.insertAttempt, s.deleteAttempt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
