@@ -122,10 +122,13 @@ func (r *Records) Synchronize(ctx context.Context, plugin string, req *provision
 		return nil, err
 	}
 	id := req.GetAccount().GetId()
-	prev := req.GetRecord()
-	// A DELETED record's remote_id is history: a new Synchronize creates
-	// afresh, so it is marked like a new account.
-	attempt := id != "" && (prev.GetRemoteId() == "" || prev.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_DELETED)
+	// Without a live remote_id in the stored record (store.NeedsAttempt) the
+	// plugin may create remote objects that only its answer would name: the
+	// attempt is marked in the store first, durably. The Put of a record that
+	// settles it (store.SettlesAttempt: a remote_id, or DELETED) deletes the
+	// marker in the same transaction; if no such answer is ever stored, the
+	// next Synchronize of the account is told so (unfinished_attempt).
+	attempt := id != "" && store.NeedsAttempt(req.GetRecord())
 	req.UnfinishedAttempt = false
 	if attempt {
 		existed, err := r.st.BeginAttempt(ctx, plugin, id)
@@ -138,29 +141,9 @@ func (r *Records) Synchronize(ctx context.Context, plugin string, req *provision
 		}
 		req.UnfinishedAttempt = existed
 	}
-	resp, err := callThenPersist(ctx, r, plugin, id,
+	return callThenPersist(ctx, r, plugin, id,
 		persist[*provisioningv1.SynchronizeResponse]{rpc: "Synchronize", acct: req.GetAccount(), failures: true, prev: req.GetRecord()},
 		func() (*provisioningv1.SynchronizeResponse, error) { return c.Synchronize(ctx, req) })
-	if err == nil && attempt && namesRemote(resp.GetRecord()) {
-		// The stored record names the remote objects now; a marker left
-		// behind would only make a later call look for them needlessly.
-		if eerr := r.st.EndAttempt(context.WithoutCancel(ctx), plugin, id); eerr != nil {
-			r.log.Warn("clear attempt marker", "plugin", plugin, "account_id", id, "error", eerr)
-		}
-	}
-	return resp, err
-}
-
-// namesRemote reports whether a stored rec settles an attempt: it names the
-// account's remote objects (a remote_id), or says there are none (DELETED).
-// Without a record holding a live remote_id (no record, a FAILED or
-// NOT_SYNCED one that never got remote objects, a DELETED one) a Synchronize
-// may create remote objects that only its answer would name, so the host
-// marks the attempt in the store first (store.Store.BeginAttempt): if that
-// answer is never stored, the next Synchronize of the account is told so
-// (unfinished_attempt).
-func namesRemote(rec *provisioningv1.SyncRecord) bool {
-	return rec.GetRemoteId() != "" || rec.GetStatus() == provisioningv1.SyncStatus_SYNC_STATUS_DELETED
 }
 
 // GetSyncStatus refreshes an account's stored record through the plugin,

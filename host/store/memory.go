@@ -53,6 +53,9 @@ func (s *memory) Put(_ context.Context, rec *provisioningv1.SyncRecord, acct *pr
 		e.Account = s.m[k].Account
 	}
 	s.m[k] = e
+	if SettlesAttempt(rec) {
+		s.attempts.settle(rec.GetPlugin(), rec.GetAccountId())
+	}
 	return nil
 }
 

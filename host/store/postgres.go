@@ -263,10 +263,29 @@ func (s *Postgres) migrate(ctx context.Context) error {
 	})
 }
 
+// pgUpsert stores one sync record; pgSettlingUpsert also deletes the
+// account's attempt marker, in the same statement.
+const (
+	pgUpsert = `
+INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns, remote_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (plugin, account_id) DO UPDATE SET
+	status = excluded.status,
+	record = excluded.record,
+	account = COALESCE(excluded.account, sync_records.account),
+	updated_ns = excluded.updated_ns,
+	remote_id = excluded.remote_id`
+	pgSettlingUpsert = `
+WITH settled AS (DELETE FROM sync_attempts WHERE plugin = $1 AND account_id = $2)` + pgUpsert
+)
+
 // Put writes in one autocommit statement: it returns once PostgreSQL has
 // committed it (durable with the server's default synchronous_commit). A
-// remote id that another live record holds violates the partial unique
-// index; the holder is then read and named.
+// record that settles the account's attempt deletes its marker in that
+// statement (a data-modifying WITH), so the record and the marker's end
+// commit together or not at all. A remote id that another live record holds
+// violates the partial unique index, which fails the whole statement; the
+// holder is then read and named.
 func (s *Postgres) Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {
 	if err := validate(rec); err != nil {
 		return err
@@ -286,18 +305,14 @@ func (s *Postgres) Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct
 		id := rec.GetRemoteId()
 		remoteID = &id
 	}
+	upsert := pgUpsert
+	if SettlesAttempt(rec) {
+		upsert = pgSettlingUpsert
+	}
 	// Twice at most: a holder found by the index may have let go of the
 	// remote id before it could be named.
 	for range 2 {
-		_, err = s.data.Exec(ctx, `
-INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns, remote_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
-ON CONFLICT (plugin, account_id) DO UPDATE SET
-	status = excluded.status,
-	record = excluded.record,
-	account = COALESCE(excluded.account, sync_records.account),
-	updated_ns = excluded.updated_ns,
-	remote_id = excluded.remote_id`,
+		_, err = s.data.Exec(ctx, upsert,
 			rec.GetPlugin(), rec.GetAccountId(), int32(rec.GetStatus()), rb, ab,
 			rec.GetUpdatedAt().AsTime().UnixNano(), remoteID)
 		var pgErr *pgconn.PgError

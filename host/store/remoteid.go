@@ -110,17 +110,20 @@ func backfillRemoteID(db *sql.DB) error {
 	return tx.Commit()
 }
 
+// remoteIDHolderSQL finds the live record of a plugin (1) that holds a
+// remote id (2), other than an account's own (3).
+const remoteIDHolderSQL = `SELECT account_id FROM sync_records WHERE plugin = ? AND remote_id = ? AND account_id != ?`
+
 // remoteIDHolder returns the account id of another live record of w's plugin
-// that holds w's remote id, or "" when none does. The single writer runs it
-// in the write's transaction, so the answer holds until the commit; the
-// unique index is the backstop.
-func remoteIDHolder(ctx context.Context, tx *sql.Tx, w *write) (string, error) {
+// that holds w's remote id, or "" when none does; stmt is remoteIDHolderSQL
+// in the write's transaction. The single writer runs it there, so the
+// answer holds until the commit; the unique index is the backstop.
+func remoteIDHolder(ctx context.Context, stmt *sql.Stmt, w *write) (string, error) {
 	if w.remoteID == nil {
 		return "", nil
 	}
 	var holder string
-	err := tx.QueryRowContext(ctx, `SELECT account_id FROM sync_records WHERE plugin = ? AND remote_id = ? AND account_id != ?`,
-		w.plugin, *w.remoteID, w.account).Scan(&holder)
+	err := stmt.QueryRowContext(ctx, w.plugin, *w.remoteID, w.account).Scan(&holder)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -48,27 +48,52 @@ type sqliteStore struct {
 
 	db  *sql.DB
 	get *sql.Stmt // the prepared Get
+	// The writer's statements, prepared once: parsing them in every
+	// transaction cost more CPU than running them.
+	upsert, holder, insertAttempt, deleteAttempt *sql.Stmt
 	// SQLite has one writer at a time, and each durable commit costs an
-	// fsync. One goroutine writes: it commits every Put waiting at that
-	// moment in a single transaction (group commit), and answers each only
-	// once that transaction is durable.
+	// fsync. One goroutine writes: it commits every write (Put,
+	// BeginAttempt) waiting at that moment in a single transaction (group
+	// commit), and answers each only once that transaction is durable.
 	writes    chan *write
 	closeOnce sync.Once
 	closed    chan struct{}
 	writerWG  sync.WaitGroup
+	// commits counts the writer's committed transactions.
+	commits atomic.Uint64
+	// beforeCommit, when set (by tests), runs in the writer before each
+	// group's transaction.
+	beforeCommit atomic.Pointer[func(group []*write)]
 }
 
-// maxGroup bounds how many Puts share one transaction.
+// maxGroup bounds how many writes share one transaction.
 const maxGroup = 256
 
+// writeKind tells what a write does in the writer's transaction.
+type writeKind uint8
+
+const (
+	// putRecord stores a sync record (Put), deleting the account's attempt
+	// marker when the record settles it.
+	putRecord writeKind = iota
+	// beginAttempt inserts an attempt marker (BeginAttempt) and notes
+	// whether it was there already.
+	beginAttempt
+)
+
 type write struct {
+	kind            writeKind
 	plugin, account string
-	status          int32
-	record, acct    []byte
-	updatedNS       int64
-	remoteID        *string // NULL unless the record holds its remote id (see live)
-	err             error   // this write's own failure; the others still commit
-	done            chan error
+	// putRecord only:
+	status       int32
+	record, acct []byte
+	updatedNS    int64
+	remoteID     *string // NULL unless the record holds its remote id (see live)
+	settles      bool    // the record settles the account's attempt (SettlesAttempt)
+	// beginAttempt only: the marker was there already.
+	existed bool
+	err     error // this write's own failure; the others still commit
+	done    chan error
 }
 
 // OpenSQLite opens (creating if needed) the sync-record database
@@ -125,6 +150,21 @@ func OpenSQLite(dir string) (Store, error) {
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
 	s := &sqliteStore{path: path, db: db, get: get, writes: make(chan *write), closed: make(chan struct{})}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.upsert, upsertSQL},
+		{&s.holder, remoteIDHolderSQL},
+		{&s.insertAttempt, insertAttemptSQL},
+		{&s.deleteAttempt, deleteAttemptSQL},
+	} {
+		if *p.stmt, err = db.Prepare(p.sql); err != nil {
+			_ = s.closeStmts()
+			_ = db.Close()
+			return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
+		}
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		_ = db.Close()
@@ -272,6 +312,9 @@ func (s *sqliteStore) writer() {
 				break more
 			}
 		}
+		if f := s.beforeCommit.Load(); f != nil {
+			(*f)(group)
+		}
 		err := s.commit(group)
 		for _, w := range group {
 			if err != nil {
@@ -297,13 +340,8 @@ func (s *sqliteStore) commit(group []*write) error {
 	return err
 }
 
-func (s *sqliteStore) commitTx(group []*write) error {
-	tx, err := s.db.Begin()
-	if err != nil {
-		return err
-	}
-	defer func() { _ = tx.Rollback() }() // a no-op after Commit
-	stmt, err := tx.Prepare(`
+// upsertSQL stores one sync record.
+const upsertSQL = `
 INSERT INTO sync_records (plugin, account_id, status, record, account, updated_ns, remote_id)
 VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (plugin, account_id) DO UPDATE SET
@@ -311,60 +349,89 @@ ON CONFLICT (plugin, account_id) DO UPDATE SET
 	record = excluded.record,
 	account = COALESCE(excluded.account, sync_records.account),
 	updated_ns = excluded.updated_ns,
-	remote_id = excluded.remote_id`)
+	remote_id = excluded.remote_id`
+
+// commitTx runs group's writes, in order, in one transaction. A write's own
+// failure (a remote id another record holds) is noted in its err and the
+// others go on; any other error fails the whole group, and nothing of it is
+// written.
+func (s *sqliteStore) commitTx(group []*write) error {
+	tx, err := s.db.Begin()
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	ctx := context.Background()
+	defer func() { _ = tx.Rollback() }() // a no-op after Commit
+	g := groupTx{ctx: context.Background(), tx: tx}
 	for _, w := range group {
-		holder, err := remoteIDHolder(ctx, tx, w)
-		if err != nil {
-			return err
-		}
-		if holder != "" {
-			w.err = &RemoteIDTakenError{Plugin: w.plugin, RemoteID: *w.remoteID, Holder: holder}
+		if w.kind == beginAttempt {
+			if err := insertAttempt(g.ctx, g.stmt(&g.insertAttempt, s.insertAttempt), w); err != nil {
+				return err
+			}
 			continue
 		}
-		if _, err := stmt.Exec(w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS, w.remoteID); err != nil {
+		if w.remoteID != nil {
+			holder, err := remoteIDHolder(g.ctx, g.stmt(&g.holder, s.holder), w)
+			if err != nil {
+				return err
+			}
+			if holder != "" {
+				w.err = &RemoteIDTakenError{Plugin: w.plugin, RemoteID: *w.remoteID, Holder: holder}
+				continue
+			}
+		}
+		if _, err := g.stmt(&g.upsert, s.upsert).ExecContext(g.ctx, w.plugin, w.account, w.status, w.record, nullBytes(w.acct), w.updatedNS, w.remoteID); err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
-}
-
-func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {
-	if err := validate(rec); err != nil {
-		return err
-	}
-	rb, err := proto.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("store sync record: %w", err)
-	}
-	var ab []byte
-	if acct != nil {
-		if ab, err = proto.Marshal(acct); err != nil {
-			return fmt.Errorf("store sync record: %w", err)
+		if w.settles {
+			if err := deleteAttempt(g.ctx, g.stmt(&g.deleteAttempt, s.deleteAttempt), w); err != nil {
+				return err
+			}
 		}
 	}
-	w := &write{
-		plugin: rec.GetPlugin(), account: rec.GetAccountId(), status: int32(rec.GetStatus()),
-		record: rb, acct: ab, updatedNS: rec.GetUpdatedAt().AsTime().UnixNano(), done: make(chan error, 1),
+	if err := tx.Commit(); err != nil {
+		return err
 	}
-	if live(rec) {
-		id := rec.GetRemoteId()
-		w.remoteID = &id
+	s.commits.Add(1)
+	return nil
+}
+
+// groupTx is one group's transaction, with the writer's statements bound to
+// it on first use.
+type groupTx struct {
+	ctx                                          context.Context
+	tx                                           *sql.Tx
+	upsert, holder, insertAttempt, deleteAttempt *sql.Stmt
+}
+
+// stmt returns *bound, binding prepared to the transaction first if needed.
+func (g *groupTx) stmt(bound **sql.Stmt, prepared *sql.Stmt) *sql.Stmt {
+	if *bound == nil {
+		*bound = g.tx.StmtContext(g.ctx, prepared)
 	}
+	return *bound
+}
+
+// enqueue hands w to the writer and waits for its answer: nil once the
+// transaction that holds it is durable, else why it was not written. Once
+// queued, w is committed whatever the caller's ctx does: the wait goes on,
+// so that a nil error always means durable.
+func (s *sqliteStore) enqueue(ctx context.Context, w *write) error {
 	select {
 	case s.writes <- w:
 	case <-s.closed:
 		return errClosed
 	case <-ctx.Done():
-		return fmt.Errorf("store sync record %s/%s: %w", rec.GetPlugin(), rec.GetAccountId(), ctx.Err())
+		return ctx.Err()
 	}
-	// Once queued the write is committed whatever the caller does; wait for
-	// it, so a nil error always means durable.
-	if err := <-w.done; err != nil {
+	return <-w.done
+}
+
+func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error {
+	w, err := putWrite(rec, acct)
+	if err != nil {
+		return err
+	}
+	if err := s.enqueue(ctx, w); err != nil {
 		var taken *RemoteIDTakenError
 		if errors.As(err, &taken) {
 			return err
@@ -372,6 +439,33 @@ func (s *sqliteStore) Put(ctx context.Context, rec *provisioningv1.SyncRecord, a
 		return fmt.Errorf("store sync record %s/%s: %w", rec.GetPlugin(), rec.GetAccountId(), err)
 	}
 	return nil
+}
+
+// putWrite is the writer's write of a Put of rec and acct.
+func putWrite(rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) (*write, error) {
+	if err := validate(rec); err != nil {
+		return nil, err
+	}
+	rb, err := proto.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("store sync record: %w", err)
+	}
+	var ab []byte
+	if acct != nil {
+		if ab, err = proto.Marshal(acct); err != nil {
+			return nil, fmt.Errorf("store sync record: %w", err)
+		}
+	}
+	w := &write{
+		kind: putRecord, plugin: rec.GetPlugin(), account: rec.GetAccountId(), status: int32(rec.GetStatus()),
+		record: rb, acct: ab, updatedNS: rec.GetUpdatedAt().AsTime().UnixNano(), settles: SettlesAttempt(rec),
+		done: make(chan error, 1),
+	}
+	if live(rec) {
+		id := rec.GetRemoteId()
+		w.remoteID = &id
+	}
+	return w, nil
 }
 
 func nullBytes(b []byte) any {
@@ -459,5 +553,16 @@ LIMIT ?`,
 func (s *sqliteStore) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	s.writerWG.Wait()
-	return errors.Join(s.get.Close(), s.db.Close())
+	return errors.Join(s.get.Close(), s.closeStmts(), s.db.Close())
+}
+
+// closeStmts closes the writer's prepared statements.
+func (s *sqliteStore) closeStmts() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.upsert, s.holder, s.insertAttempt, s.deleteAttempt} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -39,6 +39,9 @@ func TestSQLiteDeletedDatabase(t *testing.T) {
 	if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), path) {
 		t.Errorf("Put after the file was deleted: %v, want ErrDamaged naming %s", err, path)
 	}
+	if _, err := st.BeginAttempt(ctx, "p", "C"); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), path) {
+		t.Errorf("BeginAttempt after the file was deleted: %v, want ErrDamaged naming %s", err, path)
+	}
 	c, ok := st.(checker)
 	if !ok {
 		t.Fatal("the SQLite store has no Check")
@@ -48,6 +51,26 @@ func TestSQLiteDeletedDatabase(t *testing.T) {
 	}
 	if _, err := st.Get(ctx, "p", "A"); !errors.Is(err, store.ErrDamaged) {
 		t.Errorf("Get after the file was deleted: %v", err)
+	}
+}
+
+// TestSQLiteClosedStore: writes to a closed store fail at once; none waits
+// for a writer that is gone.
+func TestSQLiteClosedStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := store.OpenSQLite(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.BeginAttempt(ctx, "p", "A"); err == nil {
+		t.Error("BeginAttempt on a closed store succeeded")
+	}
+	if err := st.Put(ctx, rec("p", "A", provisioningv1.SyncStatus_SYNC_STATUS_SYNCED), nil); err == nil {
+		t.Error("Put on a closed store succeeded")
 	}
 }
 

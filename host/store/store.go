@@ -62,7 +62,10 @@ type Store interface {
 	// once the write is durable. acct may be nil to keep the stored
 	// snapshot. No two live (not DELETED) records of one plugin hold the
 	// same remote_id: Put refuses such a record with a
-	// [*RemoteIDTakenError] and writes nothing.
+	// [*RemoteIDTakenError] and writes nothing. A record that settles the
+	// account's attempt ([SettlesAttempt]: it has a remote_id, or is
+	// DELETED) deletes the attempt marker of (rec.Plugin, rec.AccountId) in
+	// the same transaction (see [Store.BeginAttempt]).
 	Put(ctx context.Context, rec *provisioningv1.SyncRecord, acct *provisioningv1.Account) error
 	// Get returns the stored entry, or an error wrapping [ErrNotFound].
 	Get(ctx context.Context, plugin, accountID string) (Entry, error)
@@ -88,12 +91,11 @@ type Store interface {
 
 	// BeginAttempt durably writes the attempt marker of (plugin,
 	// accountID) before a Synchronize whose remote objects the stored
-	// record cannot name, and reports whether a marker was there already:
-	// an earlier such call never had its answer stored.
+	// record cannot name ([NeedsAttempt]), and reports whether a marker was
+	// there already: an earlier such call never had its answer stored. It
+	// returns only once the marker is durable. The marker goes when Put
+	// stores a record that settles the attempt, nothing else deletes it.
 	BeginAttempt(ctx context.Context, plugin, accountID string) (existed bool, err error)
-	// EndAttempt deletes the marker of (plugin, accountID), if any: a
-	// record that names the remote objects (or DELETED) is stored.
-	EndAttempt(ctx context.Context, plugin, accountID string) error
 }
 
 // maxDepth bounds the ancestor walk, so a corrupt parent chain (a cycle in

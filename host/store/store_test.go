@@ -18,8 +18,10 @@ import (
 )
 
 var (
-	synced  = provisioningv1.SyncStatus_SYNC_STATUS_SYNCED
-	pending = provisioningv1.SyncStatus_SYNC_STATUS_PENDING
+	synced    = provisioningv1.SyncStatus_SYNC_STATUS_SYNCED
+	pending   = provisioningv1.SyncStatus_SYNC_STATUS_PENDING
+	failed    = provisioningv1.SyncStatus_SYNC_STATUS_FAILED
+	notSynced = provisioningv1.SyncStatus_SYNC_STATUS_NOT_SYNCED
 )
 
 func rec(plugin, id string, st provisioningv1.SyncStatus) *provisioningv1.SyncRecord {
@@ -233,6 +235,32 @@ func BenchmarkSQLitePutParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkSQLiteNewAccountParallel is the store's part of Synchronize for
+// a new account, from many callers at once as in a bulk sync: the attempt
+// marker before the plugin call, then the record the plugin answered (it
+// names the remote account, so the attempt is settled).
+func BenchmarkSQLiteNewAccountParallel(b *testing.B) {
+	st, err := store.OpenSQLite(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	b.SetParallelism(8)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := fmt.Sprint(n.Add(1))
+			if _, err := st.BeginAttempt(ctx, "p", id); err != nil {
+				b.Fatal(err)
+			}
+			if err := st.Put(ctx, rec("p", id, synced), &provisioningv1.Account{Id: id, Name: "Acme"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func openPostgres(t *testing.T) store.Store {
 	t.Helper()
 	st, err := store.OpenPostgres(context.Background(), pgtest.Schema(t))
@@ -329,8 +357,9 @@ func TestCopy(t *testing.T) {
 }
 
 // TestAttempts: BeginAttempt reports a marker left by an earlier begin
-// (of the same plugin and account only), EndAttempt clears it, ending
-// nothing is no error, and a marker survives a reopen of the SQLite store.
+// (of the same plugin and account only), a Put that settles the attempt
+// clears it (of that plugin and account only), settling nothing is no
+// error, and a begin without a key is refused.
 func TestAttempts(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -339,7 +368,7 @@ func TestAttempts(t *testing.T) {
 			t.Parallel()
 			st := open(t)
 			steps := []struct {
-				op      string // begin or end
+				op      string // begin, or settle: Put a SYNCED record with a remote id
 				plugin  string
 				account string
 				existed bool
@@ -348,11 +377,12 @@ func TestAttempts(t *testing.T) {
 				{"begin", "p", "A", true},
 				{"begin", "q", "A", false},
 				{"begin", "p", "B", false},
-				{"end", "p", "A", false},
-				{"end", "p", "A", false},
+				{"settle", "p", "A", false},
+				{"settle", "p", "A", false},
 				{"begin", "p", "A", false},
 				{"begin", "p", "B", true},
-				{"end", "p", "C", false},
+				{"begin", "q", "A", true},
+				{"settle", "p", "C", false},
 			}
 			for i, s := range steps {
 				switch s.op {
@@ -364,17 +394,80 @@ func TestAttempts(t *testing.T) {
 					if existed != s.existed {
 						t.Errorf("step %d: BeginAttempt(%s, %s) existed = %v, want %v", i, s.plugin, s.account, existed, s.existed)
 					}
-				case "end":
-					if err := st.EndAttempt(ctx, s.plugin, s.account); err != nil {
-						t.Fatalf("step %d: EndAttempt(%s, %s): %v", i, s.plugin, s.account, err)
+				case "settle":
+					if err := st.Put(ctx, rec(s.plugin, s.account, synced), nil); err != nil {
+						t.Fatalf("step %d: Put(%s, %s): %v", i, s.plugin, s.account, err)
 					}
 				}
 			}
 			if _, err := st.BeginAttempt(ctx, "", "A"); err == nil {
 				t.Error("BeginAttempt without a plugin succeeded")
 			}
-			if err := st.EndAttempt(ctx, "p", ""); err == nil {
-				t.Error("EndAttempt without an account id succeeded")
+			if _, err := st.BeginAttempt(ctx, "p", ""); err == nil {
+				t.Error("BeginAttempt without an account id succeeded")
+			}
+		})
+	}
+}
+
+// TestPutSettlesAttempt: a Put deletes the account's attempt marker exactly
+// when its record settles the attempt (store.SettlesAttempt: a remote_id,
+// or DELETED), and a refused Put (a remote id another record holds) leaves
+// it. The marker's presence is read back through BeginAttempt's answer.
+func TestPutSettlesAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	with := func(s provisioningv1.SyncStatus, remoteID string) *provisioningv1.SyncRecord {
+		r := rec("p", "A", s)
+		r.RemoteId = remoteID
+		return r
+	}
+	tests := map[string]struct {
+		rec     *provisioningv1.SyncRecord
+		settles bool
+		refused bool // Put answers RemoteIDTakenError
+	}{
+		"SYNCED with remote id":     {rec: with(synced, "R-A"), settles: true},
+		"PENDING with remote id":    {rec: with(pending, "R-A"), settles: true},
+		"FAILED with remote id":     {rec: with(failed, "R-A"), settles: true},
+		"DELETED with remote id":    {rec: with(deleted, "R-A"), settles: true},
+		"DELETED without remote id": {rec: with(deleted, ""), settles: true},
+		"PENDING without remote id": {rec: with(pending, ""), settles: false},
+		"FAILED without remote id":  {rec: with(failed, ""), settles: false},
+		"NOT_SYNCED":                {rec: with(notSynced, ""), settles: false},
+		"remote id held by B":       {rec: with(synced, "R-B"), settles: true, refused: true},
+		"another account's record":  {rec: rec("p", "C", synced), settles: true},
+		"another plugin's record":   {rec: rec("q", "A", synced), settles: true},
+	}
+	for name, open := range impls(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for tname, tc := range tests {
+				t.Run(tname, func(t *testing.T) {
+					if got := store.SettlesAttempt(tc.rec); got != tc.settles {
+						t.Fatalf("SettlesAttempt = %v, want %v", got, tc.settles)
+					}
+					st := open(t)
+					if err := st.Put(ctx, rec("p", "B", synced), nil); err != nil { // holds R-B
+						t.Fatal(err)
+					}
+					if _, err := st.BeginAttempt(ctx, "p", "A"); err != nil {
+						t.Fatal(err)
+					}
+					err := st.Put(ctx, tc.rec, nil)
+					if tc.refused != errors.Is(err, store.ErrRemoteIDTaken) || (!tc.refused && err != nil) {
+						t.Fatalf("Put: %v, want refused %v", err, tc.refused)
+					}
+					ownRecord := tc.rec.GetPlugin() == "p" && tc.rec.GetAccountId() == "A"
+					settled := tc.settles && !tc.refused && ownRecord
+					existed, err := st.BeginAttempt(ctx, "p", "A")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if existed == settled {
+						t.Errorf("after the Put, the marker of p/A is there: %v, want %v", existed, !settled)
+					}
+				})
 			}
 		})
 	}
