@@ -162,10 +162,15 @@ func newDrainer(l *slog.Logger) *drainer {
 	return &drainer{logger: l, idle: make(chan struct{})}
 }
 
+// streamWorkers is how many goroutines serve incoming calls and stay for
+// the next one, so that a call runs on a goroutine whose stack has already
+// grown rather than on a new one; calls beyond it get their own goroutine.
+const streamWorkers = 32
+
 const adapterPrefix = "/" + "provisioning.v1.ProvisioningAdapter/"
 
 func (d *drainer) newServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, grpc.ChainUnaryInterceptor(d.refuseWhileDraining), grpc.StatsHandler(drainStats{d}))
+	opts = append(opts, grpc.ChainUnaryInterceptor(d.refuseWhileDraining), grpc.StatsHandler(drainStats{d}), grpc.NumStreamWorkers(streamWorkers))
 	srv := grpc.NewServer(opts...)
 	d.mu.Lock()
 	d.srv = srv

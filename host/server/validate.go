@@ -50,6 +50,12 @@ const (
 // files cannot use, so no message declares it.
 const invalidUTF8Field protowire.Number = 19999
 
+// streamWorkers is how many goroutines serve incoming streams (calls) and
+// stay for the next one: a call then runs on a goroutine whose stack has
+// already grown, instead of a new one per call. More calls at once than
+// workers each get a goroutine of their own, as without workers.
+const streamWorkers = 32
+
 // GRPCOptions returns the options a gRPC server serving [New] needs: the
 // request size limit, and interceptors that check every request's
 // identifiers and encoding before a handler runs, answering
@@ -58,6 +64,7 @@ const invalidUTF8Field protowire.Number = 19999
 func GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.ForceServerCodecV2(codec{encoding.GetCodecV2("proto")}),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 			if err := checkRequest(req); err != nil {
