@@ -82,6 +82,8 @@ func TestSynchronize(t *testing.T) {
 		wantCreated bool
 		wantUpdated bool
 		wantErr     string
+		// settings overrides settings() for this case (pairs).
+		settings []string
 	}{
 		"direct customer: four requests, no username check before the create": {
 			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
@@ -131,7 +133,10 @@ func TestSynchronize(t *testing.T) {
 			wantCreated: true,
 		},
 		"transaction polled until it settles": {
-			req: &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
+			// Three polls 1 ms apart: a deadline far above that, so a loaded
+			// machine cannot turn the third poll into "still pending".
+			settings: []string{panda.SettingTxDeadline, "10s"},
+			req:      &provisioningv1.SynchronizeRequest{Account: directCustomer(), AutoFill: true},
 			remote: func(m *remotemock.MockRemote) {
 				gomock.InOrder(
 					expectNoPriorAccount(m, root, "Acme Corp", panda.AccountTypeSubscriber),
@@ -576,7 +581,7 @@ func TestSynchronize(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			a, m := newMocked(t)
+			a, m := newMocked(t, tc.settings...)
 			if tc.remote != nil {
 				tc.remote(m)
 			}
