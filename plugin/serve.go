@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -109,12 +110,31 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 		d.drainAndStop(o.grace)
 	}()
 
-	goplugin.Serve(&goplugin.ServeConfig{
+	cfg := &goplugin.ServeConfig{
 		HandshakeConfig: handshake,
 		Plugins:         pluginSet(adapter),
 		GRPCServer:      d.newServer,
 		Logger:          hclogslog.New(o.logger, hclog.Trace),
-	})
+	}
+	if clientPEM := os.Getenv(clientCertEnv); clientPEM != "" {
+		// AutoMTLS with a P-256 certificate of our own instead of the P-521
+		// one go-plugin would make (see serverTLS).
+		tlsCfg, der, err := serverTLS([]byte(clientPEM), time.Now())
+		if err != nil {
+			o.logger.Error("plugin TLS", "error", err)
+			return 1
+		}
+		stdout, err := handshakeCertWriter(os.Stdout, der)
+		if err != nil {
+			o.logger.Error("plugin TLS", "error", err)
+			return 1
+		}
+		cfg.TLSProvider = func() (*tls.Config, error) { return tlsCfg, nil }
+		// go-plugin prints the handshake line to os.Stdout, then sets
+		// os.Stdout to its own stdio pipe.
+		os.Stdout = stdout
+	}
+	goplugin.Serve(cfg)
 	return 0
 }
 
