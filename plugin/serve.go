@@ -61,9 +61,10 @@ func WithParentPollInterval(d time.Duration) ServeOption {
 // plugin stops. Call it from main; it never returns.
 //
 // Started by a host (the go-plugin handshake environment is set), it serves
-// gRPC with AutoMTLS on a unix socket and stops gracefully, letting in-flight
-// RPCs finish, on SIGTERM, SIGINT, the host's shutdown request or the death of
-// the host process. Started by hand, it prints how to run it in debug mode and
+// gRPC with AutoMTLS on a unix socket (with an ECDSA P-256 certificate of its
+// own, which starts faster than go-plugin's P-521) and stops gracefully,
+// letting in-flight RPCs finish, on SIGTERM, SIGINT, the host's shutdown
+// request or the death of the host process. Started by hand, it prints how to run it in debug mode and
 // exits with status 1. With --debug (or PROVISIONING_PLUGIN_DEBUG=1) it serves
 // in debug mode; see [ReattachInfo].
 func Serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption) {
