@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,9 +61,10 @@ func WithParentPollInterval(d time.Duration) ServeOption {
 // plugin stops. Call it from main; it never returns.
 //
 // Started by a host (the go-plugin handshake environment is set), it serves
-// gRPC with AutoMTLS on a unix socket and stops gracefully, letting in-flight
-// RPCs finish, on SIGTERM, SIGINT, the host's shutdown request or the death of
-// the host process. Started by hand, it prints how to run it in debug mode and
+// gRPC with AutoMTLS on a unix socket (with an ECDSA P-256 certificate of its
+// own, which starts faster than go-plugin's P-521) and stops gracefully,
+// letting in-flight RPCs finish, on SIGTERM, SIGINT, the host's shutdown
+// request or the death of the host process. Started by hand, it prints how to run it in debug mode and
 // exits with status 1. With --debug (or PROVISIONING_PLUGIN_DEBUG=1) it serves
 // in debug mode; see [ReattachInfo].
 func Serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption) {
@@ -109,12 +111,31 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 		d.drainAndStop(o.grace)
 	}()
 
-	goplugin.Serve(&goplugin.ServeConfig{
+	cfg := &goplugin.ServeConfig{
 		HandshakeConfig: handshake,
 		Plugins:         pluginSet(adapter),
 		GRPCServer:      d.newServer,
 		Logger:          hclogslog.New(o.logger, hclog.Trace),
-	})
+	}
+	if clientPEM := os.Getenv(clientCertEnv); clientPEM != "" {
+		// AutoMTLS with a P-256 certificate of our own instead of the P-521
+		// one go-plugin would make (see serverTLS).
+		tlsCfg, der, err := serverTLS([]byte(clientPEM), time.Now())
+		if err != nil {
+			o.logger.Error("plugin TLS", "error", err)
+			return 1
+		}
+		stdout, err := handshakeCertWriter(os.Stdout, der)
+		if err != nil {
+			o.logger.Error("plugin TLS", "error", err)
+			return 1
+		}
+		cfg.TLSProvider = func() (*tls.Config, error) { return tlsCfg, nil }
+		// go-plugin prints the handshake line to os.Stdout, then sets
+		// os.Stdout to its own stdio pipe.
+		os.Stdout = stdout
+	}
+	goplugin.Serve(cfg)
 	return 0
 }
 
