@@ -200,6 +200,7 @@ func (l *Launcher) StartContext(ctx context.Context) (*Process, error) {
 		// payload becomes several unreadable records). A larger buffer
 		// keeps such lines whole, for the host's logger to cut.
 		PluginLogBufferSize: stderrLineMax,
+		GRPCDialOptions:     flowControlDialOptions(),
 	})
 	p := &Process{client: c, owned: true, sockDir: sockDir}
 	connected := make(chan struct{})
@@ -324,6 +325,7 @@ func Attach(ri ReattachInfo, opts ...LaunchOption) (*Process, error) {
 		Reattach:         rc,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hclogslog.New(o.logger, hclog.Trace),
+		GRPCDialOptions:  flowControlDialOptions(),
 	})
 	p := &Process{client: c}
 	if err := p.connect(); err != nil {

@@ -191,7 +191,8 @@ const streamWorkers = 32
 const adapterPrefix = "/" + "provisioning.v1.ProvisioningAdapter/"
 
 func (d *drainer) newServer(opts []grpc.ServerOption) *grpc.Server {
-	opts = append(opts, grpc.ChainUnaryInterceptor(d.refuseWhileDraining), grpc.StatsHandler(drainStats{d}), grpc.NumStreamWorkers(streamWorkers))
+	opts = append(opts, grpc.ChainUnaryInterceptor(d.refuseWhileDraining), grpc.StatsHandler(drainStats{d}), grpc.NumStreamWorkers(streamWorkers),
+		grpc.InitialWindowSize(FlowControlWindow), grpc.InitialConnWindowSize(FlowControlWindow))
 	srv := grpc.NewServer(opts...)
 	d.mu.Lock()
 	d.srv = srv

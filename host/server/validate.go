@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/cloudbss/provisioning/plugin"
 	"github.com/cloudbss/provisioning/plugin/diag"
 	hostv1 "github.com/cloudbss/provisioning/proto/provisioning/host/v1"
 	provisioningv1 "github.com/cloudbss/provisioning/proto/provisioning/v1"
@@ -65,6 +66,10 @@ func GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxRequestBytes),
 		grpc.NumStreamWorkers(streamWorkers),
+		// Static windows: no bandwidth-delay PING per call (see
+		// plugin.FlowControlWindow).
+		grpc.InitialWindowSize(plugin.FlowControlWindow),
+		grpc.InitialConnWindowSize(plugin.FlowControlWindow),
 		grpc.ForceServerCodecV2(codec{encoding.GetCodecV2("proto")}),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 			if err := checkRequest(req); err != nil {
