@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cloudbss/provisioning/plugin"
 )
 
 // connOptions says how to reach and authenticate to a daemon.
@@ -71,7 +73,13 @@ func isLocalTarget(target string) bool {
 // unreachable daemon shows up as UNAVAILABLE on the first call.
 func dial(o connOptions) (*grpc.ClientConn, error) {
 	target := grpcTarget(o.target)
-	var opts []grpc.DialOption
+	// Static windows, as between the daemon and its plugins: no
+	// bandwidth-delay PING for the daemon to answer after nearly every
+	// result of a batch (see plugin.FlowControlWindow).
+	opts := []grpc.DialOption{
+		grpc.WithInitialWindowSize(plugin.FlowControlWindow),
+		grpc.WithInitialConnWindowSize(plugin.FlowControlWindow),
+	}
 	if o.tls() {
 		cfg, err := tlsConfig(o)
 		if err != nil {
