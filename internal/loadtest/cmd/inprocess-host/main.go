@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -65,8 +66,15 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
-	// The adapter logs as it does in its binary, through the host's logger.
-	adapter := panda.New(panda.WithLogger(log.With("plugin", panda.Name)))
+	// The adapter logs as it does in its binary, through the host's logger,
+	// and keeps its journal where provisioning-host would give the plugin
+	// process its data folder: the two daemons then differ only by the
+	// boundary (the journal's fsyncs are the adapter's, not the boundary's).
+	pluginDir := filepath.Join(*dataDir, "plugins", panda.Name)
+	if err := os.MkdirAll(pluginDir, 0o700); err != nil {
+		return err
+	}
+	adapter := panda.New(panda.WithLogger(log.With("plugin", panda.Name)), panda.WithDataDir(pluginDir))
 	h, err := host.New(cat,
 		host.WithInProcessPlugin(panda.Name, adapter),
 		host.WithLogger(log), host.WithStore(st), host.WithDataDir(*dataDir),
