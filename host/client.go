@@ -53,7 +53,7 @@ func (s *supervisor) invoke(ctx context.Context, method string, args, reply any,
 		if err != nil {
 			return err
 		}
-		err = inst.conn.Invoke(ctx, method, args, reply, opts...)
+		err = inst.invoke(ctx, method, args, reply, opts)
 		s.release()
 		if err == nil || !s.crashed(ctx, inst, err) {
 			return err
