@@ -29,6 +29,15 @@ const drainingMessage = "plugin is shutting down; retry on the restarted plugin"
 // from it otherwise.
 func WithoutSynchronizeStream() ServeOption { return func(o *serveOptions) { o.noSyncStream = true } }
 
+// Served returns adapter as [Serve] registers it on its gRPC server:
+// SynchronizeStream served by the SDK from the adapter's Synchronize, every
+// other RPC the adapter's own. For an adapter served on a gRPC server of
+// one's own, as plugintest.InProcess does; there the calls are not drained
+// on shutdown, which is Serve's doing.
+func Served(adapter provisioningv1.ProvisioningAdapterServer) provisioningv1.ProvisioningAdapterServer {
+	return streamingAdapter{ProvisioningAdapterServer: adapter}
+}
+
 // withSyncStream returns adapter as [Serve] registers it: SynchronizeStream
 // served by the SDK (see [streamingAdapter]) unless o says otherwise, every
 // other RPC the adapter's own.
@@ -61,7 +70,7 @@ func (unaryOnly) SynchronizeStream(provisioningv1.ProvisioningAdapter_Synchroniz
 // definition of what a call does.
 type streamingAdapter struct {
 	provisioningv1.ProvisioningAdapterServer
-	d *drainer
+	d *drainer // nil: not drained (Served)
 }
 
 func (a streamingAdapter) SynchronizeStream(stream provisioningv1.ProvisioningAdapter_SynchronizeStreamServer) error {
@@ -115,11 +124,15 @@ func (ss *syncStream) serve() error {
 // counted by the drainer before it looks whether the plugin is stopping.
 func (ss *syncStream) start(m *provisioningv1.SynchronizeStreamRequest) {
 	d := ss.a.d
-	d.add(1)
+	if d != nil {
+		d.add(1)
+	}
 	id := m.GetCallId()
 	done := func(resp *provisioningv1.SynchronizeResponse, err error) {
 		ss.answer(id, resp, err)
-		d.add(-1)
+		if d != nil {
+			d.add(-1)
+		}
 		<-ss.slots
 	}
 	if d.isDraining() {
@@ -189,8 +202,12 @@ func unaryStatus(err error) *status.Status {
 	return st
 }
 
-// isDraining reports whether the plugin is stopping and refuses new calls.
+// isDraining reports whether the plugin is stopping and refuses new calls;
+// never for a nil drainer.
 func (d *drainer) isDraining() bool {
+	if d == nil {
+		return false
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.draining
