@@ -87,6 +87,15 @@ func waitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // acquire waits for a running process and counts the call in flight.
 func (s *supervisor) acquire(ctx context.Context) (*instance, error) {
+	// The common case, a running process, needs no wait and so no timer.
+	s.mu.Lock()
+	if !s.closing && s.state == hostv1.PluginState_PLUGIN_STATE_RUNNING && !s.cur.isExited() {
+		s.inflight++
+		inst := s.cur
+		s.mu.Unlock()
+		return inst, nil
+	}
+	s.mu.Unlock()
 	wctx, cancel := waitCtx(ctx)
 	defer cancel()
 	for {

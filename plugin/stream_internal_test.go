@@ -269,3 +269,62 @@ func TestWithoutSynchronizeStream(t *testing.T) {
 		t.Errorf("unary Synchronize = %v, %v", resp, err)
 	}
 }
+
+// countingAdapter records the most Synchronize calls running at once.
+type countingAdapter struct {
+	provisioningv1.UnimplementedProvisioningAdapterServer
+	mu       sync.Mutex
+	now, max int
+}
+
+func (a *countingAdapter) Synchronize(context.Context, *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
+	a.mu.Lock()
+	a.now++
+	a.max = max(a.max, a.now)
+	a.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	a.mu.Lock()
+	a.now--
+	a.mu.Unlock()
+	return &provisioningv1.SynchronizeResponse{}, nil
+}
+
+// TestSynchronizeStreamBound: more calls than a stream runs at once are all
+// answered, never more than StreamCallsInFlight at a time.
+func TestSynchronizeStreamBound(t *testing.T) {
+	t.Parallel()
+	a := &countingAdapter{}
+	c, _ := serveStreamTest(t, a, serveOptions{})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	st, err := c.SynchronizeStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 3 * StreamCallsInFlight
+	go func() {
+		for id := range uint64(n) {
+			if err := st.Send(&provisioningv1.SynchronizeStreamRequest{CallId: id, Request: syncReq("a", "ok")}); err != nil {
+				return
+			}
+		}
+		_ = st.CloseSend()
+	}()
+	seen := map[uint64]bool{}
+	for {
+		r, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[r.GetCallId()] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d calls answered, want %d", len(seen), n)
+	}
+	if a.max > StreamCallsInFlight || a.max < 2 {
+		t.Errorf("at most %d calls ran at once, want 2 to %d", a.max, StreamCallsInFlight)
+	}
+}
