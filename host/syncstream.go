@@ -166,7 +166,7 @@ func (s *syncStreams) enter(ctx context.Context, conn grpc.ClientConnInterface) 
 			return nil, 0, nil, errNoStream
 		}
 		for _, st := range s.open {
-			if len(st.calls) < streamCallsInFlight {
+			if st.calls != nil && len(st.calls) < streamCallsInFlight {
 				s.nextID++
 				id := s.nextID
 				ch := make(chan streamResult, 1)
@@ -181,7 +181,9 @@ func (s *syncStreams) enter(ctx context.Context, conn grpc.ClientConnInterface) 
 			return nil, 0, nil, err
 		}
 		s.mu.Lock()
-		s.open = append(s.open, st)
+		if st.calls != nil { // else it broke already
+			s.open = append(s.open, st)
+		}
 	}
 }
 

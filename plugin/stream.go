@@ -145,10 +145,12 @@ func (ss *syncStream) start(m *provisioningv1.SynchronizeStreamRequest) {
 		done(nil, status.Error(codes.Unavailable, drainingMessage))
 		return
 	}
-	ctx, cancel := context.WithCancel(ss.stream.Context())
+	var ctx context.Context
+	var cancel context.CancelFunc
 	if t := m.GetTimeout(); t != nil {
-		cancel()
 		ctx, cancel = context.WithTimeout(ss.stream.Context(), t.AsDuration())
+	} else {
+		ctx, cancel = context.WithCancel(ss.stream.Context())
 	}
 	ss.mu.Lock()
 	if _, dup := ss.cancels[id]; dup {
