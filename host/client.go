@@ -42,8 +42,11 @@ func (c pluginConn) Invoke(ctx context.Context, method string, args, reply any, 
 	return err
 }
 
+// NewStream refuses: the one streaming RPC, SynchronizeStream, is the host's
+// own way to carry Synchronize calls (syncstream.go); callers call
+// Synchronize.
 func (c pluginConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Error(codes.Unimplemented, "provisioning plugins serve no streaming RPCs")
+	return nil, status.Error(codes.Unimplemented, "the host's plugin client opens no streams: call Synchronize, which the host carries on SynchronizeStream itself")
 }
 
 func (s *supervisor) invoke(ctx context.Context, method string, args, reply any, opts []grpc.CallOption) error {
