@@ -42,7 +42,10 @@ import (
 // streamCallsInFlight is the most calls the host keeps in flight on one
 // stream, the SDK's bound, so the plugin never stops reading a stream the
 // host sends on and a send never waits on flow control for long. More
-// concurrent calls open more streams.
+// concurrent calls open more streams. (A call its caller gave up on leaves
+// its place at once, while the plugin may still be ending it: the plugin can
+// then hold a new call back until the cancelled one returns, which is as
+// long as its adapter takes to honour the cancellation.)
 const streamCallsInFlight = plugin.StreamCallsInFlight
 
 // errNoStream means the plugin process does not serve SynchronizeStream:
