@@ -42,8 +42,11 @@ func (c pluginConn) Invoke(ctx context.Context, method string, args, reply any, 
 	return err
 }
 
+// NewStream refuses: the one streaming RPC, SynchronizeStream, is the host's
+// own way to carry Synchronize calls (syncstream.go); callers call
+// Synchronize.
 func (c pluginConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Error(codes.Unimplemented, "provisioning plugins serve no streaming RPCs")
+	return nil, status.Error(codes.Unimplemented, "the host's plugin client opens no streams: call Synchronize, which the host carries on SynchronizeStream itself")
 }
 
 func (s *supervisor) invoke(ctx context.Context, method string, args, reply any, opts []grpc.CallOption) error {
@@ -53,7 +56,7 @@ func (s *supervisor) invoke(ctx context.Context, method string, args, reply any,
 		if err != nil {
 			return err
 		}
-		err = inst.conn.Invoke(ctx, method, args, reply, opts...)
+		err = inst.invoke(ctx, method, args, reply, opts)
 		s.release()
 		if err == nil || !s.crashed(ctx, inst, err) {
 			return err
@@ -87,6 +90,15 @@ func waitCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 
 // acquire waits for a running process and counts the call in flight.
 func (s *supervisor) acquire(ctx context.Context) (*instance, error) {
+	// The common case, a running process, needs no wait and so no timer.
+	s.mu.Lock()
+	if !s.closing && s.state == hostv1.PluginState_PLUGIN_STATE_RUNNING && !s.cur.isExited() {
+		s.inflight++
+		inst := s.cur
+		s.mu.Unlock()
+		return inst, nil
+	}
+	s.mu.Unlock()
 	wctx, cancel := waitCtx(ctx)
 	defer cancel()
 	for {

@@ -67,5 +67,5 @@ func (c localConn) Invoke(ctx context.Context, method string, args, reply any, _
 }
 
 func (localConn) NewStream(_ context.Context, _ *grpc.StreamDesc, method string, _ ...grpc.CallOption) (grpc.ClientStream, error) {
-	return nil, status.Errorf(codes.Unimplemented, "%s: provisioning adapters serve no streaming RPCs", strings.TrimPrefix(method, "/"))
+	return nil, status.Errorf(codes.Unimplemented, "%s: an adapter linked into the host is called directly, without streams (Synchronize goes unary)", strings.TrimPrefix(method, "/"))
 }

@@ -47,6 +47,8 @@ type instance struct {
 	// exited is closed once the process is gone (crash, kill or stop).
 	exited   chan struct{}
 	exitOnce sync.Once
+	// streams carry its Synchronize calls (syncstream.go).
+	streams syncStreams
 }
 
 func (in *instance) markExited() { in.exitOnce.Do(func() { close(in.exited) }) }

@@ -97,7 +97,7 @@ func serveDebug(adapter provisioningv1.ProvisioningAdapterServer, o *serveOption
 	closed := make(chan struct{})
 	go goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: handshake,
-		Plugins:         pluginSet(adapter),
+		Plugins:         pluginSet(withSyncStream(adapter, d, o)),
 		GRPCServer:      d.newServer,
 		Logger:          hclogslog.New(o.logger, hclog.Trace),
 		Test: &goplugin.ServeTestConfig{

@@ -15,7 +15,10 @@
 // plugin gracefully (in-flight RPCs finish), the plugin exits on its own when
 // its host process dies, a plugin started by hand explains itself instead of
 // hanging, and `--debug` serves on a local address for a developer to attach
-// provctl or a debugger.
+// provctl or a debugger. Serve also serves SynchronizeStream, the stream on
+// which a host sends many Synchronize calls, from the adapter's own
+// Synchronize (see [Served] and [WithoutSynchronizeStream]): an adapter
+// implements Synchronize only.
 //
 // Stdout belongs to the go-plugin handshake: a plugin must never print to it.
 // Log with the [*slog.Logger] from [Logger]; it writes to stderr in the JSON

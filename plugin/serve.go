@@ -40,6 +40,8 @@ type serveOptions struct {
 	stderr      io.Writer
 	debugCtx    context.Context
 	debugAttach func(ReattachInfo)
+	// noSyncStream: see WithoutSynchronizeStream (stream.go).
+	noSyncStream bool
 }
 
 // WithLogger sets the logger Serve and go-plugin log to. Default: [Logger].
@@ -113,7 +115,7 @@ func serve(adapter provisioningv1.ProvisioningAdapterServer, opts ...ServeOption
 
 	cfg := &goplugin.ServeConfig{
 		HandshakeConfig: handshake,
-		Plugins:         pluginSet(adapter),
+		Plugins:         pluginSet(withSyncStream(adapter, d, &o)),
 		GRPCServer:      d.newServer,
 		Logger:          hclogslog.New(o.logger, hclog.Trace),
 	}
@@ -206,7 +208,7 @@ func (d *drainer) refuseWhileDraining(ctx context.Context, req any, info *grpc.U
 		draining := d.draining
 		d.mu.Unlock()
 		if draining {
-			return nil, status.Error(codes.Unavailable, "plugin is shutting down; retry on the restarted plugin")
+			return nil, status.Error(codes.Unavailable, drainingMessage)
 		}
 	}
 	return h(ctx, req)
@@ -225,11 +227,13 @@ func (d *drainer) add(n int) {
 
 type adapterCallKey struct{}
 
-// drainStats counts adapter RPCs from Begin to End.
+// drainStats counts adapter RPCs from Begin to End. A SynchronizeStream is
+// not one: it lasts as long as the host keeps it, and each of its calls is
+// counted instead (stream.go).
 type drainStats struct{ d *drainer }
 
 func (s drainStats) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
-	if strings.HasPrefix(info.FullMethodName, adapterPrefix) {
+	if strings.HasPrefix(info.FullMethodName, adapterPrefix) && info.FullMethodName != provisioningv1.ProvisioningAdapter_SynchronizeStream_FullMethodName {
 		return context.WithValue(ctx, adapterCallKey{}, true)
 	}
 	return ctx

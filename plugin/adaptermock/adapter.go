@@ -614,6 +614,50 @@ func (c *MockProvisioningAdapterClientSynchronizeCall) DoAndReturn(f func(contex
 	return c
 }
 
+// SynchronizeStream mocks base method.
+func (m *MockProvisioningAdapterClient) SynchronizeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse], error) {
+	m.ctrl.T.Helper()
+	varargs := []any{ctx}
+	for _, a := range opts {
+		varargs = append(varargs, a)
+	}
+	ret := m.ctrl.Call(m, "SynchronizeStream", varargs...)
+	ret0, _ := ret[0].(grpc.BidiStreamingClient[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse])
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// SynchronizeStream indicates an expected call of SynchronizeStream.
+func (mr *MockProvisioningAdapterClientMockRecorder) SynchronizeStream(ctx any, opts ...any) *MockProvisioningAdapterClientSynchronizeStreamCall {
+	mr.mock.ctrl.T.Helper()
+	varargs := append([]any{ctx}, opts...)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SynchronizeStream", reflect.TypeOf((*MockProvisioningAdapterClient)(nil).SynchronizeStream), varargs...)
+	return &MockProvisioningAdapterClientSynchronizeStreamCall{Call: call}
+}
+
+// MockProvisioningAdapterClientSynchronizeStreamCall wrap *gomock.Call
+type MockProvisioningAdapterClientSynchronizeStreamCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterClientSynchronizeStreamCall) Return(arg0 grpc.BidiStreamingClient[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse], arg1 error) *MockProvisioningAdapterClientSynchronizeStreamCall {
+	c.Call = c.Call.Return(arg0, arg1)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterClientSynchronizeStreamCall) Do(f func(context.Context, ...grpc.CallOption) (grpc.BidiStreamingClient[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse], error)) *MockProvisioningAdapterClientSynchronizeStreamCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterClientSynchronizeStreamCall) DoAndReturn(f func(context.Context, ...grpc.CallOption) (grpc.BidiStreamingClient[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse], error)) *MockProvisioningAdapterClientSynchronizeStreamCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
 // ValidateSubscription mocks base method.
 func (m *MockProvisioningAdapterClient) ValidateSubscription(ctx context.Context, in *provisioningv1.ValidateSubscriptionRequest, opts ...grpc.CallOption) (*provisioningv1.ValidateSubscriptionResponse, error) {
 	m.ctrl.T.Helper()
@@ -1229,6 +1273,44 @@ func (c *MockProvisioningAdapterServerSynchronizeCall) Do(f func(context.Context
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockProvisioningAdapterServerSynchronizeCall) DoAndReturn(f func(context.Context, *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error)) *MockProvisioningAdapterServerSynchronizeCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// SynchronizeStream mocks base method.
+func (m *MockProvisioningAdapterServer) SynchronizeStream(arg0 grpc.BidiStreamingServer[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse]) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "SynchronizeStream", arg0)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// SynchronizeStream indicates an expected call of SynchronizeStream.
+func (mr *MockProvisioningAdapterServerMockRecorder) SynchronizeStream(arg0 any) *MockProvisioningAdapterServerSynchronizeStreamCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SynchronizeStream", reflect.TypeOf((*MockProvisioningAdapterServer)(nil).SynchronizeStream), arg0)
+	return &MockProvisioningAdapterServerSynchronizeStreamCall{Call: call}
+}
+
+// MockProvisioningAdapterServerSynchronizeStreamCall wrap *gomock.Call
+type MockProvisioningAdapterServerSynchronizeStreamCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockProvisioningAdapterServerSynchronizeStreamCall) Return(arg0 error) *MockProvisioningAdapterServerSynchronizeStreamCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockProvisioningAdapterServerSynchronizeStreamCall) Do(f func(grpc.BidiStreamingServer[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse]) error) *MockProvisioningAdapterServerSynchronizeStreamCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockProvisioningAdapterServerSynchronizeStreamCall) DoAndReturn(f func(grpc.BidiStreamingServer[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse]) error) *MockProvisioningAdapterServerSynchronizeStreamCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

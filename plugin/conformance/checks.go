@@ -34,6 +34,7 @@ var checks = []check{
 	{CheckInfo{"synchronize.parent-first", "an end customer whose reseller is not synchronized answers FAILED_PRECONDITION with PreconditionFailure and ErrorInfo, and ValidateSyncOptions reports an error"}, checkSynchronizeParentFirst},
 	{CheckInfo{"synchronize.idempotent", "N Synchronize calls for a fresh account answer one record, created=true exactly once (on the first)"}, checkSynchronizeIdempotent},
 	{CheckInfo{"synchronize.concurrent", "N concurrent Synchronize calls for a fresh account create it once and agree on its remote id"}, checkSynchronizeConcurrent},
+	{CheckInfo{"synchronize.stream", "Synchronize on SynchronizeStream answers what unary Synchronize answers: the same record for a replay, the same code, reason and violation fields for an invalid request (skipped when the plugin does not serve the optional RPC)"}, checkSynchronizeStream},
 	{CheckInfo{"synchronize.hierarchy", "a reseller then its end customer synchronize; the end customer's remote_parent_id is the reseller's remote_id"}, checkSynchronizeHierarchy},
 	{CheckInfo{"sync-status.refresh", "GetSyncStatus refreshes a synchronized record without changing its identity, and rejects a request without a record"}, checkSyncStatus},
 	{CheckInfo{"deadline.short", "a Synchronize with a short deadline returns promptly with DEADLINE_EXCEEDED or success, and a retry converges on one record"}, checkDeadline},

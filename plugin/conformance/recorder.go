@@ -157,6 +157,12 @@ func (r *recorder) Synchronize(ctx context.Context, in *provisioningv1.Synchroni
 	return resp, err
 }
 
+// SynchronizeStream passes the stream on; the check that uses it
+// (synchronize.stream) records each call's answer itself.
+func (r *recorder) SynchronizeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[provisioningv1.SynchronizeStreamRequest, provisioningv1.SynchronizeStreamResponse], error) {
+	return r.next.SynchronizeStream(ctx, opts...)
+}
+
 func (r *recorder) GetSyncStatus(ctx context.Context, in *provisioningv1.GetSyncStatusRequest, opts ...grpc.CallOption) (*provisioningv1.GetSyncStatusResponse, error) {
 	ctx, cancel := r.bound(ctx)
 	defer cancel()

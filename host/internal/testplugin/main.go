@@ -20,6 +20,8 @@
 //     short one, before serving.
 //   - TESTPLUGIN_ENV_FILE=PATH: it writes its environment there, one
 //     variable a line.
+//   - TESTPLUGIN_NO_STREAM=1: it serves no SynchronizeStream, as a plugin
+//     built before the RPC (plugin.WithoutSynchronizeStream).
 //   - Orders: see subscriptions.go; DeleteAccount: see lifecycle.go.
 //
 // An end customer (parent_id set) needs its parent among the ancestors,
@@ -87,7 +89,11 @@ func main() {
 	if name == "" {
 		name = "testplugin"
 	}
-	plugin.Serve(&adapter{name: name, records: map[string]*provisioningv1.SyncRecord{}})
+	var opts []plugin.ServeOption
+	if os.Getenv("TESTPLUGIN_NO_STREAM") == "1" {
+		opts = append(opts, plugin.WithoutSynchronizeStream())
+	}
+	plugin.Serve(&adapter{name: name, records: map[string]*provisioningv1.SyncRecord{}}, opts...)
 }
 
 type adapter struct {

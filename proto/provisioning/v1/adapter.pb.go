@@ -10,8 +10,10 @@
 package provisioningv1
 
 import (
+	status "google.golang.org/genproto/googleapis/rpc/status"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -848,6 +850,179 @@ func (x *SynchronizeResponse) GetUpdated() bool {
 	return false
 }
 
+// SynchronizeStreamRequest is one message of SynchronizeStream: a call, or
+// the cancellation of one.
+type SynchronizeStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The call's id, unique among the stream's calls in flight; its answer
+	// carries it.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// The call. Required unless cancel is set.
+	Request *SynchronizeRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// The time the call had left when it was sent; unset: no deadline of its
+	// own.
+	Timeout *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Cancel the call call_id in flight; request and timeout are then unset.
+	Cancel        bool `protobuf:"varint,4,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SynchronizeStreamRequest) Reset() {
+	*x = SynchronizeStreamRequest{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SynchronizeStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SynchronizeStreamRequest) ProtoMessage() {}
+
+func (x *SynchronizeStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SynchronizeStreamRequest.ProtoReflect.Descriptor instead.
+func (*SynchronizeStreamRequest) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SynchronizeStreamRequest) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *SynchronizeStreamRequest) GetRequest() *SynchronizeRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *SynchronizeStreamRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *SynchronizeStreamRequest) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
+// SynchronizeStreamResponse answers one call of SynchronizeStream.
+type SynchronizeStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the call answered.
+	CallId uint64 `protobuf:"varint,1,opt,name=call_id,json=callId,proto3" json:"call_id,omitempty"`
+	// What Synchronize would have answered.
+	//
+	// Types that are valid to be assigned to Result:
+	//
+	//	*SynchronizeStreamResponse_Response
+	//	*SynchronizeStreamResponse_Error
+	Result        isSynchronizeStreamResponse_Result `protobuf_oneof:"result"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SynchronizeStreamResponse) Reset() {
+	*x = SynchronizeStreamResponse{}
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SynchronizeStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SynchronizeStreamResponse) ProtoMessage() {}
+
+func (x *SynchronizeStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SynchronizeStreamResponse.ProtoReflect.Descriptor instead.
+func (*SynchronizeStreamResponse) Descriptor() ([]byte, []int) {
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SynchronizeStreamResponse) GetCallId() uint64 {
+	if x != nil {
+		return x.CallId
+	}
+	return 0
+}
+
+func (x *SynchronizeStreamResponse) GetResult() isSynchronizeStreamResponse_Result {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *SynchronizeStreamResponse) GetResponse() *SynchronizeResponse {
+	if x != nil {
+		if x, ok := x.Result.(*SynchronizeStreamResponse_Response); ok {
+			return x.Response
+		}
+	}
+	return nil
+}
+
+func (x *SynchronizeStreamResponse) GetError() *status.Status {
+	if x != nil {
+		if x, ok := x.Result.(*SynchronizeStreamResponse_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isSynchronizeStreamResponse_Result interface {
+	isSynchronizeStreamResponse_Result()
+}
+
+type SynchronizeStreamResponse_Response struct {
+	// The answer of a call that succeeded.
+	Response *SynchronizeResponse `protobuf:"bytes,2,opt,name=response,proto3,oneof"`
+}
+
+type SynchronizeStreamResponse_Error struct {
+	// The error of a call that failed: its code (never OK), message and
+	// details, exactly as Synchronize would return them.
+	Error *status.Status `protobuf:"bytes,3,opt,name=error,proto3,oneof"`
+}
+
+func (*SynchronizeStreamResponse_Response) isSynchronizeStreamResponse_Result() {}
+
+func (*SynchronizeStreamResponse_Error) isSynchronizeStreamResponse_Result() {}
+
 // GetSyncStatusRequest refreshes one record.
 type GetSyncStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -864,7 +1039,7 @@ type GetSyncStatusRequest struct {
 
 func (x *GetSyncStatusRequest) Reset() {
 	*x = GetSyncStatusRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[12]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -876,7 +1051,7 @@ func (x *GetSyncStatusRequest) String() string {
 func (*GetSyncStatusRequest) ProtoMessage() {}
 
 func (x *GetSyncStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[12]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -889,7 +1064,7 @@ func (x *GetSyncStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetSyncStatusRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{12}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetSyncStatusRequest) GetRecord() *SyncRecord {
@@ -929,7 +1104,7 @@ type GetSyncStatusResponse struct {
 
 func (x *GetSyncStatusResponse) Reset() {
 	*x = GetSyncStatusResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[13]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -941,7 +1116,7 @@ func (x *GetSyncStatusResponse) String() string {
 func (*GetSyncStatusResponse) ProtoMessage() {}
 
 func (x *GetSyncStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[13]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -954,7 +1129,7 @@ func (x *GetSyncStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSyncStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetSyncStatusResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{13}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetSyncStatusResponse) GetRecord() *SyncRecord {
@@ -994,7 +1169,7 @@ type DeleteAccountRequest struct {
 
 func (x *DeleteAccountRequest) Reset() {
 	*x = DeleteAccountRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[14]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1181,7 @@ func (x *DeleteAccountRequest) String() string {
 func (*DeleteAccountRequest) ProtoMessage() {}
 
 func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[14]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1194,7 @@ func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{14}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteAccountRequest) GetAccount() *Account {
@@ -1077,7 +1252,7 @@ type DeleteAccountResponse struct {
 
 func (x *DeleteAccountResponse) Reset() {
 	*x = DeleteAccountResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[15]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1264,7 @@ func (x *DeleteAccountResponse) String() string {
 func (*DeleteAccountResponse) ProtoMessage() {}
 
 func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[15]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1277,7 @@ func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
 func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{15}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteAccountResponse) GetRecord() *SyncRecord {
@@ -1142,7 +1317,7 @@ type GetServiceDefinitionRequest struct {
 
 func (x *GetServiceDefinitionRequest) Reset() {
 	*x = GetServiceDefinitionRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[16]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1154,7 +1329,7 @@ func (x *GetServiceDefinitionRequest) String() string {
 func (*GetServiceDefinitionRequest) ProtoMessage() {}
 
 func (x *GetServiceDefinitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[16]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1167,7 +1342,7 @@ func (x *GetServiceDefinitionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceDefinitionRequest.ProtoReflect.Descriptor instead.
 func (*GetServiceDefinitionRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{16}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{18}
 }
 
 // GetServiceDefinitionResponse is the catalogue.
@@ -1181,7 +1356,7 @@ type GetServiceDefinitionResponse struct {
 
 func (x *GetServiceDefinitionResponse) Reset() {
 	*x = GetServiceDefinitionResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[17]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1368,7 @@ func (x *GetServiceDefinitionResponse) String() string {
 func (*GetServiceDefinitionResponse) ProtoMessage() {}
 
 func (x *GetServiceDefinitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[17]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1381,7 @@ func (x *GetServiceDefinitionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetServiceDefinitionResponse.ProtoReflect.Descriptor instead.
 func (*GetServiceDefinitionResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{17}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetServiceDefinitionResponse) GetProducts() []*Product {
@@ -1241,7 +1416,7 @@ type ValidateSubscriptionRequest struct {
 
 func (x *ValidateSubscriptionRequest) Reset() {
 	*x = ValidateSubscriptionRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[18]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1428,7 @@ func (x *ValidateSubscriptionRequest) String() string {
 func (*ValidateSubscriptionRequest) ProtoMessage() {}
 
 func (x *ValidateSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[18]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1441,7 @@ func (x *ValidateSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*ValidateSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{18}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ValidateSubscriptionRequest) GetSubscription() *Subscription {
@@ -1323,7 +1498,7 @@ type ValidateSubscriptionResponse struct {
 
 func (x *ValidateSubscriptionResponse) Reset() {
 	*x = ValidateSubscriptionResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[19]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1510,7 @@ func (x *ValidateSubscriptionResponse) String() string {
 func (*ValidateSubscriptionResponse) ProtoMessage() {}
 
 func (x *ValidateSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[19]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1523,7 @@ func (x *ValidateSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*ValidateSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{19}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ValidateSubscriptionResponse) GetDiagnostics() []*Diagnostic {
@@ -1379,7 +1554,7 @@ type ProvisionSubscriptionRequest struct {
 
 func (x *ProvisionSubscriptionRequest) Reset() {
 	*x = ProvisionSubscriptionRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[20]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1566,7 @@ func (x *ProvisionSubscriptionRequest) String() string {
 func (*ProvisionSubscriptionRequest) ProtoMessage() {}
 
 func (x *ProvisionSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[20]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1579,7 @@ func (x *ProvisionSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*ProvisionSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{20}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ProvisionSubscriptionRequest) GetSubscription() *Subscription {
@@ -1467,7 +1642,7 @@ type ProvisionSubscriptionResponse struct {
 
 func (x *ProvisionSubscriptionResponse) Reset() {
 	*x = ProvisionSubscriptionResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[21]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1654,7 @@ func (x *ProvisionSubscriptionResponse) String() string {
 func (*ProvisionSubscriptionResponse) ProtoMessage() {}
 
 func (x *ProvisionSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[21]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1667,7 @@ func (x *ProvisionSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProvisionSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*ProvisionSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{21}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ProvisionSubscriptionResponse) GetRecord() *SubscriptionRecord {
@@ -1542,7 +1717,7 @@ type SuspendSubscriptionRequest struct {
 
 func (x *SuspendSubscriptionRequest) Reset() {
 	*x = SuspendSubscriptionRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[22]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1729,7 @@ func (x *SuspendSubscriptionRequest) String() string {
 func (*SuspendSubscriptionRequest) ProtoMessage() {}
 
 func (x *SuspendSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[22]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1742,7 @@ func (x *SuspendSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*SuspendSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{22}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SuspendSubscriptionRequest) GetSubscriptionId() string {
@@ -1620,7 +1795,7 @@ type SuspendSubscriptionResponse struct {
 
 func (x *SuspendSubscriptionResponse) Reset() {
 	*x = SuspendSubscriptionResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[23]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1807,7 @@ func (x *SuspendSubscriptionResponse) String() string {
 func (*SuspendSubscriptionResponse) ProtoMessage() {}
 
 func (x *SuspendSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[23]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1820,7 @@ func (x *SuspendSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuspendSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*SuspendSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{23}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SuspendSubscriptionResponse) GetRecord() *SubscriptionRecord {
@@ -1690,7 +1865,7 @@ type ResumeSubscriptionRequest struct {
 
 func (x *ResumeSubscriptionRequest) Reset() {
 	*x = ResumeSubscriptionRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[24]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1877,7 @@ func (x *ResumeSubscriptionRequest) String() string {
 func (*ResumeSubscriptionRequest) ProtoMessage() {}
 
 func (x *ResumeSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[24]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1890,7 @@ func (x *ResumeSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*ResumeSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{24}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResumeSubscriptionRequest) GetSubscriptionId() string {
@@ -1775,7 +1950,7 @@ type ResumeSubscriptionResponse struct {
 
 func (x *ResumeSubscriptionResponse) Reset() {
 	*x = ResumeSubscriptionResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[25]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1962,7 @@ func (x *ResumeSubscriptionResponse) String() string {
 func (*ResumeSubscriptionResponse) ProtoMessage() {}
 
 func (x *ResumeSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[25]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1975,7 @@ func (x *ResumeSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*ResumeSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{25}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResumeSubscriptionResponse) GetRecord() *SubscriptionRecord {
@@ -1843,7 +2018,7 @@ type CancelSubscriptionRequest struct {
 
 func (x *CancelSubscriptionRequest) Reset() {
 	*x = CancelSubscriptionRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[26]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2030,7 @@ func (x *CancelSubscriptionRequest) String() string {
 func (*CancelSubscriptionRequest) ProtoMessage() {}
 
 func (x *CancelSubscriptionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[26]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2043,7 @@ func (x *CancelSubscriptionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSubscriptionRequest.ProtoReflect.Descriptor instead.
 func (*CancelSubscriptionRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{26}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CancelSubscriptionRequest) GetSubscriptionId() string {
@@ -1921,7 +2096,7 @@ type CancelSubscriptionResponse struct {
 
 func (x *CancelSubscriptionResponse) Reset() {
 	*x = CancelSubscriptionResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[27]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +2108,7 @@ func (x *CancelSubscriptionResponse) String() string {
 func (*CancelSubscriptionResponse) ProtoMessage() {}
 
 func (x *CancelSubscriptionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[27]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2121,7 @@ func (x *CancelSubscriptionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelSubscriptionResponse.ProtoReflect.Descriptor instead.
 func (*CancelSubscriptionResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{27}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CancelSubscriptionResponse) GetRecord() *SubscriptionRecord {
@@ -1988,7 +2163,7 @@ type GetSubscriptionStatusRequest struct {
 
 func (x *GetSubscriptionStatusRequest) Reset() {
 	*x = GetSubscriptionStatusRequest{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[28]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2175,7 @@ func (x *GetSubscriptionStatusRequest) String() string {
 func (*GetSubscriptionStatusRequest) ProtoMessage() {}
 
 func (x *GetSubscriptionStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[28]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2188,7 @@ func (x *GetSubscriptionStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionStatusRequest) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{28}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetSubscriptionStatusRequest) GetRecord() *SubscriptionRecord {
@@ -2058,7 +2233,7 @@ type GetSubscriptionStatusResponse struct {
 
 func (x *GetSubscriptionStatusResponse) Reset() {
 	*x = GetSubscriptionStatusResponse{}
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[29]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2070,7 +2245,7 @@ func (x *GetSubscriptionStatusResponse) String() string {
 func (*GetSubscriptionStatusResponse) ProtoMessage() {}
 
 func (x *GetSubscriptionStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_provisioning_v1_adapter_proto_msgTypes[29]
+	mi := &file_provisioning_v1_adapter_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2083,7 +2258,7 @@ func (x *GetSubscriptionStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSubscriptionStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetSubscriptionStatusResponse) Descriptor() ([]byte, []int) {
-	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{29}
+	return file_provisioning_v1_adapter_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetSubscriptionStatusResponse) GetRecord() *SubscriptionRecord {
@@ -2104,7 +2279,7 @@ var File_provisioning_v1_adapter_proto protoreflect.FileDescriptor
 
 const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\n" +
-	"\x1dprovisioning/v1/adapter.proto\x12\x0fprovisioning.v1\x1a\"provisioning/v1/subscription.proto\x1a\x1bprovisioning/v1/types.proto\"\x16\n" +
+	"\x1dprovisioning/v1/adapter.proto\x12\x0fprovisioning.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x17google/rpc/status.proto\x1a\"provisioning/v1/subscription.proto\x1a\x1bprovisioning/v1/types.proto\"\x16\n" +
 	"\x14GetPluginInfoRequest\"\xe6\x01\n" +
 	"\x15GetPluginInfoResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
@@ -2159,7 +2334,17 @@ const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\x12=\n" +
 	"\vdiagnostics\x18\x03 \x03(\v2\x1b.provisioning.v1.DiagnosticR\vdiagnostics\x12\x18\n" +
-	"\aupdated\x18\x04 \x01(\bR\aupdated\"\xb8\x01\n" +
+	"\aupdated\x18\x04 \x01(\bR\aupdated\"\xbf\x01\n" +
+	"\x18SynchronizeStreamRequest\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12=\n" +
+	"\arequest\x18\x02 \x01(\v2#.provisioning.v1.SynchronizeRequestR\arequest\x123\n" +
+	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x16\n" +
+	"\x06cancel\x18\x04 \x01(\bR\x06cancel\"\xae\x01\n" +
+	"\x19SynchronizeStreamResponse\x12\x17\n" +
+	"\acall_id\x18\x01 \x01(\x04R\x06callId\x12B\n" +
+	"\bresponse\x18\x02 \x01(\v2$.provisioning.v1.SynchronizeResponseH\x00R\bresponse\x12*\n" +
+	"\x05error\x18\x03 \x01(\v2\x12.google.rpc.StatusH\x00R\x05errorB\b\n" +
+	"\x06result\"\xb8\x01\n" +
 	"\x14GetSyncStatusRequest\x123\n" +
 	"\x06record\x18\x01 \x01(\v2\x1b.provisioning.v1.SyncRecordR\x06record\x122\n" +
 	"\aaccount\x18\x02 \x01(\v2\x18.provisioning.v1.AccountR\aaccount\x127\n" +
@@ -2252,14 +2437,15 @@ const file_provisioning_v1_adapter_proto_rawDesc = "" +
 	"\x10CAPABILITY_PROBE\x10\x06\x12\x14\n" +
 	"\x10CAPABILITY_ASYNC\x10\a\x12\x15\n" +
 	"\x11CAPABILITY_DELETE\x10\b\x12\x1c\n" +
-	"\x18CAPABILITY_SUBSCRIPTIONS\x10\t2\xf5\f\n" +
+	"\x18CAPABILITY_SUBSCRIPTIONS\x10\t2\xe5\r\n" +
 	"\x13ProvisioningAdapter\x12c\n" +
 	"\rGetPluginInfo\x12%.provisioning.v1.GetPluginInfoRequest\x1a&.provisioning.v1.GetPluginInfoResponse\"\x03\x90\x02\x01\x12W\n" +
 	"\tConfigure\x12!.provisioning.v1.ConfigureRequest\x1a\".provisioning.v1.ConfigureResponse\"\x03\x90\x02\x02\x12K\n" +
 	"\x05Probe\x12\x1d.provisioning.v1.ProbeRequest\x1a\x1e.provisioning.v1.ProbeResponse\"\x03\x90\x02\x01\x12f\n" +
 	"\x0eGetSyncOptions\x12&.provisioning.v1.GetSyncOptionsRequest\x1a'.provisioning.v1.GetSyncOptionsResponse\"\x03\x90\x02\x01\x12u\n" +
 	"\x13ValidateSyncOptions\x12+.provisioning.v1.ValidateSyncOptionsRequest\x1a,.provisioning.v1.ValidateSyncOptionsResponse\"\x03\x90\x02\x01\x12]\n" +
-	"\vSynchronize\x12#.provisioning.v1.SynchronizeRequest\x1a$.provisioning.v1.SynchronizeResponse\"\x03\x90\x02\x02\x12c\n" +
+	"\vSynchronize\x12#.provisioning.v1.SynchronizeRequest\x1a$.provisioning.v1.SynchronizeResponse\"\x03\x90\x02\x02\x12n\n" +
+	"\x11SynchronizeStream\x12).provisioning.v1.SynchronizeStreamRequest\x1a*.provisioning.v1.SynchronizeStreamResponse(\x010\x01\x12c\n" +
 	"\rGetSyncStatus\x12%.provisioning.v1.GetSyncStatusRequest\x1a&.provisioning.v1.GetSyncStatusResponse\"\x03\x90\x02\x01\x12c\n" +
 	"\rDeleteAccount\x12%.provisioning.v1.DeleteAccountRequest\x1a&.provisioning.v1.DeleteAccountResponse\"\x03\x90\x02\x02\x12x\n" +
 	"\x14GetServiceDefinition\x12,.provisioning.v1.GetServiceDefinitionRequest\x1a-.provisioning.v1.GetServiceDefinitionResponse\"\x03\x90\x02\x01\x12x\n" +
@@ -2283,7 +2469,7 @@ func file_provisioning_v1_adapter_proto_rawDescGZIP() []byte {
 }
 
 var file_provisioning_v1_adapter_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_provisioning_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_provisioning_v1_adapter_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_provisioning_v1_adapter_proto_goTypes = []any{
 	(Capability)(0),                       // 0: provisioning.v1.Capability
 	(*GetPluginInfoRequest)(nil),          // 1: provisioning.v1.GetPluginInfoRequest
@@ -2298,146 +2484,156 @@ var file_provisioning_v1_adapter_proto_goTypes = []any{
 	(*ValidateSyncOptionsResponse)(nil),   // 10: provisioning.v1.ValidateSyncOptionsResponse
 	(*SynchronizeRequest)(nil),            // 11: provisioning.v1.SynchronizeRequest
 	(*SynchronizeResponse)(nil),           // 12: provisioning.v1.SynchronizeResponse
-	(*GetSyncStatusRequest)(nil),          // 13: provisioning.v1.GetSyncStatusRequest
-	(*GetSyncStatusResponse)(nil),         // 14: provisioning.v1.GetSyncStatusResponse
-	(*DeleteAccountRequest)(nil),          // 15: provisioning.v1.DeleteAccountRequest
-	(*DeleteAccountResponse)(nil),         // 16: provisioning.v1.DeleteAccountResponse
-	(*GetServiceDefinitionRequest)(nil),   // 17: provisioning.v1.GetServiceDefinitionRequest
-	(*GetServiceDefinitionResponse)(nil),  // 18: provisioning.v1.GetServiceDefinitionResponse
-	(*ValidateSubscriptionRequest)(nil),   // 19: provisioning.v1.ValidateSubscriptionRequest
-	(*ValidateSubscriptionResponse)(nil),  // 20: provisioning.v1.ValidateSubscriptionResponse
-	(*ProvisionSubscriptionRequest)(nil),  // 21: provisioning.v1.ProvisionSubscriptionRequest
-	(*ProvisionSubscriptionResponse)(nil), // 22: provisioning.v1.ProvisionSubscriptionResponse
-	(*SuspendSubscriptionRequest)(nil),    // 23: provisioning.v1.SuspendSubscriptionRequest
-	(*SuspendSubscriptionResponse)(nil),   // 24: provisioning.v1.SuspendSubscriptionResponse
-	(*ResumeSubscriptionRequest)(nil),     // 25: provisioning.v1.ResumeSubscriptionRequest
-	(*ResumeSubscriptionResponse)(nil),    // 26: provisioning.v1.ResumeSubscriptionResponse
-	(*CancelSubscriptionRequest)(nil),     // 27: provisioning.v1.CancelSubscriptionRequest
-	(*CancelSubscriptionResponse)(nil),    // 28: provisioning.v1.CancelSubscriptionResponse
-	(*GetSubscriptionStatusRequest)(nil),  // 29: provisioning.v1.GetSubscriptionStatusRequest
-	(*GetSubscriptionStatusResponse)(nil), // 30: provisioning.v1.GetSubscriptionStatusResponse
-	nil,                                   // 31: provisioning.v1.ConfigureRequest.SettingsEntry
-	nil,                                   // 32: provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
-	nil,                                   // 33: provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
-	nil,                                   // 34: provisioning.v1.SynchronizeRequest.ValuesEntry
-	(*Field)(nil),                         // 35: provisioning.v1.Field
-	(*Diagnostic)(nil),                    // 36: provisioning.v1.Diagnostic
-	(*Account)(nil),                       // 37: provisioning.v1.Account
-	(*Ancestor)(nil),                      // 38: provisioning.v1.Ancestor
-	(*SyncRecord)(nil),                    // 39: provisioning.v1.SyncRecord
-	(*SubscriptionRecord)(nil),            // 40: provisioning.v1.SubscriptionRecord
-	(*Product)(nil),                       // 41: provisioning.v1.Product
-	(*Subscription)(nil),                  // 42: provisioning.v1.Subscription
+	(*SynchronizeStreamRequest)(nil),      // 13: provisioning.v1.SynchronizeStreamRequest
+	(*SynchronizeStreamResponse)(nil),     // 14: provisioning.v1.SynchronizeStreamResponse
+	(*GetSyncStatusRequest)(nil),          // 15: provisioning.v1.GetSyncStatusRequest
+	(*GetSyncStatusResponse)(nil),         // 16: provisioning.v1.GetSyncStatusResponse
+	(*DeleteAccountRequest)(nil),          // 17: provisioning.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),         // 18: provisioning.v1.DeleteAccountResponse
+	(*GetServiceDefinitionRequest)(nil),   // 19: provisioning.v1.GetServiceDefinitionRequest
+	(*GetServiceDefinitionResponse)(nil),  // 20: provisioning.v1.GetServiceDefinitionResponse
+	(*ValidateSubscriptionRequest)(nil),   // 21: provisioning.v1.ValidateSubscriptionRequest
+	(*ValidateSubscriptionResponse)(nil),  // 22: provisioning.v1.ValidateSubscriptionResponse
+	(*ProvisionSubscriptionRequest)(nil),  // 23: provisioning.v1.ProvisionSubscriptionRequest
+	(*ProvisionSubscriptionResponse)(nil), // 24: provisioning.v1.ProvisionSubscriptionResponse
+	(*SuspendSubscriptionRequest)(nil),    // 25: provisioning.v1.SuspendSubscriptionRequest
+	(*SuspendSubscriptionResponse)(nil),   // 26: provisioning.v1.SuspendSubscriptionResponse
+	(*ResumeSubscriptionRequest)(nil),     // 27: provisioning.v1.ResumeSubscriptionRequest
+	(*ResumeSubscriptionResponse)(nil),    // 28: provisioning.v1.ResumeSubscriptionResponse
+	(*CancelSubscriptionRequest)(nil),     // 29: provisioning.v1.CancelSubscriptionRequest
+	(*CancelSubscriptionResponse)(nil),    // 30: provisioning.v1.CancelSubscriptionResponse
+	(*GetSubscriptionStatusRequest)(nil),  // 31: provisioning.v1.GetSubscriptionStatusRequest
+	(*GetSubscriptionStatusResponse)(nil), // 32: provisioning.v1.GetSubscriptionStatusResponse
+	nil,                                   // 33: provisioning.v1.ConfigureRequest.SettingsEntry
+	nil,                                   // 34: provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
+	nil,                                   // 35: provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
+	nil,                                   // 36: provisioning.v1.SynchronizeRequest.ValuesEntry
+	(*Field)(nil),                         // 37: provisioning.v1.Field
+	(*Diagnostic)(nil),                    // 38: provisioning.v1.Diagnostic
+	(*Account)(nil),                       // 39: provisioning.v1.Account
+	(*Ancestor)(nil),                      // 40: provisioning.v1.Ancestor
+	(*SyncRecord)(nil),                    // 41: provisioning.v1.SyncRecord
+	(*durationpb.Duration)(nil),           // 42: google.protobuf.Duration
+	(*status.Status)(nil),                 // 43: google.rpc.Status
+	(*SubscriptionRecord)(nil),            // 44: provisioning.v1.SubscriptionRecord
+	(*Product)(nil),                       // 45: provisioning.v1.Product
+	(*Subscription)(nil),                  // 46: provisioning.v1.Subscription
 }
 var file_provisioning_v1_adapter_proto_depIdxs = []int32{
 	0,  // 0: provisioning.v1.GetPluginInfoResponse.capabilities:type_name -> provisioning.v1.Capability
-	35, // 1: provisioning.v1.GetPluginInfoResponse.config_fields:type_name -> provisioning.v1.Field
-	31, // 2: provisioning.v1.ConfigureRequest.settings:type_name -> provisioning.v1.ConfigureRequest.SettingsEntry
-	36, // 3: provisioning.v1.ConfigureResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	37, // 4: provisioning.v1.GetSyncOptionsRequest.account:type_name -> provisioning.v1.Account
-	38, // 5: provisioning.v1.GetSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	39, // 6: provisioning.v1.GetSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
-	35, // 7: provisioning.v1.GetSyncOptionsResponse.fields:type_name -> provisioning.v1.Field
-	36, // 8: provisioning.v1.GetSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	37, // 9: provisioning.v1.ValidateSyncOptionsRequest.account:type_name -> provisioning.v1.Account
-	38, // 10: provisioning.v1.ValidateSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	32, // 11: provisioning.v1.ValidateSyncOptionsRequest.values:type_name -> provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
-	39, // 12: provisioning.v1.ValidateSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
-	36, // 13: provisioning.v1.ValidateSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	33, // 14: provisioning.v1.ValidateSyncOptionsResponse.values:type_name -> provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
-	37, // 15: provisioning.v1.SynchronizeRequest.account:type_name -> provisioning.v1.Account
-	38, // 16: provisioning.v1.SynchronizeRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	34, // 17: provisioning.v1.SynchronizeRequest.values:type_name -> provisioning.v1.SynchronizeRequest.ValuesEntry
-	39, // 18: provisioning.v1.SynchronizeRequest.record:type_name -> provisioning.v1.SyncRecord
-	39, // 19: provisioning.v1.SynchronizeResponse.record:type_name -> provisioning.v1.SyncRecord
-	36, // 20: provisioning.v1.SynchronizeResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	39, // 21: provisioning.v1.GetSyncStatusRequest.record:type_name -> provisioning.v1.SyncRecord
-	37, // 22: provisioning.v1.GetSyncStatusRequest.account:type_name -> provisioning.v1.Account
-	38, // 23: provisioning.v1.GetSyncStatusRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	39, // 24: provisioning.v1.GetSyncStatusResponse.record:type_name -> provisioning.v1.SyncRecord
-	36, // 25: provisioning.v1.GetSyncStatusResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	37, // 26: provisioning.v1.DeleteAccountRequest.account:type_name -> provisioning.v1.Account
-	39, // 27: provisioning.v1.DeleteAccountRequest.record:type_name -> provisioning.v1.SyncRecord
-	38, // 28: provisioning.v1.DeleteAccountRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	40, // 29: provisioning.v1.DeleteAccountRequest.subscriptions:type_name -> provisioning.v1.SubscriptionRecord
-	39, // 30: provisioning.v1.DeleteAccountResponse.record:type_name -> provisioning.v1.SyncRecord
-	36, // 31: provisioning.v1.DeleteAccountResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	41, // 32: provisioning.v1.GetServiceDefinitionResponse.products:type_name -> provisioning.v1.Product
-	42, // 33: provisioning.v1.ValidateSubscriptionRequest.subscription:type_name -> provisioning.v1.Subscription
-	37, // 34: provisioning.v1.ValidateSubscriptionRequest.account:type_name -> provisioning.v1.Account
-	39, // 35: provisioning.v1.ValidateSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
-	38, // 36: provisioning.v1.ValidateSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	40, // 37: provisioning.v1.ValidateSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
-	40, // 38: provisioning.v1.ValidateSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
-	36, // 39: provisioning.v1.ValidateSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	42, // 40: provisioning.v1.ProvisionSubscriptionRequest.subscription:type_name -> provisioning.v1.Subscription
-	37, // 41: provisioning.v1.ProvisionSubscriptionRequest.account:type_name -> provisioning.v1.Account
-	39, // 42: provisioning.v1.ProvisionSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
-	38, // 43: provisioning.v1.ProvisionSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	40, // 44: provisioning.v1.ProvisionSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
-	40, // 45: provisioning.v1.ProvisionSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
-	40, // 46: provisioning.v1.ProvisionSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
-	36, // 47: provisioning.v1.ProvisionSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	40, // 48: provisioning.v1.SuspendSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
-	37, // 49: provisioning.v1.SuspendSubscriptionRequest.account:type_name -> provisioning.v1.Account
-	39, // 50: provisioning.v1.SuspendSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
-	38, // 51: provisioning.v1.SuspendSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	40, // 52: provisioning.v1.SuspendSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
-	36, // 53: provisioning.v1.SuspendSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	40, // 54: provisioning.v1.ResumeSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
-	37, // 55: provisioning.v1.ResumeSubscriptionRequest.account:type_name -> provisioning.v1.Account
-	39, // 56: provisioning.v1.ResumeSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
-	38, // 57: provisioning.v1.ResumeSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	40, // 58: provisioning.v1.ResumeSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
-	40, // 59: provisioning.v1.ResumeSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
-	36, // 60: provisioning.v1.ResumeSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	40, // 61: provisioning.v1.CancelSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
-	37, // 62: provisioning.v1.CancelSubscriptionRequest.account:type_name -> provisioning.v1.Account
-	39, // 63: provisioning.v1.CancelSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
-	38, // 64: provisioning.v1.CancelSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
-	40, // 65: provisioning.v1.CancelSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
-	36, // 66: provisioning.v1.CancelSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	40, // 67: provisioning.v1.GetSubscriptionStatusRequest.record:type_name -> provisioning.v1.SubscriptionRecord
-	37, // 68: provisioning.v1.GetSubscriptionStatusRequest.account:type_name -> provisioning.v1.Account
-	39, // 69: provisioning.v1.GetSubscriptionStatusRequest.account_record:type_name -> provisioning.v1.SyncRecord
-	42, // 70: provisioning.v1.GetSubscriptionStatusRequest.subscription:type_name -> provisioning.v1.Subscription
-	40, // 71: provisioning.v1.GetSubscriptionStatusResponse.record:type_name -> provisioning.v1.SubscriptionRecord
-	36, // 72: provisioning.v1.GetSubscriptionStatusResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
-	1,  // 73: provisioning.v1.ProvisioningAdapter.GetPluginInfo:input_type -> provisioning.v1.GetPluginInfoRequest
-	3,  // 74: provisioning.v1.ProvisioningAdapter.Configure:input_type -> provisioning.v1.ConfigureRequest
-	5,  // 75: provisioning.v1.ProvisioningAdapter.Probe:input_type -> provisioning.v1.ProbeRequest
-	7,  // 76: provisioning.v1.ProvisioningAdapter.GetSyncOptions:input_type -> provisioning.v1.GetSyncOptionsRequest
-	9,  // 77: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:input_type -> provisioning.v1.ValidateSyncOptionsRequest
-	11, // 78: provisioning.v1.ProvisioningAdapter.Synchronize:input_type -> provisioning.v1.SynchronizeRequest
-	13, // 79: provisioning.v1.ProvisioningAdapter.GetSyncStatus:input_type -> provisioning.v1.GetSyncStatusRequest
-	15, // 80: provisioning.v1.ProvisioningAdapter.DeleteAccount:input_type -> provisioning.v1.DeleteAccountRequest
-	17, // 81: provisioning.v1.ProvisioningAdapter.GetServiceDefinition:input_type -> provisioning.v1.GetServiceDefinitionRequest
-	19, // 82: provisioning.v1.ProvisioningAdapter.ValidateSubscription:input_type -> provisioning.v1.ValidateSubscriptionRequest
-	21, // 83: provisioning.v1.ProvisioningAdapter.ProvisionSubscription:input_type -> provisioning.v1.ProvisionSubscriptionRequest
-	23, // 84: provisioning.v1.ProvisioningAdapter.SuspendSubscription:input_type -> provisioning.v1.SuspendSubscriptionRequest
-	25, // 85: provisioning.v1.ProvisioningAdapter.ResumeSubscription:input_type -> provisioning.v1.ResumeSubscriptionRequest
-	27, // 86: provisioning.v1.ProvisioningAdapter.CancelSubscription:input_type -> provisioning.v1.CancelSubscriptionRequest
-	29, // 87: provisioning.v1.ProvisioningAdapter.GetSubscriptionStatus:input_type -> provisioning.v1.GetSubscriptionStatusRequest
-	2,  // 88: provisioning.v1.ProvisioningAdapter.GetPluginInfo:output_type -> provisioning.v1.GetPluginInfoResponse
-	4,  // 89: provisioning.v1.ProvisioningAdapter.Configure:output_type -> provisioning.v1.ConfigureResponse
-	6,  // 90: provisioning.v1.ProvisioningAdapter.Probe:output_type -> provisioning.v1.ProbeResponse
-	8,  // 91: provisioning.v1.ProvisioningAdapter.GetSyncOptions:output_type -> provisioning.v1.GetSyncOptionsResponse
-	10, // 92: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:output_type -> provisioning.v1.ValidateSyncOptionsResponse
-	12, // 93: provisioning.v1.ProvisioningAdapter.Synchronize:output_type -> provisioning.v1.SynchronizeResponse
-	14, // 94: provisioning.v1.ProvisioningAdapter.GetSyncStatus:output_type -> provisioning.v1.GetSyncStatusResponse
-	16, // 95: provisioning.v1.ProvisioningAdapter.DeleteAccount:output_type -> provisioning.v1.DeleteAccountResponse
-	18, // 96: provisioning.v1.ProvisioningAdapter.GetServiceDefinition:output_type -> provisioning.v1.GetServiceDefinitionResponse
-	20, // 97: provisioning.v1.ProvisioningAdapter.ValidateSubscription:output_type -> provisioning.v1.ValidateSubscriptionResponse
-	22, // 98: provisioning.v1.ProvisioningAdapter.ProvisionSubscription:output_type -> provisioning.v1.ProvisionSubscriptionResponse
-	24, // 99: provisioning.v1.ProvisioningAdapter.SuspendSubscription:output_type -> provisioning.v1.SuspendSubscriptionResponse
-	26, // 100: provisioning.v1.ProvisioningAdapter.ResumeSubscription:output_type -> provisioning.v1.ResumeSubscriptionResponse
-	28, // 101: provisioning.v1.ProvisioningAdapter.CancelSubscription:output_type -> provisioning.v1.CancelSubscriptionResponse
-	30, // 102: provisioning.v1.ProvisioningAdapter.GetSubscriptionStatus:output_type -> provisioning.v1.GetSubscriptionStatusResponse
-	88, // [88:103] is the sub-list for method output_type
-	73, // [73:88] is the sub-list for method input_type
-	73, // [73:73] is the sub-list for extension type_name
-	73, // [73:73] is the sub-list for extension extendee
-	0,  // [0:73] is the sub-list for field type_name
+	37, // 1: provisioning.v1.GetPluginInfoResponse.config_fields:type_name -> provisioning.v1.Field
+	33, // 2: provisioning.v1.ConfigureRequest.settings:type_name -> provisioning.v1.ConfigureRequest.SettingsEntry
+	38, // 3: provisioning.v1.ConfigureResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	39, // 4: provisioning.v1.GetSyncOptionsRequest.account:type_name -> provisioning.v1.Account
+	40, // 5: provisioning.v1.GetSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	41, // 6: provisioning.v1.GetSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
+	37, // 7: provisioning.v1.GetSyncOptionsResponse.fields:type_name -> provisioning.v1.Field
+	38, // 8: provisioning.v1.GetSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	39, // 9: provisioning.v1.ValidateSyncOptionsRequest.account:type_name -> provisioning.v1.Account
+	40, // 10: provisioning.v1.ValidateSyncOptionsRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	34, // 11: provisioning.v1.ValidateSyncOptionsRequest.values:type_name -> provisioning.v1.ValidateSyncOptionsRequest.ValuesEntry
+	41, // 12: provisioning.v1.ValidateSyncOptionsRequest.record:type_name -> provisioning.v1.SyncRecord
+	38, // 13: provisioning.v1.ValidateSyncOptionsResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	35, // 14: provisioning.v1.ValidateSyncOptionsResponse.values:type_name -> provisioning.v1.ValidateSyncOptionsResponse.ValuesEntry
+	39, // 15: provisioning.v1.SynchronizeRequest.account:type_name -> provisioning.v1.Account
+	40, // 16: provisioning.v1.SynchronizeRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	36, // 17: provisioning.v1.SynchronizeRequest.values:type_name -> provisioning.v1.SynchronizeRequest.ValuesEntry
+	41, // 18: provisioning.v1.SynchronizeRequest.record:type_name -> provisioning.v1.SyncRecord
+	41, // 19: provisioning.v1.SynchronizeResponse.record:type_name -> provisioning.v1.SyncRecord
+	38, // 20: provisioning.v1.SynchronizeResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	11, // 21: provisioning.v1.SynchronizeStreamRequest.request:type_name -> provisioning.v1.SynchronizeRequest
+	42, // 22: provisioning.v1.SynchronizeStreamRequest.timeout:type_name -> google.protobuf.Duration
+	12, // 23: provisioning.v1.SynchronizeStreamResponse.response:type_name -> provisioning.v1.SynchronizeResponse
+	43, // 24: provisioning.v1.SynchronizeStreamResponse.error:type_name -> google.rpc.Status
+	41, // 25: provisioning.v1.GetSyncStatusRequest.record:type_name -> provisioning.v1.SyncRecord
+	39, // 26: provisioning.v1.GetSyncStatusRequest.account:type_name -> provisioning.v1.Account
+	40, // 27: provisioning.v1.GetSyncStatusRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	41, // 28: provisioning.v1.GetSyncStatusResponse.record:type_name -> provisioning.v1.SyncRecord
+	38, // 29: provisioning.v1.GetSyncStatusResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	39, // 30: provisioning.v1.DeleteAccountRequest.account:type_name -> provisioning.v1.Account
+	41, // 31: provisioning.v1.DeleteAccountRequest.record:type_name -> provisioning.v1.SyncRecord
+	40, // 32: provisioning.v1.DeleteAccountRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	44, // 33: provisioning.v1.DeleteAccountRequest.subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	41, // 34: provisioning.v1.DeleteAccountResponse.record:type_name -> provisioning.v1.SyncRecord
+	38, // 35: provisioning.v1.DeleteAccountResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	45, // 36: provisioning.v1.GetServiceDefinitionResponse.products:type_name -> provisioning.v1.Product
+	46, // 37: provisioning.v1.ValidateSubscriptionRequest.subscription:type_name -> provisioning.v1.Subscription
+	39, // 38: provisioning.v1.ValidateSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	41, // 39: provisioning.v1.ValidateSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	40, // 40: provisioning.v1.ValidateSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	44, // 41: provisioning.v1.ValidateSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	44, // 42: provisioning.v1.ValidateSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	38, // 43: provisioning.v1.ValidateSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	46, // 44: provisioning.v1.ProvisionSubscriptionRequest.subscription:type_name -> provisioning.v1.Subscription
+	39, // 45: provisioning.v1.ProvisionSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	41, // 46: provisioning.v1.ProvisionSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	40, // 47: provisioning.v1.ProvisionSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	44, // 48: provisioning.v1.ProvisionSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	44, // 49: provisioning.v1.ProvisionSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	44, // 50: provisioning.v1.ProvisionSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	38, // 51: provisioning.v1.ProvisionSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	44, // 52: provisioning.v1.SuspendSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	39, // 53: provisioning.v1.SuspendSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	41, // 54: provisioning.v1.SuspendSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	40, // 55: provisioning.v1.SuspendSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	44, // 56: provisioning.v1.SuspendSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	38, // 57: provisioning.v1.SuspendSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	44, // 58: provisioning.v1.ResumeSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	39, // 59: provisioning.v1.ResumeSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	41, // 60: provisioning.v1.ResumeSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	40, // 61: provisioning.v1.ResumeSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	44, // 62: provisioning.v1.ResumeSubscriptionRequest.account_subscriptions:type_name -> provisioning.v1.SubscriptionRecord
+	44, // 63: provisioning.v1.ResumeSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	38, // 64: provisioning.v1.ResumeSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	44, // 65: provisioning.v1.CancelSubscriptionRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	39, // 66: provisioning.v1.CancelSubscriptionRequest.account:type_name -> provisioning.v1.Account
+	41, // 67: provisioning.v1.CancelSubscriptionRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	40, // 68: provisioning.v1.CancelSubscriptionRequest.ancestors:type_name -> provisioning.v1.Ancestor
+	44, // 69: provisioning.v1.CancelSubscriptionResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	38, // 70: provisioning.v1.CancelSubscriptionResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	44, // 71: provisioning.v1.GetSubscriptionStatusRequest.record:type_name -> provisioning.v1.SubscriptionRecord
+	39, // 72: provisioning.v1.GetSubscriptionStatusRequest.account:type_name -> provisioning.v1.Account
+	41, // 73: provisioning.v1.GetSubscriptionStatusRequest.account_record:type_name -> provisioning.v1.SyncRecord
+	46, // 74: provisioning.v1.GetSubscriptionStatusRequest.subscription:type_name -> provisioning.v1.Subscription
+	44, // 75: provisioning.v1.GetSubscriptionStatusResponse.record:type_name -> provisioning.v1.SubscriptionRecord
+	38, // 76: provisioning.v1.GetSubscriptionStatusResponse.diagnostics:type_name -> provisioning.v1.Diagnostic
+	1,  // 77: provisioning.v1.ProvisioningAdapter.GetPluginInfo:input_type -> provisioning.v1.GetPluginInfoRequest
+	3,  // 78: provisioning.v1.ProvisioningAdapter.Configure:input_type -> provisioning.v1.ConfigureRequest
+	5,  // 79: provisioning.v1.ProvisioningAdapter.Probe:input_type -> provisioning.v1.ProbeRequest
+	7,  // 80: provisioning.v1.ProvisioningAdapter.GetSyncOptions:input_type -> provisioning.v1.GetSyncOptionsRequest
+	9,  // 81: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:input_type -> provisioning.v1.ValidateSyncOptionsRequest
+	11, // 82: provisioning.v1.ProvisioningAdapter.Synchronize:input_type -> provisioning.v1.SynchronizeRequest
+	13, // 83: provisioning.v1.ProvisioningAdapter.SynchronizeStream:input_type -> provisioning.v1.SynchronizeStreamRequest
+	15, // 84: provisioning.v1.ProvisioningAdapter.GetSyncStatus:input_type -> provisioning.v1.GetSyncStatusRequest
+	17, // 85: provisioning.v1.ProvisioningAdapter.DeleteAccount:input_type -> provisioning.v1.DeleteAccountRequest
+	19, // 86: provisioning.v1.ProvisioningAdapter.GetServiceDefinition:input_type -> provisioning.v1.GetServiceDefinitionRequest
+	21, // 87: provisioning.v1.ProvisioningAdapter.ValidateSubscription:input_type -> provisioning.v1.ValidateSubscriptionRequest
+	23, // 88: provisioning.v1.ProvisioningAdapter.ProvisionSubscription:input_type -> provisioning.v1.ProvisionSubscriptionRequest
+	25, // 89: provisioning.v1.ProvisioningAdapter.SuspendSubscription:input_type -> provisioning.v1.SuspendSubscriptionRequest
+	27, // 90: provisioning.v1.ProvisioningAdapter.ResumeSubscription:input_type -> provisioning.v1.ResumeSubscriptionRequest
+	29, // 91: provisioning.v1.ProvisioningAdapter.CancelSubscription:input_type -> provisioning.v1.CancelSubscriptionRequest
+	31, // 92: provisioning.v1.ProvisioningAdapter.GetSubscriptionStatus:input_type -> provisioning.v1.GetSubscriptionStatusRequest
+	2,  // 93: provisioning.v1.ProvisioningAdapter.GetPluginInfo:output_type -> provisioning.v1.GetPluginInfoResponse
+	4,  // 94: provisioning.v1.ProvisioningAdapter.Configure:output_type -> provisioning.v1.ConfigureResponse
+	6,  // 95: provisioning.v1.ProvisioningAdapter.Probe:output_type -> provisioning.v1.ProbeResponse
+	8,  // 96: provisioning.v1.ProvisioningAdapter.GetSyncOptions:output_type -> provisioning.v1.GetSyncOptionsResponse
+	10, // 97: provisioning.v1.ProvisioningAdapter.ValidateSyncOptions:output_type -> provisioning.v1.ValidateSyncOptionsResponse
+	12, // 98: provisioning.v1.ProvisioningAdapter.Synchronize:output_type -> provisioning.v1.SynchronizeResponse
+	14, // 99: provisioning.v1.ProvisioningAdapter.SynchronizeStream:output_type -> provisioning.v1.SynchronizeStreamResponse
+	16, // 100: provisioning.v1.ProvisioningAdapter.GetSyncStatus:output_type -> provisioning.v1.GetSyncStatusResponse
+	18, // 101: provisioning.v1.ProvisioningAdapter.DeleteAccount:output_type -> provisioning.v1.DeleteAccountResponse
+	20, // 102: provisioning.v1.ProvisioningAdapter.GetServiceDefinition:output_type -> provisioning.v1.GetServiceDefinitionResponse
+	22, // 103: provisioning.v1.ProvisioningAdapter.ValidateSubscription:output_type -> provisioning.v1.ValidateSubscriptionResponse
+	24, // 104: provisioning.v1.ProvisioningAdapter.ProvisionSubscription:output_type -> provisioning.v1.ProvisionSubscriptionResponse
+	26, // 105: provisioning.v1.ProvisioningAdapter.SuspendSubscription:output_type -> provisioning.v1.SuspendSubscriptionResponse
+	28, // 106: provisioning.v1.ProvisioningAdapter.ResumeSubscription:output_type -> provisioning.v1.ResumeSubscriptionResponse
+	30, // 107: provisioning.v1.ProvisioningAdapter.CancelSubscription:output_type -> provisioning.v1.CancelSubscriptionResponse
+	32, // 108: provisioning.v1.ProvisioningAdapter.GetSubscriptionStatus:output_type -> provisioning.v1.GetSubscriptionStatusResponse
+	93, // [93:109] is the sub-list for method output_type
+	77, // [77:93] is the sub-list for method input_type
+	77, // [77:77] is the sub-list for extension type_name
+	77, // [77:77] is the sub-list for extension extendee
+	0,  // [0:77] is the sub-list for field type_name
 }
 
 func init() { file_provisioning_v1_adapter_proto_init() }
@@ -2447,13 +2643,17 @@ func file_provisioning_v1_adapter_proto_init() {
 	}
 	file_provisioning_v1_subscription_proto_init()
 	file_provisioning_v1_types_proto_init()
+	file_provisioning_v1_adapter_proto_msgTypes[13].OneofWrappers = []any{
+		(*SynchronizeStreamResponse_Response)(nil),
+		(*SynchronizeStreamResponse_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provisioning_v1_adapter_proto_rawDesc), len(file_provisioning_v1_adapter_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	ProvisioningAdapter_GetSyncOptions_FullMethodName        = "/provisioning.v1.ProvisioningAdapter/GetSyncOptions"
 	ProvisioningAdapter_ValidateSyncOptions_FullMethodName   = "/provisioning.v1.ProvisioningAdapter/ValidateSyncOptions"
 	ProvisioningAdapter_Synchronize_FullMethodName           = "/provisioning.v1.ProvisioningAdapter/Synchronize"
+	ProvisioningAdapter_SynchronizeStream_FullMethodName     = "/provisioning.v1.ProvisioningAdapter/SynchronizeStream"
 	ProvisioningAdapter_GetSyncStatus_FullMethodName         = "/provisioning.v1.ProvisioningAdapter/GetSyncStatus"
 	ProvisioningAdapter_DeleteAccount_FullMethodName         = "/provisioning.v1.ProvisioningAdapter/DeleteAccount"
 	ProvisioningAdapter_GetServiceDefinition_FullMethodName  = "/provisioning.v1.ProvisioningAdapter/GetServiceDefinition"
@@ -248,6 +249,56 @@ type ProvisioningAdapterClient interface {
 	// A remote transaction still running when the plugin's own deadline passes
 	// is not an error: the answer is a PENDING record that GetSyncStatus resumes.
 	Synchronize(ctx context.Context, in *SynchronizeRequest, opts ...grpc.CallOption) (*SynchronizeResponse, error)
+	// SynchronizeStream carries many Synchronize calls on one stream, so a host
+	// synchronizing a batch pays one HTTP/2 stream, not one per account. Each
+	// request message is one call (a call_id the host picks, the
+	// SynchronizeRequest, the time the call has left) or the cancellation of
+	// one; each response message answers one call by its call_id, with the
+	// SynchronizeResponse or the error exactly as Synchronize would have
+	// answered it (code, message and details). A call on the stream means what
+	// the same Synchronize means: same rules, same idempotency (keyed by
+	// account.id), same error table. A host reads the answer's status as it
+	// reads a unary error, so a FAILED record stored from either is the same.
+	//
+	// Optional. A plugin without it answers UNIMPLEMENTED on the stream itself
+	// (gRPC does for an unknown method); the host then sends this plugin
+	// process's Synchronize calls as unary calls, and asks again only of the
+	// next process. Plugins built on the Go SDK (plugin.Serve) serve it for
+	// every adapter, by calling the adapter's Synchronize.
+	//
+	// Rules:
+	//   - The plugin runs the calls of a stream concurrently; answers come in
+	//     any order. A call_id is unique among the stream's calls in flight; a
+	//     call_id already in flight answers INVALID_ARGUMENT and leaves the
+	//     first call alone.
+	//   - timeout is the call's remaining time when it was sent (as gRPC's
+	//     grpc-timeout header is for a unary call); unset means no deadline
+	//     beyond the stream's. Past it the call answers DEADLINE_EXCEEDED.
+	//   - cancel=true cancels the call_id in flight (its answer, CANCELED or
+	//     whatever it finished with, may still come; the host ignores it). A
+	//     cancel of a call not in flight is ignored.
+	//   - A plugin may stop reading while it has many calls in flight (the Go
+	//     SDK: 64 per stream); HTTP/2 flow control then holds the host's
+	//     sends. A host needing more concurrency opens more streams. The Go
+	//     host sends at most 64 calls in flight on one stream.
+	//   - A plugin that is shutting down answers each new call UNAVAILABLE (no
+	//     details), as it answers a unary call then, and finishes the calls in
+	//     flight.
+	//   - When the stream breaks (the plugin process died, the connection
+	//     dropped), every call in flight on it has no answer: the host treats
+	//     each as a unary call whose connection broke (UNAVAILABLE; retried once
+	//     on the restarted plugin, Synchronize being idempotent).
+	//   - The host closing its side (half-close) lets the calls in flight finish
+	//     and be answered; the plugin then ends the stream with OK.
+	//
+	// Stream errors (the status that ends the stream, not a call's answer):
+	//
+	// | code          | when                                         | caller                                |
+	// |---------------|----------------------------------------------|---------------------------------------|
+	// | UNIMPLEMENTED | the plugin does not serve SynchronizeStream  | send Synchronize unary to this plugin |
+	// | UNAVAILABLE   | the plugin is stopping, the connection broke | calls in flight: as a broken unary    |
+	// |               |                                              | call; reopen the stream               |
+	SynchronizeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SynchronizeStreamRequest, SynchronizeStreamResponse], error)
 	// GetSyncStatus refreshes a record from the remote system: resumes a pending
 	// transaction, notices activation (ACTIVE) or a deleted remote account
 	// (MISSING), and adopts an account converted in the vendor's console (e.g.
@@ -516,6 +567,19 @@ func (c *provisioningAdapterClient) Synchronize(ctx context.Context, in *Synchro
 	}
 	return out, nil
 }
+
+func (c *provisioningAdapterClient) SynchronizeStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SynchronizeStreamRequest, SynchronizeStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProvisioningAdapter_ServiceDesc.Streams[0], ProvisioningAdapter_SynchronizeStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SynchronizeStreamRequest, SynchronizeStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProvisioningAdapter_SynchronizeStreamClient = grpc.BidiStreamingClient[SynchronizeStreamRequest, SynchronizeStreamResponse]
 
 func (c *provisioningAdapterClient) GetSyncStatus(ctx context.Context, in *GetSyncStatusRequest, opts ...grpc.CallOption) (*GetSyncStatusResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -816,6 +880,56 @@ type ProvisioningAdapterServer interface {
 	// A remote transaction still running when the plugin's own deadline passes
 	// is not an error: the answer is a PENDING record that GetSyncStatus resumes.
 	Synchronize(context.Context, *SynchronizeRequest) (*SynchronizeResponse, error)
+	// SynchronizeStream carries many Synchronize calls on one stream, so a host
+	// synchronizing a batch pays one HTTP/2 stream, not one per account. Each
+	// request message is one call (a call_id the host picks, the
+	// SynchronizeRequest, the time the call has left) or the cancellation of
+	// one; each response message answers one call by its call_id, with the
+	// SynchronizeResponse or the error exactly as Synchronize would have
+	// answered it (code, message and details). A call on the stream means what
+	// the same Synchronize means: same rules, same idempotency (keyed by
+	// account.id), same error table. A host reads the answer's status as it
+	// reads a unary error, so a FAILED record stored from either is the same.
+	//
+	// Optional. A plugin without it answers UNIMPLEMENTED on the stream itself
+	// (gRPC does for an unknown method); the host then sends this plugin
+	// process's Synchronize calls as unary calls, and asks again only of the
+	// next process. Plugins built on the Go SDK (plugin.Serve) serve it for
+	// every adapter, by calling the adapter's Synchronize.
+	//
+	// Rules:
+	//   - The plugin runs the calls of a stream concurrently; answers come in
+	//     any order. A call_id is unique among the stream's calls in flight; a
+	//     call_id already in flight answers INVALID_ARGUMENT and leaves the
+	//     first call alone.
+	//   - timeout is the call's remaining time when it was sent (as gRPC's
+	//     grpc-timeout header is for a unary call); unset means no deadline
+	//     beyond the stream's. Past it the call answers DEADLINE_EXCEEDED.
+	//   - cancel=true cancels the call_id in flight (its answer, CANCELED or
+	//     whatever it finished with, may still come; the host ignores it). A
+	//     cancel of a call not in flight is ignored.
+	//   - A plugin may stop reading while it has many calls in flight (the Go
+	//     SDK: 64 per stream); HTTP/2 flow control then holds the host's
+	//     sends. A host needing more concurrency opens more streams. The Go
+	//     host sends at most 64 calls in flight on one stream.
+	//   - A plugin that is shutting down answers each new call UNAVAILABLE (no
+	//     details), as it answers a unary call then, and finishes the calls in
+	//     flight.
+	//   - When the stream breaks (the plugin process died, the connection
+	//     dropped), every call in flight on it has no answer: the host treats
+	//     each as a unary call whose connection broke (UNAVAILABLE; retried once
+	//     on the restarted plugin, Synchronize being idempotent).
+	//   - The host closing its side (half-close) lets the calls in flight finish
+	//     and be answered; the plugin then ends the stream with OK.
+	//
+	// Stream errors (the status that ends the stream, not a call's answer):
+	//
+	// | code          | when                                         | caller                                |
+	// |---------------|----------------------------------------------|---------------------------------------|
+	// | UNIMPLEMENTED | the plugin does not serve SynchronizeStream  | send Synchronize unary to this plugin |
+	// | UNAVAILABLE   | the plugin is stopping, the connection broke | calls in flight: as a broken unary    |
+	// |               |                                              | call; reopen the stream               |
+	SynchronizeStream(grpc.BidiStreamingServer[SynchronizeStreamRequest, SynchronizeStreamResponse]) error
 	// GetSyncStatus refreshes a record from the remote system: resumes a pending
 	// transaction, notices activation (ACTIVE) or a deleted remote account
 	// (MISSING), and adopts an account converted in the vendor's console (e.g.
@@ -1043,6 +1157,9 @@ func (UnimplementedProvisioningAdapterServer) ValidateSyncOptions(context.Contex
 func (UnimplementedProvisioningAdapterServer) Synchronize(context.Context, *SynchronizeRequest) (*SynchronizeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Synchronize not implemented")
 }
+func (UnimplementedProvisioningAdapterServer) SynchronizeStream(grpc.BidiStreamingServer[SynchronizeStreamRequest, SynchronizeStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method SynchronizeStream not implemented")
+}
 func (UnimplementedProvisioningAdapterServer) GetSyncStatus(context.Context, *GetSyncStatusRequest) (*GetSyncStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSyncStatus not implemented")
 }
@@ -1198,6 +1315,13 @@ func _ProvisioningAdapter_Synchronize_Handler(srv interface{}, ctx context.Conte
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _ProvisioningAdapter_SynchronizeStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ProvisioningAdapterServer).SynchronizeStream(&grpc.GenericServerStream[SynchronizeStreamRequest, SynchronizeStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProvisioningAdapter_SynchronizeStreamServer = grpc.BidiStreamingServer[SynchronizeStreamRequest, SynchronizeStreamResponse]
 
 func _ProvisioningAdapter_GetSyncStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetSyncStatusRequest)
@@ -1429,6 +1553,13 @@ var ProvisioningAdapter_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ProvisioningAdapter_GetSubscriptionStatus_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "SynchronizeStream",
+			Handler:       _ProvisioningAdapter_SynchronizeStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "provisioning/v1/adapter.proto",
 }
