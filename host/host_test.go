@@ -2,9 +2,13 @@ package host_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,10 +111,6 @@ func TestStartCallAndClose(t *testing.T) {
 		t.Errorf("Synchronize = %v", resp)
 	}
 	ps := f.h.Plugins()
-	// The digest of an unpinned binary is computed beside the first calls.
-	for deadline := time.Now().Add(5 * time.Second); len(ps) == 1 && ps[0].GetSha256() == "" && time.Now().Before(deadline); ps = f.h.Plugins() {
-		time.Sleep(10 * time.Millisecond)
-	}
 	if len(ps) != 1 || ps[0].GetState() != hostv1.PluginState_PLUGIN_STATE_RUNNING || ps[0].GetVersion() != "0.0.1" || len(ps[0].GetSha256()) != 64 {
 		t.Errorf("Plugins = %v", ps)
 	}
@@ -143,6 +143,56 @@ func TestStartCallAndClose(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "plugin=testplugin") {
 		t.Error("log lines do not carry the plugin name")
+	}
+}
+
+// TestPluginsDigestIsTheStartedBinarys: ListPlugins reports the SHA-256 of
+// an unpinned binary as it was started, hashed when first asked, and none
+// once another file took its path before that (a deploy renaming a new
+// build over it): never the new file's digest as the running process's.
+func TestPluginsDigestIsTheStartedBinarys(t *testing.T) {
+	for _, replaced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("replaced=%t", replaced), func(t *testing.T) {
+			b, err := os.ReadFile(plugintest.Build(t, testPluginPkg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			path := filepath.Join(dir, "testplugin")
+			if err := os.WriteFile(path, b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			deploy := func() {
+				t.Helper()
+				next := filepath.Join(dir, "testplugin.next")
+				if err := os.WriteFile(next, append(b, 0), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(next, path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f := start(t, catalog.Entry{Path: path})
+			if err := f.h.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			want := hex.EncodeToString(sum[:])
+			if replaced {
+				deploy()
+				want = ""
+			}
+			if got := f.h.Plugins()[0].GetSha256(); got != want {
+				t.Errorf("sha256 = %q, want %q", got, want)
+			}
+			if !replaced {
+				// Once hashed, it stays the started binary's digest.
+				deploy()
+				if got := f.h.Plugins()[0].GetSha256(); got != want {
+					t.Errorf("after a deploy, sha256 = %q, want the started binary's %q", got, want)
+				}
+			}
+		})
 	}
 }
 

@@ -73,7 +73,13 @@ type supervisor struct {
 	restarts int32
 	lastErr  string
 	info     *provisioningv1.GetPluginInfoResponse
-	digest   string // the binary's SHA-256 as last started
+	digest   string // the binary's SHA-256 as last started; see describe
+	// started identifies the unpinned binary file as last started (zero
+	// when pinned or attached): describe hashes it only while it is still
+	// that file.
+	started fileID
+	// hashMu makes concurrent describes hash the binary once.
+	hashMu   sync.Mutex
 	cur      *instance
 	changed  chan struct{} // closed and replaced on every state change
 	closing  bool
@@ -264,15 +270,16 @@ func (s *supervisor) launch(ctx context.Context) (*instance, error) {
 	s.info = info
 	s.mu.Unlock()
 	if launchedPin(e) == "" && !s.attached() {
-		// Only for ListPlugins: hashing a 20 MB binary would add ~16 ms to
-		// every start, so do it beside the first calls, not before them.
-		go func() {
-			if d, err := fileSHA256(e.Path); err == nil {
-				s.mu.Lock()
-				s.digest = d
-				s.mu.Unlock()
-			}
-		}()
+		// The digest is only for ListPlugins, and hashing a 20 MB binary
+		// costs ~16 ms of CPU: note which file was started (a stat) and
+		// hash it when first asked (describe), not on every start.
+		id, err := statFileID(e.Path)
+		s.mu.Lock()
+		s.digest, s.started = "", fileID{}
+		if err == nil {
+			s.started = id
+		}
+		s.mu.Unlock()
 	}
 	s.log.Info("plugin running", "pid", inst.pid, "version", info.GetVersion(), "startup_ms", time.Since(start).Milliseconds())
 	return inst, nil
@@ -468,14 +475,66 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// fileID tells one file from another at the same path: a replaced or
+// rewritten binary has another inode, size or modification time.
+type fileID struct {
+	dev, ino, size uint64
+	mtime          int64
+}
+
+func statFileID(path string) (fileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	id := fileID{size: uint64(fi.Size()), mtime: fi.ModTime().UnixNano()}
+	id.dev, id.ino = devIno(fi)
+	return id, nil
+}
+
+// startedDigest is the SHA-256 of the unpinned binary as last started,
+// hashed on first use: "" when the file at the path is no longer the one
+// started (replaced or rewritten since), so ListPlugins never reports
+// another file's digest as the running one's.
+func (s *supervisor) startedDigest() string {
+	s.hashMu.Lock()
+	defer s.hashMu.Unlock()
+	s.mu.Lock()
+	d, id := s.digest, s.started
+	s.mu.Unlock()
+	if d != "" || id == (fileID{}) {
+		return d
+	}
+	if now, err := statFileID(s.entry.Path); err != nil || now != id {
+		return ""
+	}
+	d, err := fileSHA256(s.entry.Path)
+	if err != nil {
+		return ""
+	}
+	if now, err := statFileID(s.entry.Path); err != nil || now != id {
+		return "" // changed while it was read
+	}
+	s.mu.Lock()
+	if s.started == id {
+		s.digest = d
+	}
+	s.mu.Unlock()
+	return d
+}
+
 // describe is the ListPlugins view of the plugin.
 func (s *supervisor) describe() *hostv1.Plugin {
+	digest := s.startedDigest()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.digest != "" {
+		digest = s.digest
+	}
 	p := &hostv1.Plugin{
 		Name:      s.entry.Name,
 		Path:      s.entry.Path,
-		Sha256:    s.digest,
+		Sha256:    digest,
 		State:     s.state,
 		Restarts:  s.restarts,
 		LastError: s.lastErr,

@@ -166,7 +166,10 @@ type Plugin struct {
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	// The plugin binary.
 	Path string `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
-	// The binary's SHA-256, hex.
+	// The binary's SHA-256, hex, as started: the catalog's pin, or for an
+	// unpinned binary the file's, hashed when the plugin is first listed after
+	// a start; empty when the file at path was replaced or rewritten between
+	// that start and that first listing.
 	Sha256 string `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// Process state.
 	State PluginState `protobuf:"varint,6,opt,name=state,proto3,enum=provisioning.host.v1.PluginState" json:"state,omitempty"`
