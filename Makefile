@@ -21,7 +21,7 @@ demo: build ## Build everything, start pandasim + provisioning-host + the Panda 
 	./scripts/demo.sh
 
 .PHONY: test
-test: lint golint fmt-check generate-check vet gotest bench-smoke ## Everything CI runs: buf lint and format, golangci-lint, generated code up to date, go vet, go test -race, every call-path benchmark once.
+test: lint golint fmt-check generate-check vet cross gotest bench-smoke ## Everything CI runs: buf lint and format, golangci-lint, generated code up to date, go vet, the libraries built for macOS and Windows, go test -race, every call-path benchmark once.
 
 .PHONY: build
 build: ## Build every binary into bin/.
@@ -63,6 +63,11 @@ breaking: ## buf breaking (WIRE_JSON) against main.
 .PHONY: vet
 vet: ## go vet.
 	$(GO) vet ./...
+
+.PHONY: cross
+cross: ## Build the host and plugin libraries for macOS and Windows (the daemon and the commands are Linux and Unix only).
+	GOOS=darwin GOARCH=arm64 $(GO) build ./host/... ./plugin/...
+	GOOS=windows GOARCH=amd64 $(GO) build ./host/... ./plugin/...
 
 .PHONY: gotest
 gotest: ## go test -race ./... (fuzz seed corpora included).

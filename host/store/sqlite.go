@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"google.golang.org/protobuf/proto"
 
@@ -39,10 +38,11 @@ CREATE INDEX IF NOT EXISTS sync_records_status ON sync_records (status, plugin, 
 
 type sqliteStore struct {
 	path string
-	// dev and ino identify the database file opened, to notice it deleted
-	// or replaced: SQLite would go on writing into the unlinked inode, and
-	// every write answered OK would be gone at the next start.
-	dev, ino uint64
+	// opened identifies the database file opened (os.SameFile: device and
+	// inode on Unix, volume and file index on Windows), to notice it
+	// deleted or replaced: SQLite would go on writing into the unlinked
+	// inode, and every write answered OK would be gone at the next start.
+	opened os.FileInfo
 	// damaged, once set, is the ErrDamaged answer to every call.
 	damaged atomic.Pointer[error]
 
@@ -170,9 +170,7 @@ func OpenSQLite(dir string) (Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open sync-record store %s: %w", path, err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.dev, s.ino = uint64(st.Dev), uint64(st.Ino)
-	}
+	s.opened = fi
 	s.writerWG.Add(1)
 	go s.writer()
 	return s, nil
@@ -286,7 +284,7 @@ func (s *sqliteStore) checkFile() error {
 	case err != nil:
 		return fmt.Errorf("stat sync-record database: %w", err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (uint64(st.Dev) != s.dev || uint64(st.Ino) != s.ino) {
+	if !os.SameFile(fi, s.opened) {
 		return s.markDamaged(fmt.Errorf("%w: %s was replaced by another file while the daemon ran; nothing is written any more. "+
 			"Stop the daemon and start it again to serve the new file", ErrDamaged, s.path))
 	}

@@ -54,6 +54,36 @@ func TestSQLiteDeletedDatabase(t *testing.T) {
 	}
 }
 
+// TestSQLiteReplacedDatabase: once another file is renamed over
+// sync-records.db under a running store (a restore done without stopping
+// the daemon), writes fail with an error naming the file instead of
+// going on into the file the store opened.
+func TestSQLiteReplacedDatabase(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Put(ctx, rec("p", "A", provisioningv1.SyncStatus_SYNC_STATUS_SYNCED), nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "sync-records.db")
+	other := filepath.Join(t.TempDir(), "restored.db")
+	if err := os.WriteFile(other, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Put(ctx, rec("p", "B", provisioningv1.SyncStatus_SYNC_STATUS_SYNCED), nil)
+	if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "replaced") || !strings.Contains(err.Error(), path) {
+		t.Errorf("Put after the file was replaced: %v, want ErrDamaged saying it was replaced and naming %s", err, path)
+	}
+}
+
 // TestSQLiteClosedStore: writes to a closed store fail at once; none waits
 // for a writer that is gone.
 func TestSQLiteClosedStore(t *testing.T) {
