@@ -3,6 +3,7 @@ package servicemanager
 import (
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -81,7 +82,25 @@ var accountFieldNames = strings.NewReplacer(
 	"account.parent_id", "ResellerID",
 )
 
-func interworksNames(msg string) string { return accountFieldNames.Replace(msg) }
+// addonField is a field of one add-on line, "subscription.addons[N].name":
+// the interworks Addons[] item's property is named by addonFieldNames.
+var addonField = regexp.MustCompile(`subscription\.addons\[(\d+)\]\.([a-z_]+)`)
+
+// addonFieldNames are the properties of an interworks Addons[] item, by the
+// contract's Addon field they fill (docs/interworks.md).
+var addonFieldNames = map[string]string{"id": "ProductID", "product_id": "ProductID", "quantity": "Quantity"}
+
+func interworksNames(msg string) string {
+	msg = addonField.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := addonField.FindStringSubmatch(m)
+		name, ok := addonFieldNames[sub[2]]
+		if !ok {
+			return m
+		}
+		return "Addons[" + sub[1] + "]." + name
+	})
+	return accountFieldNames.Replace(msg)
+}
 
 // invalid is an INVALID_ARGUMENT about one property of the body.
 func invalid(field, msg string) error {

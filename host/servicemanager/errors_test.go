@@ -33,6 +33,10 @@ func TestErrorAnswers(t *testing.T) {
 			err:    diag.InvalidArgument("account.corporate_email", diag.CodeInvalidEmail, "account.corporate_email: not an address"),
 			status: 200, code: -3, message: "Email: not an address",
 		},
+		"an add-on's field is the Addons[] item's property": {
+			err:    diag.InvalidArgument("subscription.addons[1].quantity", diag.CodeInvalidValue, "subscription.addons[1].quantity: 30 is more than the base's 25; subscription.addons[0].product_id: unknown"),
+			status: 200, code: -3, message: "Addons[1].Quantity: 30 is more than the base's 25; Addons[0].ProductID: unknown",
+		},
 		"failed precondition": {
 			err:    diag.FailedPrecondition(diag.CodeParentNotSynced, "parent_account", "reseller R-1 is not synchronized"),
 			status: 200, code: -9, message: "reseller R-1 is not synchronized",
