@@ -400,8 +400,8 @@ func checkCancel(s *suite, t T) {
 	}
 	if s.cfg.StateFunc != nil {
 		// A request already on the wire to the remote may still land; give
-		// it ShortDeadline, then the state must hold still.
-		sleep(s.ctx, s.cfg.ShortDeadline)
+		// it CancelGrace, then the state must hold still.
+		sleep(s.ctx, s.cfg.CancelGrace)
 		a, err := s.cfg.StateFunc(s.ctx)
 		if err != nil {
 			t.Fatalf("read remote state: %v", err)
@@ -412,7 +412,8 @@ func checkCancel(s *suite, t T) {
 			t.Fatalf("read remote state: %v", err)
 		}
 		if string(a) != string(b) {
-			t.Errorf("the remote state still changed %v after the call was cancelled: %s", s.cfg.SettleWait, byteDiff(a, b))
+			t.Errorf("the remote state still changed between %v and %v after the call was cancelled: %s",
+				s.cfg.CancelGrace, s.cfg.CancelGrace+s.cfg.SettleWait, byteDiff(a, b))
 		}
 	}
 	s.converge(t, fx, vals, resp)

@@ -28,7 +28,8 @@ const (
 	DefaultShortDeadline = 20 * time.Millisecond
 	DefaultDeadlineSlack = 2 * time.Second
 	DefaultCallTimeout   = 30 * time.Second
-	DefaultSettleWait    = 200 * time.Millisecond
+	DefaultSettleWait    = 300 * time.Millisecond
+	DefaultCancelGrace   = 150 * time.Millisecond
 )
 
 // RunToken is replaced, in every string field of a fixture account and in
@@ -79,6 +80,15 @@ type Config struct {
 	// remote state a second time to see that no work goes on behind the
 	// caller's back. Default [DefaultSettleWait].
 	SettleWait time.Duration
+
+	// CancelGrace is how long after a cancelled call returned the
+	// cancellation check lets the remote requests already on their way land
+	// before it reads the remote state the first time: the plugin learns of
+	// the cancel only when the host's RST_STREAM reaches it, and a request it
+	// had sent may land later still on a loaded machine. Work that lands
+	// after CancelGrace and within SettleWait more fails the check. Default
+	// [DefaultCancelGrace]; raise it on a loaded machine.
+	CancelGrace time.Duration
 
 	// StateFunc reads the remote system's state as bytes (for instance a
 	// simulator's state dump). With it, "validate.no-side-effects" compares
@@ -383,6 +393,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SettleWait <= 0 {
 		c.SettleWait = DefaultSettleWait
+	}
+	if c.CancelGrace <= 0 {
+		c.CancelGrace = DefaultCancelGrace
 	}
 	if c.RunID == "" {
 		var b [4]byte

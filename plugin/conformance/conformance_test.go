@@ -365,7 +365,9 @@ func TestCheckCatchesBrokenAdapters(t *testing.T) {
 		"Synchronize that goes on after its caller cancelled": {
 			breakIt: func(a *ledger.Adapter, _ *conformance.Config) provisioningv1.ProvisioningAdapterServer {
 				return &broken{Adapter: a, sync: func(ctx context.Context, req *provisioningv1.SynchronizeRequest) (*provisioningv1.SynchronizeResponse, error) {
-					time.Sleep(60 * time.Millisecond) // deaf to ctx
+					// Deaf to ctx: its writes land after the check's grace
+					// (150 ms) and well inside its window (300 ms more).
+					time.Sleep(300 * time.Millisecond)
 					return a.Synchronize(context.WithoutCancel(ctx), req)
 				}}
 			},
