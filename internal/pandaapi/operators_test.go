@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -103,7 +104,13 @@ func TestCreateOperatorRules(t *testing.T) {
 
 func TestOperatorLifecycle(t *testing.T) {
 	t.Parallel()
-	sim, url := newSim(t, pandasim.WithTxDelay(50*time.Millisecond))
+	// The simulator's clock stands still until the test moves it, so the
+	// transaction is still pending "right away" however slow the machine.
+	base := time.Now()
+	var elapsed atomic.Int64
+	settle := func() { elapsed.Add(int64(time.Second)) }
+	sim, url := newSim(t, pandasim.WithTxDelay(50*time.Millisecond),
+		pandasim.WithClock(func() time.Time { return base.Add(time.Duration(elapsed.Load())) }))
 	c := newClient(t, url)
 	ctx := ctxT(t)
 	sub := mustCreate(t, c, root, pandaapi.AccountTypeSubscriber, "acme")
@@ -120,6 +127,7 @@ func TestOperatorLifecycle(t *testing.T) {
 	if _, err := c.GetOperator(ctx, "Alice.Admin"); !errors.Is(err, pandaapi.ErrNotFound) {
 		t.Fatalf("operator visible before SUCCESS: %v", err)
 	}
+	settle()
 	if done := await(t, c, tx); done.Status != pandaapi.TransactionSuccess {
 		t.Fatalf("transaction = %+v", done)
 	}
@@ -130,6 +138,7 @@ func TestOperatorLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("duplicate POST: %v (want PENDING, then FAILED)", err)
 	}
+	settle()
 	got := await(t, c, dup)
 	if got.Status != pandaapi.TransactionFailed || got.ErrorCode != pandaapi.TxErrUsernameTaken || !strings.Contains(got.Error, "taken") {
 		t.Errorf("duplicate transaction = %+v; want FAILED USERNAME_TAKEN", got)
