@@ -385,7 +385,13 @@ func (a *app) refreshSubscription(ctx context.Context, s *session, plugin, id st
 		return writeJSON(a.stdout, out)
 	}
 	r := resp.GetResponse()
-	return a.renderChange(r.GetRecord(), r.GetDiagnostics())
+	// The desired state is the host's, beside the refreshed record, as
+	// "subscription get" shows it; without it the record alone is shown.
+	var extra [][2]string
+	if stored, err := s.client.GetSubscriptionRecord(ctx, &hostv1.GetSubscriptionRecordRequest{Plugin: plugin, SubscriptionId: id}); err == nil && stored.GetSubscription() != nil {
+		extra = append(extra, [2]string{"Desired", desiredLine(stored.GetSubscription())})
+	}
+	return a.renderChange(r.GetRecord(), r.GetDiagnostics(), extra...)
 }
 
 func newSetQuantityCmd(a *app) *cobra.Command {

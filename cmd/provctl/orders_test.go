@@ -204,7 +204,7 @@ func TestOrdersCommands(t *testing.T) {
 			setup:    func(f *fakeHost) { f.orders.drift = true },
 			args:     []string{"subscription", "get", "S-1", "--refresh"},
 			wantCode: exitOK,
-			wantOut:  []string{"Status:        active", "warning", "REMOTE_DRIFT", "record.quantity", "the remote allocation holds 13 licences, the record 10"},
+			wantOut:  []string{"Status:        active", "Desired:       EPDR x10, add-ons PATCH_MANAGEMENT:10", "warning", "REMOTE_DRIFT", "record.quantity", "the remote allocation holds 13 licences, the record 10"},
 		},
 		"set-quantity": {
 			subs:       []*provisioningv1.Subscription{s1},
