@@ -350,23 +350,29 @@ func (s *Postgres) Get(ctx context.Context, plugin, accountID string) (Entry, er
 	return decodeEntry(rb, ab)
 }
 
-// pgFilter builds a WHERE clause of only the conditions a query sets, so
-// the planner sees plain equalities it can serve from an index.
-type pgFilter struct {
-	conds []string
-	args  []any
+// filter builds a WHERE clause of only the conditions a query sets, so the
+// planner sees plain equalities and ranges it can serve from an index (a
+// condition like "(? = '' OR account_id = ?)" can use none: SQLite then
+// scans the whole table for every page). Conditions are written with ?
+// marks; numbered filters (PostgreSQL) turn them into $1, $2, ...
+type filter struct {
+	numbered bool
+	conds    []string
+	args     []any
 }
 
 // add appends cond, whose ? marks take args in order.
-func (f *pgFilter) add(cond string, args ...any) {
+func (f *filter) add(cond string, args ...any) {
 	for _, a := range args {
 		f.args = append(f.args, a)
-		cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(f.args)), 1)
+		if f.numbered {
+			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(f.args)), 1)
+		}
 	}
 	f.conds = append(f.conds, cond)
 }
 
-func (f *pgFilter) where() string {
+func (f *filter) where() string {
 	if len(f.conds) == 0 {
 		return ""
 	}
@@ -379,7 +385,7 @@ func (s *Postgres) List(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("list sync records: %w", err)
 	}
-	var f pgFilter
+	f := filter{numbered: true}
 	if q.Plugin != "" {
 		f.add("plugin = ?", q.Plugin)
 	}
@@ -475,7 +481,7 @@ func (s *Postgres) ListSubscriptions(ctx context.Context, q SubscriptionQuery) (
 	if err != nil {
 		return SubscriptionPage{}, fmt.Errorf("list subscription records: %w", err)
 	}
-	var f pgFilter
+	f := filter{numbered: true}
 	if q.Plugin != "" {
 		f.add("plugin = ?", q.Plugin)
 	}

@@ -28,6 +28,11 @@ type OrdersConfig struct {
 	// store after the run (not timed).
 	Verify bool
 	Logs   *Logs
+	// ProfileDir, when set, receives CPU profiles of the daemon and of the
+	// plugin (host.cpu, plugin.cpu) taken during the orders phase, from
+	// its first second on, for ProfileFor (default 5 s).
+	ProfileDir string
+	ProfileFor time.Duration
 }
 
 // OrdersResult is what an orders run measured.
@@ -77,10 +82,21 @@ func OrdersRun(ctx context.Context, c OrdersConfig) (OrdersResult, error) {
 	if lvl == "" {
 		lvl = "info"
 	}
+	hc := HostConfig{LogLevel: lvl}
+	var profiles []profileTarget
+	if c.ProfileDir != "" {
+		hp, pp, err := freePorts()
+		if err != nil {
+			return OrdersResult{}, err
+		}
+		hc.Args = append(hc.Args, "--metrics-listen", hp, "--pprof")
+		hc.Env = append(hc.Env, pluginPprofEnv+"="+pp)
+		profiles = []profileTarget{{"host.cpu", hp}, {"plugin.cpu", pp}}
+	}
 	s, err := StartStack(ctx, StackConfig{
 		Bins: c.Bins, Dir: c.Dir, Logs: c.Logs,
 		Sim:  SimConfig{Credentials: Credentials{AccessID: "loadtest", Password: "loadtest-password", APIKey: "loadtest-api-key"}},
-		Host: HostConfig{LogLevel: lvl},
+		Host: hc,
 	})
 	if err != nil {
 		return OrdersResult{}, err
@@ -107,7 +123,12 @@ func OrdersRun(ctx context.Context, c OrdersConfig) (OrdersResult, error) {
 	cpu.Sim, _ = CPUTime(s.Sim.Pid())
 	cpu.Host, _ = CPUTime(s.Host.Pid())
 	cpu.Plugin, _ = CPUTime(plugin)
+	profiled := make(chan error, 1)
+	go func() { profiled <- takeProfiles(ctx, c.ProfileDir, c.ProfileFor, profiles) }()
 	if res.Subscribe, err = s.SubscribeBatch(ctx, ordersFile, OrderBatchOptions{BatchOptions: BatchOptions{Concurrency: c.OrderConcurrency, Logs: c.Logs}}); err != nil {
+		return res, err
+	}
+	if err := <-profiled; err != nil {
 		return res, err
 	}
 	res.OrdersPerSec = float64(res.Subscribe.Provisioned) / res.Subscribe.Elapsed.Seconds()

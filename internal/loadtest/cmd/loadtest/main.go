@@ -89,7 +89,7 @@ func main() {
 	flag.BoolVar(&f.verify, "verify", false, "check every account in the simulator and the store after each run")
 	flag.BoolVar(&f.verbose, "v", false, "echo every log line")
 	flag.BoolVar(&f.inprocess, "inprocess", false, "bulk: run the adapter linked into the host (inprocess-host) instead of a plugin process")
-	flag.StringVar(&f.profileDir, "pprof-dir", "", "bulk: write CPU profiles of the daemon and the plugin taken during each run here (run-N/host.cpu, run-N/plugin.cpu; needs the daemon's --pprof)")
+	flag.StringVar(&f.profileDir, "pprof-dir", "", "bulk and orders: write CPU profiles of the daemon and the plugin taken during each run (orders: its orders phase) here (run-N/host.cpu, run-N/plugin.cpu; needs the daemon's --pprof)")
 	flag.StringVar(&f.pluginLogLevel, "plugin-log-level", "", "the plugin's "+pluginLogLevelEnv+" (default: its own, info)")
 	flag.StringVar(&f.postgres, "postgres", os.Getenv("PROVISIONING_TEST_POSTGRES"), "stores: the PostgreSQL server (connection string) the runs make their schemas on")
 	flag.Parse()

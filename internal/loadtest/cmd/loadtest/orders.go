@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/cloudbss/provisioning/internal/loadtest"
@@ -19,11 +20,18 @@ func ordersScenario(ctx context.Context, f flags, bins loadtest.Binaries, dir st
 	var accRate, ordRate, rpo []float64
 	orders := 0
 	for i := range f.repeat {
+		var profDir string
+		if f.profileDir != "" {
+			profDir = filepath.Join(f.profileDir, fmt.Sprintf("run-%d", i+1))
+			if err := os.MkdirAll(profDir, 0o755); err != nil {
+				return missed, err
+			}
+		}
 		r, err := loadtest.OrdersRun(ctx, loadtest.OrdersConfig{
 			Bins: bins, Dir: filepath.Join(dir, fmt.Sprintf("orders-%d", i)), Hierarchy: h,
 			Batch:            loadtest.BatchOptions{Concurrency: f.concurrency, ChunkSize: f.chunk, Auto: true},
 			OrderConcurrency: min(f.concurrency, 64), Seed: uint64(i + 1),
-			HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs,
+			HostLogLevel: f.hostLog, Verify: f.verify, Logs: logs, ProfileDir: profDir,
 		})
 		if err != nil {
 			return missed, fmt.Errorf("%w\n%s\n%s", err, logs.Tail("host", 20), logs.Tail("provctl", 10))
