@@ -157,7 +157,11 @@ func (req AllocationRequest) validate(withQuantity bool) *apiError {
 // unavailable to the account for [TrialCooldown]. s.mu must be held.
 func (s *Server) expireTrialsLocked() {
 	now := s.now()
+	if s.st.nextTrialEnd.IsZero() || now.Before(s.st.nextTrialEnd) {
+		return // no trial can have ended yet: nothing to scan
+	}
 	changed := false
+	s.st.nextTrialEnd = time.Time{}
 	for _, acc := range s.st.accounts {
 		ended := false
 		for p, a := range acc.allocs {
@@ -169,6 +173,9 @@ func (s *Server) expireTrialsLocked() {
 		if ended {
 			s.st.dropOrphanTrialAddons(acc, now)
 			changed = true
+		}
+		for _, a := range acc.allocs {
+			s.st.noteTrial(a) // the trials still running
 		}
 	}
 	if changed {
@@ -397,6 +404,7 @@ func (s *Server) handleCreateAllocation(w http.ResponseWriter, r *http.Request) 
 	if req.AllocationType == AllocationTrial {
 		exp := a.AllocatedAt.Add(TrialDuration)
 		a.ExpiresAt = &exp
+		s.st.noteTrial(a)
 	}
 	allocs[req.ProductName] = a
 	replacedTrial := old > 0

@@ -375,6 +375,13 @@ func TestAllocationStateRoundTrip(t *testing.T) {
 	if st, code := g.api(http.MethodDelete, pandasim.AccountsPrefix+"/"+f.id("C"), nil, nil); st != 409 || code != pandasim.CodeHasAllocations {
 		t.Errorf("delete of an account holding allocations after load: %d %s", st, code)
 	}
+	// A trial loaded from the file still ends when its time is up.
+	clock.Add(pandasim.TrialDuration)
+	for _, a := range g.sim.Snapshot().Allocations {
+		if a.AllocationType == pandasim.AllocationTrial {
+			t.Errorf("trial %s of %s outlived its end after load", a.ProductName, a.AccountID)
+		}
+	}
 
 	bad := map[string]func(s *pandasim.Snapshot){
 		"unknown account": func(s *pandasim.Snapshot) { s.Allocations[0].AccountID = "ACC-9999999" },

@@ -139,6 +139,18 @@ type store struct {
 	// trialEnded maps accountID/product to the end of the cooldown after
 	// a trial.
 	trialEnded map[string]time.Time
+	// nextTrialEnd is no later than the earliest ExpiresAt of any trial
+	// allocation held (zero: none), so that a request before it need not
+	// look at every account for trials to end (see noteTrial).
+	nextTrialEnd time.Time
+}
+
+// noteTrial keeps nextTrialEnd no later than a's expiry; every allocation
+// that holds an ExpiresAt goes through it.
+func (st *store) noteTrial(a *Allocation) {
+	if a.ExpiresAt != nil && (st.nextTrialEnd.IsZero() || a.ExpiresAt.Before(st.nextTrialEnd)) {
+		st.nextTrialEnd = *a.ExpiresAt
+	}
 }
 
 func newStore(root string, rootInventory map[string]int) *store {
@@ -398,6 +410,7 @@ func storeFromSnapshot(snap Snapshot, rootInventory map[string]int) (*store, err
 		}
 		al := a.clone()
 		acc.allocs[a.ProductName] = &al
+		s.noteTrial(&al)
 	}
 	for _, te := range snap.TrialsEnded {
 		s.trialEnded[trialKey(te.AccountID, te.ProductName)] = te.Until
