@@ -147,9 +147,9 @@ type store struct {
 
 // noteTrial keeps nextTrialEnd no later than a's expiry; every allocation
 // that holds an ExpiresAt goes through it.
-func (st *store) noteTrial(a *Allocation) {
-	if a.ExpiresAt != nil && (st.nextTrialEnd.IsZero() || a.ExpiresAt.Before(st.nextTrialEnd)) {
-		st.nextTrialEnd = *a.ExpiresAt
+func (s *store) noteTrial(a *Allocation) {
+	if a.ExpiresAt != nil && (s.nextTrialEnd.IsZero() || a.ExpiresAt.Before(s.nextTrialEnd)) {
+		s.nextTrialEnd = *a.ExpiresAt
 	}
 }
 
