@@ -352,8 +352,9 @@ func (s *Postgres) Get(ctx context.Context, plugin, accountID string) (Entry, er
 
 // filter builds a WHERE clause of only the conditions a query sets, so the
 // planner sees plain equalities and ranges it can serve from an index (a
-// condition like "(? = ” OR account_id = ?)" can use none: SQLite then
-// scans the whole table for every page). Conditions are written with ?
+// condition that also holds when its parameter is empty, "account_id = ?
+// or the parameter is empty", can use none: SQLite then scans the whole
+// table for every page). Conditions are written with ?
 // marks; numbered filters (PostgreSQL) turn them into $1, $2, ...
 type filter struct {
 	numbered bool
