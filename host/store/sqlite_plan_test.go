@@ -10,8 +10,9 @@ import (
 
 // TestSQLiteAccountSubscriptionsUseTheIndex: the orders of one account are
 // read through subscription_records_account, not by scanning every order
-// (with "(? = ” OR account_id = ?)" SQLite scanned the table: every order
-// placed read all the others, quadratic in the store's size).
+// (with a condition that also held for an empty parameter, SQLite scanned
+// the table: every order placed read all the others, quadratic in the
+// store's size).
 func TestSQLiteAccountSubscriptionsUseTheIndex(t *testing.T) {
 	t.Parallel()
 	st := openSQLiteForTest(t)
