@@ -48,6 +48,14 @@ import (
 // long as its adapter takes to honour the cancellation.)
 const streamCallsInFlight = plugin.StreamCallsInFlight
 
+// maxStreamedRequest is the largest SynchronizeRequest sent on a stream: a
+// plugin receives messages of up to 4 MiB (gRPC's default, the host's
+// MaxForwardedBytes), and the stream's envelope (call id, time left) must
+// fit beside the request. A larger one goes unary, where it fits: on the
+// stream it would be refused as too large, which breaks the stream and
+// fails every call in flight on it.
+const maxStreamedRequest = 4<<20 - 1<<10
+
 // errNoStream means the plugin process does not serve SynchronizeStream:
 // make the call unary.
 var errNoStream = errors.New("plugin does not serve SynchronizeStream")
@@ -108,6 +116,9 @@ type streamResult struct {
 // call makes one Synchronize on a stream of the process behind conn and
 // fills reply, or answers errNoStream.
 func (s *syncStreams) call(ctx context.Context, conn grpc.ClientConnInterface, req *provisioningv1.SynchronizeRequest, reply *provisioningv1.SynchronizeResponse) error {
+	if proto.Size(req) > maxStreamedRequest {
+		return errNoStream // this call alone goes unary, where it fits
+	}
 	st, id, ch, err := s.enter(ctx, conn)
 	if err != nil {
 		return err

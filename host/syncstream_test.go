@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/cloudbss/provisioning/host"
@@ -118,6 +120,46 @@ func TestSynchronizeOverStream(t *testing.T) {
 				t.Errorf("%d streams open to a plugin that refused the RPC", open)
 			}
 		})
+	}
+}
+
+// TestSynchronizeStreamLargeRequest: a request near the 4 MiB a plugin
+// accepts, too large for a stream message once wrapped, goes unary, and
+// the calls sharing the stream with it are not failed by it (wrapped, it
+// broke the stream: every call in flight answered UNAVAILABLE).
+func TestSynchronizeStreamLargeRequest(t *testing.T) {
+	t.Parallel()
+	f := start(t, catalog.Entry{})
+	if err := f.h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := host.NewRecords(f.h, store.NewMemory(), slog.New(slog.DiscardHandler))
+	big := &provisioningv1.SynchronizeRequest{
+		Account: &provisioningv1.Account{Id: "BIG", Name: "sleep:100ms", Type: provisioningv1.AccountType_ACCOUNT_TYPE_CUSTOMER},
+		Values:  map[string]string{"note": strings.Repeat("x", 4<<20-42)},
+	}
+	// Within the 4 MiB a plugin receives, but not with a stream's envelope.
+	if n := proto.Size(big); n > 4<<20 || n < 4<<20-16 {
+		t.Fatalf("the large request is %d bytes; want it a few bytes under 4 MiB", n)
+	}
+	var bigErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(100 * time.Millisecond) // while the others are in flight
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, bigErr = recs.Synchronize(ctx, "testplugin", big)
+	}()
+	errs := syncMany(t, recs, 20, func(int) string { return "sleep:500ms" }, func(int) time.Duration { return 20 * time.Second })
+	<-done
+	if bigErr != nil {
+		t.Errorf("the large request: %v", bigErr)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d beside the large request: %v", i, err)
+		}
 	}
 }
 
