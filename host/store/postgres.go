@@ -350,52 +350,13 @@ func (s *Postgres) Get(ctx context.Context, plugin, accountID string) (Entry, er
 	return decodeEntry(rb, ab)
 }
 
-// filter builds a WHERE clause of only the conditions a query sets, so the
-// planner sees plain equalities and ranges it can serve from an index (a
-// condition that also holds when its parameter is empty, "account_id = ?
-// or the parameter is empty", can use none: SQLite then scans the whole
-// table for every page). Conditions are written with ?
-// marks; numbered filters (PostgreSQL) turn them into $1, $2, ...
-type filter struct {
-	numbered bool
-	conds    []string
-	args     []any
-}
-
-// add appends cond, whose ? marks take args in order.
-func (f *filter) add(cond string, args ...any) {
-	for _, a := range args {
-		f.args = append(f.args, a)
-		if f.numbered {
-			cond = strings.Replace(cond, "?", fmt.Sprintf("$%d", len(f.args)), 1)
-		}
-	}
-	f.conds = append(f.conds, cond)
-}
-
-func (f *filter) where() string {
-	if len(f.conds) == 0 {
-		return ""
-	}
-	return "WHERE " + strings.Join(f.conds, " AND ")
-}
-
 // List pages through sync records (see [Store.List]).
 func (s *Postgres) List(ctx context.Context, q Query) (Page, error) {
 	afterPlugin, afterAccount, err := decodeToken(q)
 	if err != nil {
 		return Page{}, fmt.Errorf("list sync records: %w", err)
 	}
-	f := filter{numbered: true}
-	if q.Plugin != "" {
-		f.add("plugin = ?", q.Plugin)
-	}
-	if q.Status != provisioningv1.SyncStatus_SYNC_STATUS_UNSPECIFIED {
-		f.add("status = ?", int32(q.Status))
-	}
-	if q.PageToken != "" {
-		f.add("(plugin, account_id) > (?, ?)", afterPlugin, afterAccount)
-	}
+	f := recordsFilter(q, afterPlugin, afterAccount, true)
 	n := pageSize(q.PageSize)
 	// One more than a page tells whether another page follows.
 	rows, err := s.data.Query(ctx, `SELECT plugin, account_id, record, account FROM sync_records `+f.where()+
@@ -482,19 +443,7 @@ func (s *Postgres) ListSubscriptions(ctx context.Context, q SubscriptionQuery) (
 	if err != nil {
 		return SubscriptionPage{}, fmt.Errorf("list subscription records: %w", err)
 	}
-	f := filter{numbered: true}
-	if q.Plugin != "" {
-		f.add("plugin = ?", q.Plugin)
-	}
-	if q.AccountID != "" {
-		f.add("account_id = ?", q.AccountID)
-	}
-	if q.Status != provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED {
-		f.add("status = ?", int32(q.Status))
-	}
-	if q.PageToken != "" {
-		f.add("(plugin, subscription_id) > (?, ?)", afterPlugin, afterID)
-	}
+	f := subscriptionsFilter(q, afterPlugin, afterID, true)
 	n := pageSize(q.PageSize)
 	rows, err := s.data.Query(ctx, `SELECT plugin, subscription_id, record, subscription FROM subscription_records `+f.where()+
 		fmt.Sprintf(` ORDER BY plugin, subscription_id LIMIT %d`, n+1), f.args...)

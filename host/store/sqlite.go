@@ -511,16 +511,7 @@ func (s *sqliteStore) List(ctx context.Context, q Query) (Page, error) {
 		return Page{}, fmt.Errorf("list sync records: %w", err)
 	}
 	n := pageSize(q.PageSize)
-	var f filter
-	if q.Plugin != "" {
-		f.add("plugin = ?", q.Plugin)
-	}
-	if q.Status != provisioningv1.SyncStatus_SYNC_STATUS_UNSPECIFIED {
-		f.add("status = ?", int32(q.Status))
-	}
-	if q.PageToken != "" {
-		f.add("(plugin, account_id) > (?, ?)", afterPlugin, afterAccount)
-	}
+	f := recordsFilter(q, afterPlugin, afterAccount, false)
 	from := "sync_records"
 	if q.Status != provisioningv1.SyncStatus_SYNC_STATUS_UNSPECIFIED {
 		// Without statistics SQLite would read every record through the

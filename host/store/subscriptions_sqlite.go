@@ -107,19 +107,7 @@ func decodeSubscriptionEntry(rb, sb []byte) (SubscriptionEntry, error) {
 // sets, so that an account's orders are read through the
 // subscription_records_account index, not by scanning every order.
 func listSubscriptionsQuery(q SubscriptionQuery, afterPlugin, afterID string, limit int) (string, []any) {
-	var f filter
-	if q.Plugin != "" {
-		f.add("plugin = ?", q.Plugin)
-	}
-	if q.AccountID != "" {
-		f.add("account_id = ?", q.AccountID)
-	}
-	if q.Status != provisioningv1.SubscriptionStatus_SUBSCRIPTION_STATUS_UNSPECIFIED {
-		f.add("status = ?", int32(q.Status))
-	}
-	if q.PageToken != "" {
-		f.add("(plugin, subscription_id) > (?, ?)", afterPlugin, afterID)
-	}
+	f := subscriptionsFilter(q, afterPlugin, afterID, false)
 	// Without statistics SQLite prefers the primary key, which gives the
 	// order but reads every order of the plugin; name the index instead.
 	from := "subscription_records"
